@@ -1,0 +1,102 @@
+"""The metric contract: what the application emits and every rule, panel and doc reads.
+
+Defined once here. Names take the spec's ``metrics.prefix`` (P): P_requests_total and so on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Labels of the contract.
+PROVIDER = "provider"
+ENDPOINT = "endpoint"
+MODEL = "model"
+STATUS_CODE = "status_code"
+TOKEN_TYPE = "token_type"
+RESOURCE = "resource"
+LE = "le"
+
+# Values of status_code besides the HTTP status as a string.
+STATUS_TIMEOUT = "timeout"
+STATUS_ERROR = "error"
+# Status classes as PromQL regexes on status_code.
+RATE_LIMITED = "429"
+SERVER_ERROR = "5.."
+SUCCESS = "2.."
+# Calls that count against availability: 5xx, timeouts and other transport failures.
+FAILED = f"{SERVER_ERROR}|{STATUS_TIMEOUT}|{STATUS_ERROR}"
+
+# Values of token_type. prompt counts all prompt tokens, cached ones included;
+# cached_prompt is the cached subset (OpenAI usage semantics).
+TOKEN_PROMPT = "prompt"
+TOKEN_COMPLETION = "completion"
+TOKEN_CACHED_PROMPT = "cached_prompt"
+TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION, TOKEN_CACHED_PROMPT)
+# Token types that together count every token once (cached_prompt is inside prompt).
+BILLABLE_TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION)
+
+# Values of resource on the rate-limit gauges (x-ratelimit-*-{requests,tokens}).
+RESOURCES = ("requests", "tokens")
+
+# Model label value for calls to models outside the spec, so cardinality stays bounded.
+RESERVED_MODEL = "other"
+
+# Series Prometheus itself writes, which rules may read besides the contract.
+PROMETHEUS_SERIES = ("up", "ALERTS", "ALERTS_FOR_STATE")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of the contract."""
+
+    name: str
+    type: str
+    labels: tuple[str, ...]
+    help: str
+
+    def series_names(self) -> tuple[str, ...]:
+        """The series names Prometheus stores for this metric."""
+        if self.type == "histogram":
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The contract for one metric prefix."""
+
+    prefix: str
+
+    @property
+    def requests(self) -> Metric:
+        return Metric(f"{self.prefix}_requests_total", "counter", (PROVIDER, ENDPOINT, MODEL, STATUS_CODE),
+                      'One per finished call. status_code is the HTTP status ("200", "429"), '
+                      '"timeout" or "error"; timeouts and errors are counted here too.')
+
+    @property
+    def duration(self) -> Metric:
+        return Metric(f"{self.prefix}_request_duration_seconds", "histogram", (PROVIDER, ENDPOINT, MODEL),
+                      "Elapsed time of every call, failures included; a timeout observes the real elapsed time.")
+
+    @property
+    def tokens(self) -> Metric:
+        return Metric(f"{self.prefix}_tokens_total", "counter", (PROVIDER, MODEL, TOKEN_TYPE),
+                      "Tokens by type: prompt (all prompt tokens, cached included), completion, "
+                      "cached_prompt (the cached subset of prompt).")
+
+    @property
+    def ratelimit_remaining(self) -> Metric:
+        return Metric(f"{self.prefix}_ratelimit_remaining", "gauge", (PROVIDER, MODEL, RESOURCE),
+                      "From x-ratelimit-remaining-{requests,tokens}.")
+
+    @property
+    def ratelimit_limit(self) -> Metric:
+        return Metric(f"{self.prefix}_ratelimit_limit", "gauge", (PROVIDER, MODEL, RESOURCE),
+                      "From x-ratelimit-limit-{requests,tokens}.")
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        return (self.requests, self.duration, self.tokens, self.ratelimit_remaining, self.ratelimit_limit)
+
+    def series_names(self) -> frozenset[str]:
+        """Every series name the application exposes under this contract."""
+        return frozenset(name for metric in self.metrics for name in metric.series_names())

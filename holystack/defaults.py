@@ -1,0 +1,89 @@
+"""Every default of the spec, in one place, with the small helpers that apply them."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .durations import parse_ms
+
+DEFAULT_LANGUAGE = "en"
+DEFAULT_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+DEFAULT_SCRAPE_INTERVAL = "15s"
+DEFAULT_PROMETHEUS_ADDRESS = "localhost:9090"
+DEFAULT_METRICS_PATH = "/metrics"
+DEFAULT_SCHEME = "http"
+DEFAULT_PROVIDER_TIMEOUT = "60s"
+# The shortest rate window holystack picks on its own; a longer one when scrapes are slow.
+DEFAULT_RATE_WINDOW = "5m"
+# A rate window must span at least this many scrapes (pint asks for 2, recommends 4).
+RATE_WINDOW_MIN_SCRAPES = 4
+# An absent()-style alert must wait at least this many scrapes before firing.
+ABSENT_FOR_MIN_SCRAPES = 2
+
+# Threshold levels replace the defaults as a whole; 'for' is filled in when omitted.
+DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
+    "rate_limit_ratio": {"warning": 0.02, "critical": 0.10, "for": "2m"},
+    "server_error_ratio": {"critical": 0.05, "for": "2m"},
+    "timeout_ratio": {"warning": 0.02, "for": "1m"},
+    "success_ratio": {"critical": 0.95, "for": "5m"},
+    "latency_p95": {"warning": "5s", "for": "3m"},
+    "tokens_per_hour": {"info": 10_000_000, "for": "10m"},
+    # No budget alerts unless the spec names a budget; a 24 h sum moves slowly, so no 'for'.
+    "budget": {"for": "0s"},
+    "target_down": {"for": "2m"},
+    "metrics_absent": {"for": "5m"},
+}
+LEVEL_KEYS = ("info", "warning", "critical")
+
+DEFAULT_ALERTING: dict[str, Any] = {
+    "alertmanagers": [],
+    "group_by": ["alertname", "provider", "endpoint", "model"],
+    "group_wait": "30s",
+    "group_interval": "5m",
+    "repeat_interval": "4h",
+    "routes": [],
+}
+DEFAULT_DATASOURCE = "Prometheus"
+DEFAULT_PROMETHEUS_URL = "http://prometheus:9090"
+DEFAULT_DASHBOARD_ROOT = "/var/lib/grafana/dashboards"
+
+RESERVED_JOB_NAMES = ("prometheus", "alertmanager")
+WATCHDOG_RECEIVER = "holystack-watchdog"
+
+
+def thresholds_with_defaults(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The spec's thresholds over the defaults: given levels replace, 'for' is filled in."""
+    given = data.get("thresholds", {})
+    merged: dict[str, dict[str, Any]] = {}
+    for kind, default in DEFAULT_THRESHOLDS.items():
+        own = given.get(kind)
+        if own is None:
+            merged[kind] = copy.deepcopy(default)
+            continue
+        levels_given = any(key in own for key in LEVEL_KEYS)
+        base = {k: v for k, v in default.items() if k not in LEVEL_KEYS or not levels_given}
+        merged[kind] = {**base, **own}
+    return merged
+
+
+def timing_with_defaults(alerting: dict[str, Any]) -> dict[str, Any]:
+    """The alerting section over its defaults."""
+    return {**DEFAULT_ALERTING, **alerting}
+
+
+def latency_buckets(data: dict[str, Any]) -> list[float]:
+    return list(data["metrics"].get("latency_buckets", DEFAULT_LATENCY_BUCKETS))
+
+
+def job_intervals_ms(data: dict[str, Any]) -> dict[str, int]:
+    """Scrape interval of each of the spec's jobs, in ms."""
+    default = data["scrape"].get("interval", DEFAULT_SCRAPE_INTERVAL)
+    return {job["name"]: parse_ms(job.get("interval", default)) for job in data["scrape"]["jobs"]}
+
+
+def effective_rate_window_ms(data: dict[str, Any]) -> int:
+    """The spec's rate window, or the default: 5m, longer when 4 scrapes take longer."""
+    if "rate_window" in data["metrics"]:
+        return parse_ms(data["metrics"]["rate_window"])
+    slowest = max(job_intervals_ms(data).values())
+    return max(parse_ms(DEFAULT_RATE_WINDOW), RATE_WINDOW_MIN_SCRAPES * slowest)

@@ -1,0 +1,42 @@
+"""One base error, one subclass per stage. The CLI catches the base and prints it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class HolystackError(Exception):
+    """Anything holystack refuses to do; the message is meant for a person."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a spec, located by its path and, where known, its YAML line."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.path or '<spec>'}: {self.message}{where}"
+
+
+class SpecError(HolystackError):
+    """The spec cannot be read or is not valid; carries every problem found."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        count = len(problems)
+        super().__init__(f"{source}: {count} problem{'s' if count != 1 else ''} in the spec:\n{lines}")
+
+
+class OutputError(HolystackError):
+    """The output folder cannot be written as asked."""
+
+
+class UsageError(HolystackError):
+    """The command was called with arguments that cannot work."""

@@ -1,0 +1,23 @@
+"""Pure renderers: each takes the model and returns {relative path: text}."""
+from __future__ import annotations
+
+from ..model import Stack
+from ..output import Files, with_manifest
+from .alertmanager import render_alertmanager
+from .grafana import render_grafana
+from .prometheus import render_prometheus
+from .readme import render_readme
+from .ruletests import render_rule_tests
+
+RENDERERS = (render_prometheus, render_rule_tests, render_alertmanager, render_grafana, render_readme)
+
+
+def render_stack(stack: Stack) -> Files:
+    """Every file of the stack, the manifest included."""
+    files: Files = {}
+    for renderer in RENDERERS:
+        for path, text in renderer(stack).items():
+            if path in files:
+                raise ValueError(f"two renderers wrote {path}")
+            files[path] = text
+    return with_manifest(files)

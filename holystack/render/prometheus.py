@@ -1,0 +1,65 @@
+"""prometheus.yml and the rule files."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..defaults import RESERVED_JOB_NAMES
+from ..model import Duration, Stack
+from ..output import Files, to_yaml
+from .alerts import alert_rules, rule_document
+from .recording import cost_rules, daily_cost_rules, request_rules
+
+PROMETHEUS_DIR = "prometheus"
+RULES_DIR = "rules"
+# Prometheus' default scrape timeout; it must not exceed the scrape interval.
+DEFAULT_SCRAPE_TIMEOUT = Duration(10_000)
+# The trailing-24h cost reads a day of samples; once a minute is often enough for it.
+DAILY_COST_INTERVAL = Duration(60_000)
+
+
+def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:
+    """File name (under prometheus/rules/) -> its rule groups."""
+    evaluation = str(stack.evaluation_interval)
+    daily = str(max(stack.evaluation_interval, DAILY_COST_INTERVAL, key=lambda d: d.ms))
+    return {
+        f"{stack.name}-requests.yml": [
+            {"name": f"{stack.name}-requests", "interval": evaluation, "rules": request_rules(stack)}],
+        f"{stack.name}-cost.yml": [
+            {"name": f"{stack.name}-cost", "interval": evaluation, "rules": cost_rules(stack)},
+            {"name": f"{stack.name}-cost-daily", "interval": daily, "rules": daily_cost_rules(stack)}],
+        f"{stack.name}-alerts.yml": [
+            {"name": f"{stack.name}-alerts", "interval": evaluation,
+             "rules": [rule_document(stack, rule) for rule in alert_rules(stack)]}],
+    }
+
+
+def _timeout(interval: Duration) -> dict[str, str]:
+    return {"scrape_timeout": str(interval)} if interval.ms < DEFAULT_SCRAPE_TIMEOUT.ms else {}
+
+
+def prometheus_config(stack: Stack) -> dict[str, Any]:
+    prometheus_job, alertmanager_job = RESERVED_JOB_NAMES
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": str(stack.scrape_interval), **_timeout(stack.scrape_interval),
+                   "evaluation_interval": str(stack.evaluation_interval)},
+    }
+    if stack.alerting.alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(stack.alerting.alertmanagers)}]}]}
+    config["rule_files"] = [f"{RULES_DIR}/{name}" for name in rule_files(stack)]
+    scrape = [{"job_name": prometheus_job, "static_configs": [{"targets": [stack.prometheus_address]}]}]
+    if stack.alerting.alertmanagers:
+        scrape.append({"job_name": alertmanager_job,
+                       "static_configs": [{"targets": list(stack.alerting.alertmanagers)}]})
+    for job in stack.jobs:
+        scrape.append({"job_name": job.name, "scrape_interval": str(job.interval), **_timeout(job.interval),
+                       "metrics_path": job.metrics_path, "scheme": job.scheme,
+                       "static_configs": [{"targets": list(job.targets)}]})
+    config["scrape_configs"] = scrape
+    return config
+
+
+def render_prometheus(stack: Stack) -> Files:
+    files = {f"{PROMETHEUS_DIR}/prometheus.yml": to_yaml(prometheus_config(stack), stack.source_name)}
+    for name, groups in rule_files(stack).items():
+        files[f"{PROMETHEUS_DIR}/{RULES_DIR}/{name}"] = to_yaml({"groups": groups}, stack.source_name)
+    return files

@@ -1,0 +1,72 @@
+"""Recording rules: request rates and ratios, latency quantiles, tokens, prices and cost."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import contract as c
+from ..model import Stack
+from ..promql import by, matcher, number, selector
+from ..series import (CALL_LABELS, COST_LABELS, DASHBOARD_QUANTILES, PRICE_LABELS, QUANTILE,
+                      STATUS_CLASSES, TOKEN_LABELS, Series)
+
+Rule = dict[str, Any]
+PER_MILLION = 1_000_000
+
+
+def token_prices(stack: Stack) -> list[tuple[str, str, float]]:
+    """(model, token_type, USD per token). cached_prompt carries cached_input - input,
+    because cached tokens are already counted, and priced at input, under prompt."""
+    prices = []
+    for model in stack.models:
+        p = model.prices
+        prices.append((model.name, c.TOKEN_PROMPT, p.input / PER_MILLION))
+        prices.append((model.name, c.TOKEN_COMPLETION, p.output / PER_MILLION))
+        prices.append((model.name, c.TOKEN_CACHED_PROMPT, (p.effective_cached_input - p.input) / PER_MILLION))
+    return prices
+
+
+def _ratio(s: Series, status_class: str) -> Rule:
+    numerator = f"sum {by(CALL_LABELS)} ({selector(s.requests_by_status, matcher(c.STATUS_CODE, STATUS_CLASSES[status_class], '=~'))})"
+    # 'or ... * 0' turns a missing numerator into 0, so a share with no such calls reads 0,
+    # not "no data"; with no traffic at all the denominator is 0 and the share is NaN,
+    # which no comparison fires on.
+    return {"record": s.ratio(status_class),
+            "expr": f"(\n  {numerator}\n  or {s.requests} * 0\n)\n/ {s.requests}"}
+
+
+def request_rules(stack: Stack) -> list[Rule]:
+    s, p, w = Series(stack), stack.contract, str(stack.rate_window)
+    rules: list[Rule] = [
+        {"record": s.requests_by_status,
+         "expr": f"sum {by(CALL_LABELS + (c.STATUS_CODE,))} (rate({p.requests.name}[{w}]))"},
+        {"record": s.requests, "expr": f"sum {by(CALL_LABELS)} ({s.requests_by_status})"},
+    ]
+    rules += [_ratio(s, name) for name in STATUS_CLASSES]
+    rules.append({"record": s.duration_buckets,
+                  "expr": f"sum {by(CALL_LABELS + (c.LE,))} (rate({p.duration.name}_bucket[{w}]))"})
+    for q in DASHBOARD_QUANTILES:
+        rules.append({"record": s.duration_quantile,
+                      "expr": f"histogram_quantile({q}, {s.duration_buckets})",
+                      "labels": {QUANTILE: q}})
+    return rules
+
+
+def cost_rules(stack: Stack) -> list[Rule]:
+    s, p, w = Series(stack), stack.contract, str(stack.rate_window)
+    rules: list[Rule] = [
+        {"record": s.token_price, "expr": f"vector({number(price)})",
+         "labels": {c.MODEL: model, c.TOKEN_TYPE: token_type}}
+        for model, token_type, price in token_prices(stack)
+    ]
+    join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
+    rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_LABELS)} (rate({p.tokens.name}[{w}]))"})
+    rules.append({"record": s.cost_rate,
+                  "expr": f"sum {by(COST_LABELS)} (\n  {s.tokens}\n  * {join}\n  {s.token_price}\n)"})
+    return rules
+
+
+def daily_cost_rules(stack: Stack) -> list[Rule]:
+    s, p = Series(stack), stack.contract
+    join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
+    return [{"record": s.cost_24h,
+             "expr": f"sum {by(COST_LABELS)} (\n  increase({p.tokens.name}[1d])\n  * {join}\n  {s.token_price}\n)"}]

@@ -1,0 +1,62 @@
+"""Jinja environments over the templates/ folder (shipped as holystack.templates).
+
+Templates that produce Prometheus or Alertmanager templates use [[ ]] for Jinja, so that
+Go's {{ }} passes through untouched. StrictUndefined: a missing variable is an error."""
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+import yaml
+
+
+def _loader() -> jinja2.BaseLoader:
+    root = resources.files("holystack.templates")
+    return jinja2.FunctionLoader(lambda name: root.joinpath(name).read_text("utf-8"))
+
+
+@cache
+def go_safe_env() -> jinja2.Environment:
+    """For templates whose output holds Go templates: Jinja in [[ ]] and [% %]."""
+    return jinja2.Environment(
+        loader=_loader(), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+        variable_start_string="[[", variable_end_string="]]",
+        block_start_string="[%", block_end_string="%]",
+        comment_start_string="[#", comment_end_string="#]",
+        autoescape=False,
+    )
+
+
+@cache
+def plain_env() -> jinja2.Environment:
+    return jinja2.Environment(loader=_loader(), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, autoescape=False)
+
+
+def render_template(template: str, go_safe: bool = False, **context: Any) -> str:
+    env = go_safe_env() if go_safe else plain_env()
+    return env.get_template(template).render(**context)
+
+
+@cache
+def text_table(folder: str, language: str) -> dict[str, Any]:
+    """The texts of one language from templates/<folder>/<language>.yaml, not yet rendered."""
+    source = resources.files("holystack.templates").joinpath(f"{folder}/{language}.yaml").read_text("utf-8")
+    return yaml.safe_load(source)
+
+
+def _fill(source: str, context: dict[str, Any]) -> str:
+    return go_safe_env().from_string(source).render(**context).strip()
+
+
+def annotation(language: str, kind: str, **context: Any) -> dict[str, str]:
+    """Rendered summary and description of one alert kind."""
+    texts = text_table("annotations", language)[kind]
+    return {key: _fill(texts[key], context) for key in ("summary", "description")}
+
+
+def panel_text(language: str, key: str, **context: Any) -> str:
+    """A dashboard or panel title in the spec's language."""
+    return _fill(text_table("panels", language)[key], context)

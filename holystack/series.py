@@ -1,0 +1,105 @@
+"""Names of the recording rules, defined once: rules, alerts, dashboards and tests read them here.
+
+Names follow level:metric:operations. A ratio is a separately summed numerator over a
+separately summed denominator, never an average of ratios."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import contract as c
+from .model import Stack
+
+# The labels the request ratios keep: one series per provider, endpoint and model.
+CALL_LABELS = (c.PROVIDER, c.ENDPOINT, c.MODEL)
+TOKEN_LABELS = (c.PROVIDER, c.MODEL, c.TOKEN_TYPE)
+COST_LABELS = (c.PROVIDER, c.MODEL)
+PRICE_LABELS = (c.MODEL, c.TOKEN_TYPE)
+QUANTILE = "quantile"
+DASHBOARD_QUANTILES = ("0.5", "0.95", "0.99")
+P95 = "0.95"
+
+# Status classes with a ratio rule each: name -> regex on status_code.
+STATUS_CLASSES = {
+    "rate_limited": c.RATE_LIMITED,
+    "server_error": c.SERVER_ERROR,
+    "timeout": c.STATUS_TIMEOUT,
+    "success": c.SUCCESS,
+    "failed": c.FAILED,
+}
+
+
+def _level(labels: tuple[str, ...]) -> str:
+    return "_".join(labels)
+
+
+@dataclass(frozen=True)
+class Series:
+    """Recording rule names for one stack."""
+
+    stack: Stack
+
+    @property
+    def _p(self) -> str:
+        return self.stack.contract.prefix
+
+    @property
+    def _w(self) -> str:
+        return str(self.stack.rate_window)
+
+    @property
+    def requests_by_status(self) -> str:
+        return f"{_level(CALL_LABELS + (c.STATUS_CODE,))}:{self._p}_requests:rate{self._w}"
+
+    @property
+    def requests(self) -> str:
+        return f"{_level(CALL_LABELS)}:{self._p}_requests:rate{self._w}"
+
+    def ratio(self, status_class: str) -> str:
+        """Share of calls in a status class (see STATUS_CLASSES)."""
+        return f"{_level(CALL_LABELS)}:{self._p}_requests_{status_class}:ratio_rate{self._w}"
+
+    @property
+    def duration_buckets(self) -> str:
+        return f"{_level(CALL_LABELS + (c.LE,))}:{self._p}_request_duration_seconds_bucket:rate{self._w}"
+
+    @property
+    def duration_quantile(self) -> str:
+        """Latency quantiles; the quantile label says which (0.5, 0.95, 0.99)."""
+        return f"{_level(CALL_LABELS)}:{self._p}_request_duration_seconds:histogram_quantile_rate{self._w}"
+
+    @property
+    def tokens(self) -> str:
+        return f"{_level(TOKEN_LABELS)}:{self._p}_tokens:rate{self._w}"
+
+    @property
+    def token_price(self) -> str:
+        """USD per token by model and token_type; for cached_prompt, cached_input - input."""
+        return f"{_level(PRICE_LABELS)}:{self._p}_token_price_usd:spec"
+
+    @property
+    def cost_rate(self) -> str:
+        """USD per second by provider and model."""
+        return f"{_level(COST_LABELS)}:{self._p}_cost_usd:rate{self._w}"
+
+    @property
+    def cost_24h(self) -> str:
+        return f"{_level(COST_LABELS)}:{self._p}_cost_usd:increase24h"
+
+    def all_names(self) -> tuple[str, ...]:
+        ratios = tuple(self.ratio(name) for name in STATUS_CLASSES)
+        return (self.requests_by_status, self.requests, *ratios, self.duration_buckets,
+                self.duration_quantile, self.tokens, self.token_price, self.cost_rate, self.cost_24h)
+
+
+# Grafana caps uids at 40 characters; the spec name is at most 30.
+OVERVIEW_DASHBOARD = "overview"
+
+
+def dashboard_uid(stack: Stack, slug: str) -> str:
+    """Stable uid of one of the stack's dashboards, derived from the spec name."""
+    return f"{stack.name}-{slug}"[:40]
+
+
+def dashboard_url(stack: Stack, slug: str) -> str:
+    """Link to a dashboard: absolute when dashboards.url is set, else Grafana-relative."""
+    return f"{stack.dashboards.url or ''}/d/{dashboard_uid(stack, slug)}"

@@ -1,0 +1,177 @@
+"""Read a spec file: YAML (duplicate keys and alias bombs refused), JSON Schema, then the
+rules beyond the schema. Every problem is collected with its path and YAML line."""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import Problem, SpecError
+from .semantics import semantic_problems
+
+# A spec is a few hundred nodes; the reference one about 300. An alias bomb expands
+# to billions. Anything past this many nodes, counted with aliases expanded, is refused.
+MAX_EXPANDED_NODES = 200_000
+MAX_SPEC_BYTES = 5 * 1024 * 1024
+
+Path_ = tuple[Any, ...]
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec, shipped inside the package."""
+    text = resources.files("holystack.schema").joinpath("spec.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def format_path(path: Path_) -> str:
+    """('models', 1, 'prices', 'input') -> 'models[1].prices.input'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps the node tree so that errors can name lines."""
+
+
+def _compose(text: str, source: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(source, [Problem("", f"not valid YAML: {problem}", line)]) from None
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Node count with every alias expanded; shared subtrees are counted once per use."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = MAX_EXPANDED_NODES + 1  # a cycle counts as too large
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, memo) for item in node.value)
+    else:
+        size = 1
+    memo[key] = min(size, MAX_EXPANDED_NODES + 1)
+    return memo[key]
+
+
+def _walk_nodes(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem]) -> None:
+    """Record the line of every path, and every duplicate mapping key."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(Problem(
+                    format_path(path + (key,)),
+                    f"duplicate key (first given on line {seen[key]}); give each key once",
+                    line,
+                ))
+                continue
+            seen[key] = line
+            lines[path + (key,)] = line
+            _walk_nodes(value_node, path + (key,), lines, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk_nodes(item, path + (index,), lines, problems)
+
+
+def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path)
+
+
+def _schema_message(error: jsonschema.ValidationError) -> tuple[Path_, str]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        key = extra[0] if extra else "?"
+        return path + (key,), f"unknown field; allowed here: {', '.join(allowed)}"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return path + (missing,), "is required but missing"
+    if error.validator == "pattern" and "duration" in str(error.schema.get("description", "")):
+        return path, f"{error.instance!r} is not a Prometheus duration such as 30s, 5m or 1h"
+    if error.validator == "anyOf" and isinstance(error.instance, dict):
+        return path, "give at least one of warning, critical"
+    if error.validator == "const":
+        return path, f"{error.instance!r} is not supported; this holystack reads spec version 1"
+    return path, error.message
+
+
+def read_spec(path: Path | str) -> dict[str, Any]:
+    """Load and check a spec file; returns the valid data or raises SpecError with every problem."""
+    source = str(path)
+    spec_path = Path(path)
+    try:
+        raw = spec_path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(source, [Problem("", "file not found; pass the path of a holystack spec (default ./holystack.yaml)")]) from None
+    except OSError as exc:
+        raise SpecError(source, [Problem("", f"cannot read the file: {exc.strerror}")]) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(source, [Problem("", f"file is larger than {MAX_SPEC_BYTES // 1024 // 1024} MiB; a spec is a few KiB")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(source, [Problem("", f"not UTF-8 text (byte {exc.start}); save the spec as UTF-8")]) from None
+    return check_spec_text(text, source)
+
+
+def check_spec_text(text: str, source: str = "<spec>") -> dict[str, Any]:
+    """The checks of read_spec on text already in memory."""
+    node = _compose(text, source)
+    if node is None:
+        raise SpecError(source, [Problem("", "the file is empty; start from examples/holysheep.yaml")])
+    if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+        raise SpecError(source, [Problem("", f"more than {MAX_EXPANDED_NODES} values once YAML aliases are expanded; "
+                                             "refused as an alias bomb. Write the spec out without nested aliases")])
+    lines: dict[Path_, int] = {}
+    problems: list[Problem] = []
+    _walk_nodes(node, (), lines, problems)
+    if problems:
+        raise SpecError(source, problems)
+    try:
+        data = _Loader(text).get_single_data()
+    except yaml.YAMLError as exc:
+        raise SpecError(source, [Problem("", f"not valid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError(source, [Problem("", "the top level must be a mapping of fields (version, name, ...)")])
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    for error in validator.iter_errors(data):
+        for leaf in _leaf_errors(error):
+            where, message = _schema_message(leaf)
+            problems.append(Problem(format_path(where), message, _line_for(lines, where)))
+    if not problems:
+        for where, message in semantic_problems(data):
+            problems.append(Problem(format_path(where), message, _line_for(lines, where)))
+    if problems:
+        problems = sorted(set(problems), key=lambda p: (p.line or 0, p.path, p.message))
+        raise SpecError(source, problems)
+    return data
+
+
+def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """For a failed anyOf/oneOf of objects, the most relevant sub-error, not the whole union."""
+    if error.validator in ("anyOf", "oneOf") and error.context and not isinstance(error.instance, dict):
+        best = jsonschema.exceptions.best_match(error.context)
+        return [best] if best is not None else [error]
+    return [error]

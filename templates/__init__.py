@@ -1,0 +1,1 @@
+"""Text templates, shipped inside the package as holystack.templates."""
