@@ -162,7 +162,8 @@ def overview_dashboard(stack: Stack) -> g.Dashboard:
                     interval="1d", drawStyle="bars", fillOpacity=80, stacking={"mode": "normal"}),
         g.BarGauge(title=t("cost_by_model"), dataSource=DATASOURCE, format="currencyUSD",
                    targets=[_target(q.cost_over(c.MODEL, "$__range"), "A", "{{model}}", instant=True)],
-                   gridPos=layout.place(12, 8), orientation="horizontal", displayMode="gradient", calc="lastNotNull"),
+                   gridPos=layout.place(12, 8), orientation="horizontal", displayMode="gradient", calc="lastNotNull",
+                   extraJson={"fieldConfig": {"defaults": {"unit": "currencyUSD"}}}),
         g.Table(title=t("top_failing"), dataSource=DATASOURCE, unit="short",
                 targets=[_target(f"topk(10, sum by ({c.PROVIDER}, {c.ENDPOINT}, {c.STATUS_CODE}) "
                                  f"(increase({q.calls(matcher(c.STATUS_CODE, c.SUCCESS, '!~'))}[$__range])))",

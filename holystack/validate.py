@@ -1,0 +1,99 @@
+"""`holystack validate`: every check of a rendered stack, as one report."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .checks.dashboards_lint import lint_dashboards
+from .checks.result import FAIL, PASS, SKIP, CheckResult
+from .checks.rules_lint import RuleSet, lint_rules
+from .checks.tools import tool_checks
+from .errors import UsageError
+from .model import Stack
+from .output import drift
+from .pipeline import load_stack
+from .render import render_stack
+from .render.alertmanager import ALERTMANAGER_DIR
+from .render.prometheus import PROMETHEUS_DIR, RULES_DIR
+from .render.ruletests import TESTS_DIR
+from .semantics import INLINE_SECRETS
+
+
+@dataclass(frozen=True)
+class Report:
+    results: list[CheckResult]
+    strict: bool
+
+    @property
+    def failed(self) -> bool:
+        bad = {FAIL, SKIP} if self.strict else {FAIL}
+        return any(r.status in bad for r in self.results)
+
+    def table(self) -> str:
+        width = max(len(r.name) for r in self.results)
+        lines = [f"{'CHECK'.ljust(width)}  RESULT  DETAIL"]
+        for r in self.results:
+            status = r.status.upper() if r.status != PASS else "pass"
+            lines.append(f"{r.name.ljust(width)}  {status.ljust(6)}  {r.detail}")
+            lines += [f"{''.ljust(width)}          - {f}" for f in r.findings]
+        passed = sum(r.status == PASS for r in self.results)
+        failed = sum(r.status == FAIL for r in self.results)
+        skipped = sum(r.status == SKIP for r in self.results)
+        lines.append(f"{passed} passed, {failed} failed, {skipped} skipped"
+                     + (" (--strict: skipped checks fail)" if self.strict and skipped else ""))
+        return "\n".join(lines)
+
+
+def _load_yaml(out: Path, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
+    documents, errors = {}, []
+    for path in paths:
+        try:
+            documents[path] = yaml.safe_load((out / path).read_text("utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            errors.append(f"{path}: {exc}")
+    return documents, errors
+
+
+def _secrets_check(out: Path) -> CheckResult:
+    path = out / ALERTMANAGER_DIR / "alertmanager.yml"
+    config = yaml.safe_load(path.read_text("utf-8")) or {}
+    findings = []
+    for receiver in config.get("receivers", []):
+        for integration, fields in INLINE_SECRETS.items():
+            for entry in receiver.get(f"{integration}_configs", []):
+                findings += [f"receiver {receiver.get('name')}: inline {integration}.{field}; use {form}"
+                             for field, form in fields.items() if field in entry]
+    return CheckResult.from_findings("no inline secrets in alertmanager.yml", findings, "only *_file forms")
+
+
+def run_checks(stack: Stack, out: Path) -> list[CheckResult]:
+    files = render_stack(stack)
+    current = drift(files, out)
+    results = [CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
+                           "byte for byte" if current.clean else "run holystack render", tuple(current.lines()))]
+    rule_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{RULES_DIR}/"))
+    test_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
+    relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
+    results += tool_checks(out, relative(rule_paths), relative(test_paths))
+    # promtool resolves paths from its working folder: run it in prometheus/.
+    documents, errors = _load_yaml(out, [p for p in rule_paths if (out / p).is_file()])
+    if errors:
+        results.append(CheckResult("rule files load", FAIL, "", tuple(errors)))
+    results += lint_rules(stack, documents)
+    dashboards: dict[str, Any] = {}
+    for path in sorted((out / "grafana" / "dashboards").glob("*.json")):
+        dashboards[path.name] = json.loads(path.read_text("utf-8"))
+    results += lint_dashboards(stack, dashboards, RuleSet(documents).recorded)
+    results.append(_secrets_check(out))
+    return results
+
+
+def validate(spec_path: Path, out: Path, strict: bool = False) -> Report:
+    stack = load_stack(spec_path)
+    if not out.is_dir():
+        raise UsageError(f"{out} is not a folder; run `holystack render {spec_path} -o {out}` first")
+    return Report(run_checks(stack, out), strict)
