@@ -29,16 +29,30 @@ INLINE_SECRETS: dict[str, dict[str, str]] = {
     "opsgenie": {"api_key": "api_key_file"},
     "email": {"auth_password": "auth_password_file"},
 }
+INLINE_SECRET_MESSAGE = "inline secrets are never written into generated files"
 SECRET_QUERY_KEYS = re.compile(r"(token|secret|key|sig|signature|password|passwd|auth)", re.IGNORECASE)
 MATCHER_RE = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|[^"\s,{}]*)\s*$')
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def semantic_problems(data: dict[str, Any]) -> list[Finding]:
-    """Every rule beyond the schema that the spec breaks, as (path, message)."""
+    """Every rule beyond the schema that the spec breaks, as (path, message).
+    Each check runs even when the schema failed; one that meets data it cannot read is
+    skipped, since the schema has already named that problem."""
     checks = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
               _metrics_prefix, _windows, _secrets, _routes, _reserved_names, _alerting_timing)
-    return [finding for check in checks for finding in check(data)]
+    findings: list[Finding] = []
+    for check in checks:
+        try:
+            findings.extend(list(check(data)))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError):
+            continue
+    return findings
+
+
+def secret_paths(findings: list[Finding]) -> set[tuple[Any, ...]]:
+    """Integrations refused for an inline secret; the schema's complaints about them add nothing."""
+    return {path[:4] for path, message in findings if message.startswith(INLINE_SECRET_MESSAGE)}
 
 
 def _duplicates(items: list[dict[str, Any]], key: str, where: tuple[Any, ...]) -> Iterator[Finding]:
@@ -146,7 +160,7 @@ def _secrets(data: dict[str, Any]) -> Iterator[Finding]:
             for field, file_form in fields.items():
                 if field in receiver.get(integration, {}):
                     yield where + (integration, field), (
-                        f"inline secrets are never written into generated files; put the value in a file "
+                        f"{INLINE_SECRET_MESSAGE}; put the value in a file "
                         f"readable by Alertmanager and set {integration}.{file_form} to its path")
         webhook = receiver.get("webhook")
         if webhook is None:

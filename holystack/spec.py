@@ -11,7 +11,7 @@ import jsonschema
 import yaml
 
 from .errors import Problem, SpecError
-from .semantics import semantic_problems
+from .semantics import secret_paths, semantic_problems
 
 # A spec is a few hundred nodes; the reference one about 300. An alias bomb expands
 # to billions. Anything past this many nodes, counted with aliases expanded, is refused.
@@ -155,14 +155,16 @@ def check_spec_text(text: str, source: str = "<spec>") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SpecError(source, [Problem("", "the top level must be a mapping of fields (version, name, ...)")])
 
+    semantic = semantic_problems(data)
+    refused = secret_paths(semantic)
     validator = jsonschema.Draft202012Validator(load_schema())
     for error in validator.iter_errors(data):
         for leaf in _leaf_errors(error):
             where, message = _schema_message(leaf)
-            problems.append(Problem(format_path(where), message, _line_for(lines, where)))
-    if not problems:
-        for where, message in semantic_problems(data):
-            problems.append(Problem(format_path(where), message, _line_for(lines, where)))
+            if tuple(leaf.absolute_path)[:4] not in refused:
+                problems.append(Problem(format_path(where), message, _line_for(lines, where)))
+    for where, message in semantic:
+        problems.append(Problem(format_path(where), message, _line_for(lines, where)))
     if problems:
         problems = sorted(set(problems), key=lambda p: (p.line or 0, p.path, p.message))
         raise SpecError(source, problems)
