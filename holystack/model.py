@@ -1,7 +1,7 @@
 """The typed, frozen model of a valid spec. Renderers read only this, never the raw dict."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import defaults as d
@@ -163,7 +163,6 @@ class Stack:
     thresholds: Thresholds
     alerting: Alerting
     dashboards: Dashboards
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def alert_name(self, kind: str) -> str:
         return f"{self.alert_prefix}{kind}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from .. import contract as c
@@ -117,10 +118,11 @@ def _other_alerts(stack: Stack, s: Series) -> list[AlertRule]:
     return rules
 
 
-def alert_rules(stack: Stack) -> list[AlertRule]:
+@cache
+def alert_rules(stack: Stack) -> tuple[AlertRule, ...]:
     """Every alert of the stack, in a stable order."""
     s = Series(stack)
-    return _ratio_alerts(stack, s) + _latency_alerts(stack, s) + _other_alerts(stack, s)
+    return tuple(_ratio_alerts(stack, s) + _latency_alerts(stack, s) + _other_alerts(stack, s))
 
 
 def annotations(stack: Stack, rule: AlertRule) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """prometheus.yml and the rule files."""
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from ..defaults import RESERVED_JOB_NAMES
@@ -17,8 +18,10 @@ DEFAULT_SCRAPE_TIMEOUT = Duration(10_000)
 DAILY_COST_INTERVAL = Duration(60_000)
 
 
+@cache
 def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:
-    """File name (under prometheus/rules/) -> its rule groups."""
+    """File name (under prometheus/rules/) -> its rule groups. Cached: several renderers
+    read it; treat the result as read-only."""
     evaluation = str(stack.evaluation_interval)
     daily = str(max(stack.evaluation_interval, DAILY_COST_INTERVAL, key=lambda d: d.ms))
     return {

@@ -47,8 +47,13 @@ def text_table(folder: str, language: str) -> dict[str, Any]:
     return yaml.safe_load(source)
 
 
+@cache
+def _compiled(source: str) -> jinja2.Template:
+    return go_safe_env().from_string(source)
+
+
 def _fill(source: str, context: dict[str, Any]) -> str:
-    return go_safe_env().from_string(source).render(**context).strip()
+    return _compiled(source).render(**context).strip()
 
 
 def annotation(language: str, kind: str, **context: Any) -> dict[str, str]:

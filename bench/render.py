@@ -1,0 +1,73 @@
+"""Render benchmark. Prints, from one run with interleaved repetitions:
+- the cold render of the reference spec as a ratio to a bare import of its dependencies;
+- the render of a generated 300-model x 30-endpoint spec as a ratio to the reference;
+- the rule count of both specs (rules must grow with models + endpoints, not their product).
+
+Usage: .venv/bin/python bench/render.py [--repeat 7]"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "holysheep.yaml"
+IMPORTS = "import jinja2, yaml, typer, grafanalib.core, jsonschema, promql_parser"
+
+
+def big_spec(models: int, endpoints: int) -> dict:
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    spec["models"] = [{"name": f"vendor-{i % 7}/model-{i}.v1", "prices": {"input": 1 + i % 5, "output": 2 + i % 3,
+                                                                        "cached_input": 0.5}} for i in range(models)]
+    spec["endpoints"] = [{"path": f"/v1/endpoint-{i}", "latency_p95": f"{1 + i % 9}s", "availability": 99.5}
+                         for i in range(endpoints)]
+    return spec
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def rule_count(out: Path) -> int:
+    return sum(len(g["rules"]) for f in (out / "prometheus" / "rules").glob("*.yml")
+               for g in yaml.safe_load(f.read_text())["groups"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    holystack = [sys.executable, "-m", "holystack", "render"]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        big = work / "big.yaml"
+        big.write_text(yaml.safe_dump(big_spec(300, 30), sort_keys=False))
+        commands = {
+            "import floor": [sys.executable, "-c", IMPORTS],
+            "render example": [*holystack, str(EXAMPLE), "-o", str(work / "example")],
+            "render 300x30": [*holystack, str(big), "-o", str(work / "big")],
+        }
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.repeat):  # interleaved, so machine noise hits all alike
+            for name, command in commands.items():
+                samples[name].append(timed(command))
+        median = {name: statistics.median(values) for name, values in samples.items()}
+        for name, value in median.items():
+            print(f"{name:16s} median {value * 1000:8.1f} ms  (n={args.repeat})")
+        print(f"render example / import floor = {median['render example'] / median['import floor']:.2f}x  (goal <= 1.5x)")
+        print(f"render 300x30 / render example = {median['render 300x30'] / median['render example']:.2f}x  (goal <= 3x)")
+        small, large = rule_count(work / "example"), rule_count(work / "big")
+        print(f"rules: example {small} (5 models, 2 endpoints); 300x30 spec {large} "
+              f"(models + endpoints = 330, models x endpoints = 9000)")
+
+
+if __name__ == "__main__":
+    main()
