@@ -24,6 +24,17 @@ def _g4(value: float) -> str:
     return "%.4g" % value
 
 
+def _g4_small(value: float) -> str:
+    """A value below 1 with an SI prefix (m, u, n, ...), as Prometheus humanizes it."""
+    prefix = ""
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(value) >= 1:
+            break
+        prefix = p
+        value *= 1000
+    return f"{_g4(value)}{prefix}"
+
+
 def humanize(value: float) -> str:
     if value == 0 or math.isnan(value) or math.isinf(value):
         return _g4(value)
@@ -35,13 +46,7 @@ def humanize(value: float) -> str:
             prefix = p
             value /= 1000
         return f"{_g4(value)}{prefix}"
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(value) >= 1:
-            break
-        prefix = p
-        value *= 1000
-    return f"{_g4(value)}{prefix}"
+    return _g4_small(value)
 
 
 def humanize_percentage(value: float) -> str:
@@ -66,13 +71,7 @@ def humanize_duration(value: float) -> str:
         if minutes:
             return f"{sign}{minutes}m {seconds}s"
         return f"{sign}{_g4(value)}s"
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(value) >= 1:
-            break
-        prefix = p
-        value *= 1000
-    return f"{_g4(value)}{prefix}s"
+    return f"{_g4_small(value)}s"
 
 
 def _go_printf(fmt: str, value: float) -> str:
