@@ -168,6 +168,13 @@ class Stack:
         return f"{self.alert_prefix}{kind}"
 
     @property
+    def self_jobs(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(job name, targets) of the jobs that scrape Prometheus and the Alertmanagers."""
+        prometheus, alertmanager = d.RESERVED_JOB_NAMES
+        jobs = ((prometheus, (self.prometheus_address,)),)
+        return jobs + (((alertmanager, self.alerting.alertmanagers),) if self.alerting.alertmanagers else ())
+
+    @property
     def slowest_scrape(self) -> Duration:
         return max((job.interval for job in self.jobs), key=lambda duration: duration.ms)
 

@@ -6,7 +6,6 @@ from functools import cache
 from typing import Any
 
 from .. import contract as c
-from ..defaults import RESERVED_JOB_NAMES
 from ..model import Duration, Levels, Stack
 from ..promql import alternation, matcher, number, one_of, selector
 from ..series import OVERVIEW_DASHBOARD, P95, QUANTILE, Series, dashboard_url
@@ -93,8 +92,7 @@ def app_jobs_matcher(stack: Stack) -> str:
 
 def all_jobs(stack: Stack) -> list[str]:
     """Every job in prometheus.yml: the spec's, then Prometheus and Alertmanager themselves."""
-    own = list(RESERVED_JOB_NAMES) if stack.alerting.alertmanagers else [RESERVED_JOB_NAMES[0]]
-    return [job.name for job in stack.jobs] + own
+    return [job.name for job in stack.jobs] + [name for name, _ in stack.self_jobs]
 
 
 def _other_alerts(stack: Stack, s: Series) -> list[AlertRule]:

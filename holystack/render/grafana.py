@@ -10,6 +10,7 @@ from ..model import Stack
 from ..output import Files, header, to_json, to_yaml
 from ..promql import matcher, selector
 from ..series import OVERVIEW_DASHBOARD, P95, Series, dashboard_uid
+from .alerts import SECONDS_PER_HOUR
 from .recording import PRICE_LABELS
 from .text import panel_text
 
@@ -18,7 +19,6 @@ DATASOURCE_VAR = "datasource"
 DATASOURCE = {"type": "prometheus", "uid": "${%s}" % DATASOURCE_VAR}
 RATE_INTERVAL = "$__rate_interval"
 FILTER_VARIABLES = (c.PROVIDER, c.ENDPOINT, c.MODEL)
-SECONDS_PER_HOUR = 3600
 WIDTH = 24
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from ..defaults import RESERVED_JOB_NAMES
 from ..model import Duration, Stack
 from ..output import Files, to_yaml
 from .alerts import alert_rules, rule_document
@@ -41,7 +40,6 @@ def _timeout(interval: Duration) -> dict[str, str]:
 
 
 def prometheus_config(stack: Stack) -> dict[str, Any]:
-    prometheus_job, alertmanager_job = RESERVED_JOB_NAMES
     config: dict[str, Any] = {
         "global": {"scrape_interval": str(stack.scrape_interval), **_timeout(stack.scrape_interval),
                    "evaluation_interval": str(stack.evaluation_interval)},
@@ -49,10 +47,7 @@ def prometheus_config(stack: Stack) -> dict[str, Any]:
     if stack.alerting.alertmanagers:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(stack.alerting.alertmanagers)}]}]}
     config["rule_files"] = [f"{RULES_DIR}/{name}" for name in rule_files(stack)]
-    scrape = [{"job_name": prometheus_job, "static_configs": [{"targets": [stack.prometheus_address]}]}]
-    if stack.alerting.alertmanagers:
-        scrape.append({"job_name": alertmanager_job,
-                       "static_configs": [{"targets": list(stack.alerting.alertmanagers)}]})
+    scrape = [{"job_name": name, "static_configs": [{"targets": list(targets)}]} for name, targets in stack.self_jobs]
     for job in stack.jobs:
         scrape.append({"job_name": job.name, "scrape_interval": str(job.interval), **_timeout(job.interval),
                        "metrics_path": job.metrics_path, "scheme": job.scheme,
