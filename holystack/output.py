@@ -1,8 +1,6 @@
 """Deterministic serialisation, the generated-file header, the atomic writer and the drift check."""
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import os
 import shutil
@@ -140,10 +138,9 @@ def drift(files: Files, out: Path) -> Drift:
 
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths atomically with renameat2(RENAME_EXCHANGE); False where unsupported."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
+    import ctypes  # only here: the writer is the one user
+
+    libc = ctypes.CDLL(None, use_errno=True)  # the process's own symbols, libc included; no ldconfig lookup
     renameat2 = getattr(libc, "renameat2", None)
     if renameat2 is None:
         return False

@@ -11,6 +11,8 @@ from typing import Any
 import jinja2
 import yaml
 
+from ..spec import YAML_LOADER
+
 
 def _loader() -> jinja2.BaseLoader:
     root = resources.files("holystack.templates")
@@ -44,7 +46,7 @@ def render_template(template: str, go_safe: bool = False, **context: Any) -> str
 def text_table(folder: str, language: str) -> dict[str, Any]:
     """The texts of one language from templates/<folder>/<language>.yaml, not yet rendered."""
     source = resources.files("holystack.templates").joinpath(f"{folder}/{language}.yaml").read_text("utf-8")
-    return yaml.safe_load(source)
+    return yaml.load(source, Loader=YAML_LOADER)
 
 
 @cache
