@@ -37,8 +37,8 @@ BILLABLE_TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION)
 # Values of resource on the rate-limit gauges (x-ratelimit-*-{requests,tokens}).
 RESOURCES = ("requests", "tokens")
 
-# Model label value for calls to models outside the spec, so cardinality stays bounded.
-RESERVED_MODEL = "other"
+# Label value for calls to models (and providers, endpoints) outside the spec, so cardinality stays bounded.
+OTHER = "other"
 
 # Series Prometheus itself writes, which rules may read besides the contract.
 PROMETHEUS_SERIES = ("up", "ALERTS", "ALERTS_FOR_STATE")

@@ -47,6 +47,10 @@ DEFAULT_DATASOURCE = "Prometheus"
 DEFAULT_PROMETHEUS_URL = "http://prometheus:9090"
 DEFAULT_DASHBOARD_ROOT = "/var/lib/grafana/dashboards"
 
+# Where an application serves /metrics unless told otherwise: the OpenTelemetry Prometheus
+# exporter's port, clear of Prometheus (9090) and Alertmanager (9093), unlike the seed's 9090.
+DEFAULT_METRICS_PORT = 9464
+
 RESERVED_JOB_NAMES = ("prometheus", "alertmanager")
 WATCHDOG_RECEIVER = "holystack-watchdog"
 

@@ -174,6 +174,11 @@ class Stack:
         jobs = ((prometheus, (self.prometheus_address,)),)
         return jobs + (((alertmanager, self.alerting.alertmanagers),) if self.alerting.alertmanagers else ())
 
+    def latency_p95_of(self, endpoint: Endpoint) -> float | None:
+        """The p95 threshold in seconds an endpoint is held to: its own, else thresholds.latency_p95."""
+        own = endpoint.latency_p95
+        return own.seconds if own is not None else self.thresholds.latency_p95.get("warning")
+
     @property
     def slowest_scrape(self) -> Duration:
         return max((job.interval for job in self.jobs), key=lambda duration: duration.ms)

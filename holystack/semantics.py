@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .contract import RESERVED_MODEL
+from .contract import OTHER
 from .defaults import (
     ABSENT_FOR_MIN_SCRAPES,
     RATE_WINDOW_MIN_SCRAPES,
@@ -203,9 +203,11 @@ def _routes(data: dict[str, Any]) -> Iterator[Finding]:
 
 
 def _reserved_names(data: dict[str, Any]) -> Iterator[Finding]:
-    for index, model in enumerate(data["models"]):
-        if model["name"] == RESERVED_MODEL:
-            yield ("models", index, "name"), f"{RESERVED_MODEL!r} is reserved for calls to models outside the spec; rename it"
+    for section in ("models", "providers"):
+        for index, item in enumerate(data[section]):
+            if item["name"] == OTHER:
+                yield (section, index, "name"), (
+                    f"{OTHER!r} is reserved for calls to {section} outside the spec; rename it")
     for index, job in enumerate(data["scrape"]["jobs"]):
         if job["name"] in RESERVED_JOB_NAMES:
             yield ("scrape", "jobs", index, "name"), (

@@ -58,7 +58,7 @@ def _ratio_alerts(stack: Stack, s: Series) -> list[AlertRule]:
 
 def latency_thresholds(stack: Stack) -> tuple[list[tuple[str, float]], float | None]:
     """(endpoint, seconds) for endpoints with their own latency_p95, and the default."""
-    overrides = [(e.path, e.latency_p95.seconds) for e in stack.endpoints if e.latency_p95 is not None]
+    overrides = [(e.path, stack.latency_p95_of(e)) for e in stack.endpoints if e.latency_p95 is not None]
     return overrides, stack.thresholds.latency_p95.get("warning")
 
 

@@ -1,0 +1,92 @@
+"""Token usage and rate-limit figures read from an LLM API response.
+
+Usage shapes understood (OpenAI semantics: prompt tokens include the cached ones):
+- Chat Completions and Embeddings: ``usage.prompt_tokens``, ``usage.completion_tokens``,
+  ``usage.prompt_tokens_details.cached_tokens``;
+- Responses API: ``usage.input_tokens``, ``usage.output_tokens``, ``usage.input_tokens_details.cached_tokens``;
+- streams: the final chunk that carries ``usage`` (pass that chunk, or the list of chunks).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from .. import contract as c
+
+
+class Usage(NamedTuple):
+    """Tokens of one call. ``prompt`` includes ``cached_prompt``."""
+
+    prompt: int = 0
+    completion: int = 0
+    cached_prompt: int = 0
+
+
+NO_USAGE = Usage()
+
+# (prompt, completion, cached details object) keys of each API shape.
+_SHAPES = (("prompt_tokens", "completion_tokens", "prompt_tokens_details"),
+           ("input_tokens", "output_tokens", "input_tokens_details"))
+
+
+def _count(value: Any) -> int:
+    """A token count as a non-negative int; anything else (None, garbage) counts as 0."""
+    if type(value) is int:  # the common case, kept fast
+        return value if value > 0 else 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 0
+    return number if number > 0 else 0
+
+
+def usage_from_body(body: Any) -> Usage:
+    """The usage in a parsed response body, a final stream chunk, or a list of stream chunks."""
+    if isinstance(body, Sequence) and not isinstance(body, (str, bytes)):
+        for chunk in reversed(body):  # the usage chunk is the last one that has usage
+            usage = usage_from_body(chunk)
+            if usage != NO_USAGE:
+                return usage
+        return NO_USAGE
+    if not isinstance(body, Mapping):
+        return NO_USAGE
+    usage = body.get("usage")
+    if usage is None and body.get("type") == "response.completed":  # Responses API stream event
+        usage = (body.get("response") or {}).get("usage")
+    if not isinstance(usage, Mapping):
+        return NO_USAGE
+    for prompt_key, completion_key, details_key in _SHAPES:
+        if prompt_key in usage:
+            details = usage.get(details_key)
+            cached = _count(details.get("cached_tokens")) if isinstance(details, Mapping) else 0
+            prompt = _count(usage[prompt_key])
+            return Usage(prompt, _count(usage.get(completion_key)), min(cached, prompt))
+    return NO_USAGE
+
+
+# Header name of each (gauge, resource): x-ratelimit-{remaining,limit}-{requests,tokens}.
+RATELIMIT_HEADERS = tuple((kind, resource, f"x-ratelimit-{kind}-{resource}")
+                          for kind in ("remaining", "limit") for resource in c.RESOURCES)
+
+
+def ratelimits_from_headers(headers: Mapping[str, str] | None) -> list[tuple[str, str, float]]:
+    """(kind, resource, value) for each x-ratelimit-* header present and numeric.
+
+    Works with case-insensitive header objects (httpx, requests) and with plain dicts in any case."""
+    if not headers:
+        return []
+    found = []
+    lowered: Mapping[str, str] | None = None
+    for kind, resource, name in RATELIMIT_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            if lowered is None:
+                lowered = {str(k).lower(): v for k, v in headers.items()}
+            value = lowered.get(name)
+            if value is None:
+                continue
+        try:
+            found.append((kind, resource, float(value)))
+        except (TypeError, ValueError):
+            continue
+    return found
