@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from .errors import HolystackError
+from .errors import HolystackError, UsageError
+from .defaults import DEFAULT_METRICS_PORT
 from .pipeline import check_drift, render_to
 from .spec import load_schema
 
@@ -22,6 +23,17 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="The output folder.")]
 def _fail(error: HolystackError) -> NoReturn:
     typer.echo(f"error: {error}", err=True)
     raise typer.Exit(error.exit_code)
+
+
+def _live() -> Any:
+    """The live commands' module, loaded only when asked for; it needs the instrument extra."""
+    try:
+        from .live import run
+    except ModuleNotFoundError as exc:
+        if exc.name != "prometheus_client":
+            raise
+        raise UsageError("this command needs prometheus_client: pip install 'holystack[instrument]'") from None
+    return run
 
 
 @app.command()
@@ -58,6 +70,42 @@ def validate(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
         _fail(error)
     typer.echo(report.table())
     raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+def simulate(spec: SpecArg,
+             scenario: Annotated[str, typer.Option(help="healthy, rate-limit, server-errors, timeouts, slow, "
+                                                        "cost-spike, outage or mixed.")] = "healthy",
+             duration: Annotated[str, typer.Option(help="How long to send traffic (Prometheus duration).")] = "60s",
+             rps: Annotated[float, typer.Option(help="Calls per second.")] = 20.0,
+             metrics_port: Annotated[int, typer.Option(help="Port of /metrics on 127.0.0.1 (0: any free one).")
+                                     ] = DEFAULT_METRICS_PORT,
+             seed: Annotated[int, typer.Option(help="Seed of the random draws, for repeatable runs.")] = 1,
+             ) -> None:
+    """Send fake LLM traffic on loopback through holystack.instrument and serve its /metrics."""
+    try:
+        run_simulate = _live().run_simulate
+        run_simulate(spec, scenario, duration, rps, metrics_port, seed)
+    except HolystackError as error:
+        _fail(error)
+
+
+@app.command()
+def up(spec: SpecArg = Path("holystack.yaml"),
+       scenario: Annotated[str, typer.Option(help="The traffic scenario, as for simulate.")] = "mixed",
+       rps: Annotated[float, typer.Option(help="Calls per second.")] = 20.0,
+       seed: Annotated[int, typer.Option(help="Seed of the random draws.")] = 1,
+       fast: Annotated[bool, typer.Option("--fast/--real-clock", help="1s scrapes, 4s rate windows and 3s for:, "
+                                           "so that alerts fire within a minute.")] = True,
+       workdir: Annotated[Path | None, typer.Option(help="Keep the rendered stack, data and logs here "
+                                                         "(default: a temporary folder, removed at exit).")] = None,
+       ) -> None:
+    """Run the stack locally: Prometheus and Alertmanager on loopback, fed by simulate. Ctrl-C stops."""
+    try:
+        run_up = _live().run_up
+        run_up(spec, scenario, rps, seed, fast, workdir)
+    except HolystackError as error:
+        _fail(error)
 
 
 @app.command()

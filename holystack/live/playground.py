@@ -1,0 +1,144 @@
+"""`holystack up`: the rendered stack running on loopback, fed by `holystack simulate`.
+
+Also used by the end-to-end tests: loopback_spec points a spec's addresses at local ports."""
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ..defaults import DEFAULT_THRESHOLDS
+from ..pipeline import load_stack, render_to
+from ..spec import read_spec
+from .capture import CaptureServer, Notification
+from .scenarios import Scenario
+from .servers import LOOPBACK, Server, free_port, start_alertmanager, start_prometheus
+from .traffic import simulate
+
+FOREVER_SECONDS = 7 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Ports:
+    prometheus: int
+    alertmanager: int
+    metrics: int
+
+    @classmethod
+    def free(cls) -> "Ports":
+        return cls(free_port(), free_port(), free_port())
+
+
+def loopback_spec(data: dict[str, Any], ports: Ports, capture_url: str | None = None) -> dict[str, Any]:
+    """The spec with every address on 127.0.0.1: the first scrape job reads the simulator (the others
+    are dropped, they would read it twice), Prometheus and Alertmanager on their ports. With
+    capture_url, every receiver becomes a webhook to capture_url/<receiver name>; routes are kept."""
+    spec = copy.deepcopy(data)
+    first_job = spec["scrape"]["jobs"][0]
+    first_job.update(targets=[f"{LOOPBACK}:{ports.metrics}"], scheme="http")
+    spec["scrape"]["jobs"] = [first_job]
+    spec["scrape"]["prometheus_address"] = f"{LOOPBACK}:{ports.prometheus}"
+    spec["alerting"]["alertmanagers"] = [f"{LOOPBACK}:{ports.alertmanager}"]
+    spec.setdefault("dashboards", {})["prometheus_url"] = f"http://{LOOPBACK}:{ports.prometheus}"
+    if capture_url:
+        spec["alerting"]["receivers"] = [{"name": r["name"], "webhook": {"url": f"{capture_url}/{r['name']}"}}
+                                         for r in spec["alerting"]["receivers"]]
+    return spec
+
+
+# The clock of `up --fast` and the end-to-end tests: alerts fire within seconds instead of minutes.
+FAST_SCRAPE = "1s"
+FAST_RATE_WINDOW = "4s"  # RATE_WINDOW_MIN_SCRAPES scrapes
+FAST_FOR = "3s"
+FAST_ALERTING = {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}
+
+
+def fast_spec(data: dict[str, Any]) -> dict[str, Any]:
+    """The spec on a fast clock: 1s scrapes and evaluations, 4s rate windows, 3s for:, 1s group_wait.
+    Thresholds, routes and everything else stay as they are."""
+    spec = copy.deepcopy(data)
+    scrape = spec["scrape"]
+    scrape["interval"] = scrape["evaluation_interval"] = FAST_SCRAPE
+    for job in scrape["jobs"]:
+        job.pop("interval", None)
+    spec["metrics"]["rate_window"] = FAST_RATE_WINDOW
+    thresholds = spec.setdefault("thresholds", {})
+    for kind in DEFAULT_THRESHOLDS:
+        thresholds.setdefault(kind, {})["for"] = FAST_FOR
+    spec["alerting"].update(FAST_ALERTING)
+    return spec
+
+
+def write_spec(spec: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), "utf-8")
+    return path
+
+
+@dataclass
+class RunningStack:
+    """Prometheus and Alertmanager running the stack rendered into workdir/out."""
+
+    out: Path
+    prometheus: Server
+    alertmanager: Server
+
+    def stop(self) -> None:
+        for server in (self.prometheus, self.alertmanager):
+            server.stop()
+
+
+def start_stack(spec_path: Path, ports: Ports, workdir: Path) -> RunningStack:
+    """Render spec_path into workdir/out and start the real servers on it; stop them with stop()."""
+    out = workdir / "out"
+    render_to(spec_path, out)
+    alertmanager = start_alertmanager(out / "alertmanager" / "alertmanager.yml", ports.alertmanager, workdir)
+    try:
+        prometheus = start_prometheus(out / "prometheus" / "prometheus.yml", ports.prometheus, workdir)
+    except BaseException:
+        alertmanager.stop()
+        raise
+    stack = RunningStack(out, prometheus, alertmanager)
+    try:
+        alertmanager.wait_ready()
+        prometheus.wait_ready()
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def notification_line(notification: Notification) -> str:
+    payload = notification.payload if isinstance(notification.payload, dict) else {}
+    alerts = payload.get("alerts", [])
+    names = ", ".join(sorted({f"{a['labels'].get('alertname')} ({a['labels'].get('severity', '-')})"
+                              for a in alerts}))
+    return f"-> {notification.path.lstrip('/')}: {payload.get('status', '?')} {names}"
+
+
+def up(spec_path: Path, scenario: Scenario, rps: float, seed: int, fast: bool, workdir: Path,
+       stop: threading.Event, say: Callable[[str], None]) -> None:
+    """Run the playground until stop is set."""
+    ports = Ports.free()
+    capture = CaptureServer(lambda n: say(notification_line(n))).start()
+    try:
+        spec = loopback_spec(read_spec(spec_path), ports, capture.url)
+        local = write_spec(fast_spec(spec) if fast else spec, workdir / spec_path.name)
+        stack = start_stack(local, ports, workdir)
+        try:
+            say(f"rendered {local} into {stack.out}")
+            say(f"Prometheus    {stack.prometheus.url}  (alerts: {stack.prometheus.url}/alerts)")
+            say(f"Alertmanager  {stack.alertmanager.url}")
+            say(f"metrics       http://{LOOPBACK}:{ports.metrics}/metrics")
+            say(f"receivers     every receiver is a webhook to {capture.url}; notifications are printed here")
+            say(f"dashboards    {stack.out / 'grafana'} (mount into Grafana; its data source is Prometheus above)")
+            say("Ctrl-C stops everything.")
+            simulate(load_stack(local), scenario, FOREVER_SECONDS, rps, ports.metrics, seed, stop, report=say)
+        finally:
+            stack.stop()
+    finally:
+        capture.stop()

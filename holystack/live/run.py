@@ -1,0 +1,89 @@
+"""The live commands' glue: argument checks, signals, and what they print."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from ..durations import parse_ms
+from ..errors import UsageError
+from ..pipeline import load_stack
+from .scenarios import SCENARIOS, Scenario
+from .traffic import simulate
+
+MAX_RPS = 1000.0
+
+
+def scenario_named(name: str) -> Scenario:
+    if name not in SCENARIOS:
+        raise UsageError(f"--scenario: {name!r} is not a scenario; pick one of {', '.join(SCENARIOS)}")
+    return SCENARIOS[name]
+
+
+def duration_seconds(option: str, text: str) -> float:
+    try:
+        seconds = parse_ms(text) / 1000
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    if seconds <= 0:
+        raise UsageError(f"{option}: must be longer than 0s")
+    return seconds
+
+
+def check_rps(rps: float) -> float:
+    if not 0 < rps <= MAX_RPS:
+        raise UsageError(f"--rps: {rps:g} is outside (0, {MAX_RPS:g}]; the fake upstream runs on this machine")
+    return rps
+
+
+def check_port(option: str, port: int) -> int:
+    if not 0 <= port <= 65535:
+        raise UsageError(f"{option}: {port} is not a TCP port (0-65535, 0 for any free one)")
+    return port
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM, so that every server is stopped before exit."""
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
+def run_simulate(spec: Path, scenario: str, duration: str, rps: float, metrics_port: int, seed: int) -> None:
+    chosen = scenario_named(scenario)
+    seconds = duration_seconds("--duration", duration)
+    check_rps(rps)
+    check_port("--metrics-port", metrics_port)
+    stack = load_stack(spec)
+    try:
+        simulate(stack, chosen, seconds, rps, metrics_port, seed, stop_on_signals(), report=_say)
+    except OSError as exc:
+        raise UsageError(f"--metrics-port: cannot serve on 127.0.0.1:{metrics_port}: {exc.strerror}") from None
+
+
+_SAY_LOCK = threading.Lock()
+
+
+def _say(line: str) -> None:
+    """One whole line at a time: servers and traffic report from several threads."""
+    with _SAY_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def run_up(spec: Path, scenario: str, rps: float, seed: int, fast: bool, workdir: Path | None) -> None:
+    import tempfile
+
+    from .playground import up
+
+    chosen = scenario_named(scenario)
+    check_rps(rps)
+    load_stack(spec)  # a bad spec is refused before anything starts
+    stop = stop_on_signals()
+    if workdir is not None:
+        up(spec, chosen, rps, seed, fast, workdir, stop, _say)
+        return
+    with tempfile.TemporaryDirectory(prefix="holystack-up-") as tmp:
+        up(spec, chosen, rps, seed, fast, Path(tmp), stop, _say)

@@ -1,0 +1,112 @@
+"""The real Prometheus and Alertmanager, started on loopback with rendered configs, and stopped."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ..errors import UsageError
+
+LOOPBACK = "127.0.0.1"
+# Debian ships Alertmanager as prometheus-alertmanager; upstream tarballs call it alertmanager.
+BINARIES = {"prometheus": ("prometheus",), "alertmanager": ("prometheus-alertmanager", "alertmanager")}
+PACKAGES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}
+READY_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+def find_binary(kind: str) -> str | None:
+    return next((path for name in BINARIES[kind] if (path := shutil.which(name))), None)
+
+
+def require_binary(kind: str) -> str:
+    path = find_binary(kind)
+    if path is None:
+        raise UsageError(f"{kind} is not installed: apt-get install {PACKAGES[kind]} (scripts/setup does it)")
+    return path
+
+
+def free_port() -> int:
+    """A port free on loopback now; the kernel picks it, as for port 0."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """One running server process, its address, and the file its log goes to."""
+
+    kind: str
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+    log: IO[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> "Server":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise UsageError(f"{self.kind} exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise UsageError(f"{self.kind} was not ready within {timeout:g}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        self.log.flush()
+        return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def _start(kind: str, args: list[str], port: int, workdir: Path) -> Server:
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / f"{kind}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen([require_binary(kind), *args], stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, cwd=workdir)
+    return Server(kind, process, port, log_path, log)
+
+
+def start_prometheus(config: Path, port: int, workdir: Path) -> Server:
+    """Prometheus on 127.0.0.1:port with its TSDB in workdir; not ready until wait_ready()."""
+    return _start("prometheus", [
+        f"--config.file={config.resolve()}",
+        f"--storage.tsdb.path={(workdir / 'prometheus-data').resolve()}",
+        f"--web.listen-address={LOOPBACK}:{port}",
+        "--log.level=warn",
+    ], port, workdir)
+
+
+def start_alertmanager(config: Path, port: int, workdir: Path) -> Server:
+    """Alertmanager on 127.0.0.1:port, alone (no cluster gossip), with its state in workdir."""
+    return _start("alertmanager", [
+        f"--config.file={config.resolve()}",
+        f"--storage.path={(workdir / 'alertmanager-data').resolve()}",
+        f"--web.listen-address={LOOPBACK}:{port}",
+        "--cluster.listen-address=",
+        "--log.level=warn",
+    ], port, workdir)

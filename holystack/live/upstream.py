@@ -1,0 +1,221 @@
+"""A faithful fake of an OpenAI-compatible API, on 127.0.0.1 and an ephemeral port.
+
+Serves POST .../chat/completions (plain and streamed with a final usage chunk), .../responses and
+.../embeddings under any prefix (one prefix per provider). Bodies carry realistic usage, cached
+prompt tokens included; every answer carries x-ratelimit-* headers; 429s carry retry-after. What
+fails, and how, is drawn from a Scenario with a seeded random source.
+"""
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .scenarios import Scenario
+
+LIMIT_REQUESTS = 10_000   # per minute, per model
+LIMIT_TOKENS = 5_000_000  # per minute, per model
+SERVER_ERROR_STATUSES = (500, 502, 503)
+
+
+@dataclass
+class Fate:
+    """What the upstream does with one call."""
+
+    status: int = 200
+    delay: float = 0.0
+
+
+@dataclass
+class Budget:
+    """Per-model rate-limit window of one minute, as the x-ratelimit-* headers report it."""
+
+    started: float = 0.0
+    requests: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class Upstream:
+    """The fake's behaviour: a scenario, the latency threshold of each path suffix, the client timeout."""
+
+    scenario: Scenario
+    latency_thresholds: dict[str, float]  # endpoint path -> latency_p95 seconds
+    client_timeout: float
+    seed: int = 0
+    rng: random.Random = field(init=False)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    budgets: dict[str, Budget] = field(default_factory=dict)
+    served: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def fate(self, path: str) -> Fate:
+        threshold = next((t for p, t in self.latency_thresholds.items() if path.endswith(p)), 1.0)
+        s = self.scenario
+        with self.lock:
+            self.served += 1
+            draw, jitter = self.rng.random(), self.rng.random()
+        normal = threshold * (0.05 + 0.25 * jitter)  # well below the threshold
+        edges = (s.rate_limited, s.server_errors, s.timeouts, s.slow)
+        if draw < edges[0]:
+            return Fate(429, normal / 4)
+        draw -= edges[0]
+        if draw < edges[1]:
+            return Fate(SERVER_ERROR_STATUSES[int(jitter * 3) % 3], normal)
+        draw -= edges[1]
+        if draw < edges[2]:
+            return Fate(200, self.client_timeout + 1.0)  # the client gives up first
+        draw -= edges[2]
+        if draw < edges[3]:
+            return Fate(200, min(1.5 * threshold, (threshold + self.client_timeout) / 2))
+        return Fate(200, normal)
+
+    def usage(self, kind: str, scale: float) -> dict[str, int]:
+        with self.lock:
+            prompt = int(self.rng.randint(100, 400) * scale)
+            completion = 0 if kind == "embeddings" else int(self.rng.randint(20, 150) * scale)
+            cached = int(prompt * self.rng.choice((0, 0, 0.5, 0.75))) if kind != "embeddings" else 0
+        return {"prompt": prompt, "completion": completion, "cached": cached}
+
+    def ratelimit_headers(self, model: str, tokens: int, limited: bool) -> dict[str, str]:
+        now = time.monotonic()
+        with self.lock:
+            budget = self.budgets.setdefault(model, Budget(now))
+            if now - budget.started >= 60:
+                budget.started, budget.requests, budget.tokens = now, 0, 0
+            budget.requests += 1
+            budget.tokens += tokens
+            reset = 60 - (now - budget.started)
+            remaining_requests = 0 if limited else max(LIMIT_REQUESTS - budget.requests, 0)
+            remaining_tokens = max(LIMIT_TOKENS - budget.tokens, 0)
+        return {
+            "x-ratelimit-limit-requests": str(LIMIT_REQUESTS),
+            "x-ratelimit-limit-tokens": str(LIMIT_TOKENS),
+            "x-ratelimit-remaining-requests": str(remaining_requests),
+            "x-ratelimit-remaining-tokens": str(remaining_tokens),
+            "x-ratelimit-reset-requests": f"{reset:.3f}s",
+            "x-ratelimit-reset-tokens": f"{reset:.3f}s",
+        }
+
+
+def endpoint_kind(path: str) -> str:
+    """Which API shape a path gets: embeddings, responses, or chat (the default)."""
+    if path.rstrip("/").endswith("/embeddings"):
+        return "embeddings"
+    if path.rstrip("/").endswith("/responses"):
+        return "responses"
+    return "chat"
+
+
+def served_model(model: str) -> str:
+    """Real APIs answer with a dated snapshot name; the instrumentation must not label by it."""
+    return f"{model}-2025-06-01"
+
+
+def body_for(kind: str, model: str, usage: dict[str, int], call_id: int) -> dict[str, Any]:
+    prompt, completion, cached = usage["prompt"], usage["completion"], usage["cached"]
+    if kind == "embeddings":
+        return {"object": "list", "model": served_model(model),
+                "data": [{"object": "embedding", "index": 0, "embedding": [0.0125, -0.0311, 0.0042, 0.0288]}],
+                "usage": {"prompt_tokens": prompt, "total_tokens": prompt}}
+    if kind == "responses":
+        return {"id": f"resp_{call_id}", "object": "response", "status": "completed", "model": served_model(model),
+                "output": [{"type": "message", "role": "assistant",
+                            "content": [{"type": "output_text", "text": "pong"}]}],
+                "usage": {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
+                          "input_tokens_details": {"cached_tokens": cached},
+                          "output_tokens_details": {"reasoning_tokens": 0}}}
+    return {"id": f"chatcmpl-{call_id}", "object": "chat.completion", "created": int(time.time()),
+            "model": served_model(model),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+                      "prompt_tokens_details": {"cached_tokens": cached},
+                      "completion_tokens_details": {"reasoning_tokens": 0}}}
+
+
+def stream_chunks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A chat completion as stream chunks: content deltas, then the usage chunk with no choices."""
+    base = {"id": body["id"], "object": "chat.completion.chunk", "created": body["created"], "model": body["model"]}
+    return [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "po"}, "finish_reason": None}]},
+            {**base, "choices": [{"index": 0, "delta": {"content": "ng"}, "finish_reason": "stop"}]},
+            {**base, "choices": [], "usage": body["usage"]}]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "FakeUpstreamServer"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: traffic is counted, not logged
+        pass
+
+    def _send(self, status: int, payload: bytes, headers: dict[str, str], content_type: str) -> None:
+        self.send_response(status)
+        for name, value in {**headers, "content-type": content_type, "content-length": str(len(payload))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        upstream = self.server.upstream
+        length = int(self.headers.get("content-length") or 0)
+        try:
+            request = json.loads(self.rfile.read(length) or b"{}")
+            model = str(request["model"])
+        except (ValueError, KeyError, TypeError):
+            self._send(400, json.dumps({"error": {"message": "body must be JSON with a model",
+                                                  "type": "invalid_request_error"}}).encode(), {}, "application/json")
+            return
+        kind = endpoint_kind(self.path)
+        fate = upstream.fate(self.path)
+        time.sleep(fate.delay)
+        usage = upstream.usage(kind, upstream.scenario.token_scale)
+        headers = upstream.ratelimit_headers(model, usage["prompt"] + usage["completion"], fate.status == 429)
+        if fate.status == 429:
+            headers["retry-after"] = "1"
+            error = {"message": f"Rate limit reached for {model} on requests per min.", "type": "requests",
+                     "code": "rate_limit_exceeded"}
+            self._send(429, json.dumps({"error": error}).encode(), headers, "application/json")
+            return
+        if fate.status >= 500:
+            error = {"message": "The server had an error while processing your request.", "type": "server_error"}
+            self._send(fate.status, json.dumps({"error": error}).encode(), headers, "application/json")
+            return
+        body = body_for(kind, model, usage, upstream.served)
+        if kind == "chat" and request.get("stream"):
+            chunks = stream_chunks(body)
+            if not (request.get("stream_options") or {}).get("include_usage"):
+                chunks = chunks[:-1]
+            events = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+            self._send(200, events.encode(), headers, "text/event-stream")
+            return
+        self._send(200, json.dumps(body).encode(), headers, "application/json")
+
+
+class FakeUpstreamServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream: Upstream):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.upstream = upstream
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out has closed its socket; that is the scenario, not a fault."""
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FakeUpstreamServer":
+        threading.Thread(target=self.serve_forever, name="fake-upstream", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
