@@ -36,3 +36,11 @@ def amtool() -> str:
 @pytest.fixture
 def example_text() -> str:
     return EXAMPLE.read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def servers() -> None:
+    """The real Prometheus and Alertmanager servers, which the end-to-end tests start."""
+    _require("prometheus", "prometheus")
+    if shutil.which("prometheus-alertmanager") is None and shutil.which("alertmanager") is None:
+        pytest.fail("alertmanager is not installed; install the Debian package prometheus-alertmanager")

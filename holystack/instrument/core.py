@@ -14,11 +14,17 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from .. import contract as c
 from ..defaults import DEFAULT_METRICS_PORT
 from ..model import Stack
-from .usage import NO_USAGE, Usage, ratelimits_from_headers, usage_from_body
+from .usage import NO_USAGE, RATELIMIT_HEADERS, Usage, ratelimit_values, usage_from_body
 
 log = logging.getLogger("holystack.instrument")
 
 TRANSPORT_STATUSES = (c.STATUS_TIMEOUT, c.STATUS_ERROR)
+# The token types in the order of the children lists.
+TOKEN_ORDER = (c.TOKEN_PROMPT, c.TOKEN_COMPLETION, c.TOKEN_CACHED_PROMPT)
+# The header names in RATELIMIT_HEADERS order, for record_call's fast path.
+_REMAINING_REQUESTS, _REMAINING_TOKENS, _LIMIT_REQUESTS, _LIMIT_TOKENS = (name for _, _, name in RATELIMIT_HEADERS)
+# Kinds of call (provider, endpoint, model, status as given) whose bound children are kept.
+MAX_CACHED_CALL_KINDS = 10_000
 
 
 def _counter_name(name: str) -> str:
@@ -74,6 +80,18 @@ class Call:
         self.status, self.body, self.headers = status, body, headers
 
 
+@dataclass(frozen=True, slots=True)
+class _CallSeries:
+    """The bound children one kind of call (provider, endpoint, model, status) updates."""
+
+    request: Any
+    duration: Any
+    tokens: list[Any]  # in TOKEN_ORDER, None until first used
+    gauges: list[Any]  # in RATELIMIT_HEADERS order, None until a value arrives
+    provider: str
+    model: str
+
+
 class Instrument:
     """The contract's metrics for one spec. Thread-safe; bind once per process and share it."""
 
@@ -87,6 +105,7 @@ class Instrument:
         self.providers = frozenset(p.name for p in stack.providers)
         self.endpoints = frozenset(e.path for e in stack.endpoints)
         self.models = frozenset(m.name for m in stack.models)
+        self.registry = registry
         self.requests = Counter(_counter_name(contract.requests.name), contract.requests.help,
                                 contract.requests.labels, registry=registry)
         self.duration = Histogram(contract.duration.name, contract.duration.help, contract.duration.labels,
@@ -100,10 +119,9 @@ class Instrument:
             "limit": Gauge(contract.ratelimit_limit.name, contract.ratelimit_limit.help,
                            contract.ratelimit_limit.labels, registry=registry, multiprocess_mode="mostrecent"),
         }
-        self._request_children: dict[tuple[str, str, str, str], Any] = {}
-        self._duration_children: dict[tuple[str, str, str], Any] = {}
-        self._token_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
-        self._gauge_children: dict[tuple[str, str, str, str], Any] = {}
+        self._series: dict[tuple[Any, ...], _CallSeries] = {}
+        self._token_children: dict[tuple[str, str], list[Any]] = {}
+        self._gauge_children: dict[tuple[str, str], list[Any]] = {}
         if initialize:
             self._initialize()
 
@@ -127,40 +145,52 @@ class Instrument:
     def _initialize(self) -> None:
         for provider in sorted(self.providers):
             for model in sorted(self.models):
-                self._tokens(provider, model)
+                for index in range(len(TOKEN_ORDER)):
+                    self._token(provider, model, index)
                 for endpoint in sorted(self.endpoints):
-                    self._request(provider, endpoint, model, "200")
+                    self._call_series(provider, endpoint, model, "200")
 
-    # Bound children, cached: labels() costs more than the increment it precedes.
-    def _request(self, provider: str, endpoint: str, model: str, status: str) -> Any:
+    # Children bound once and kept: labels() costs more than the update that follows it.
+    def _call_series(self, provider: str, endpoint: str, model: str, status: int | str) -> "_CallSeries":
+        """The children one kind of call updates, keyed by the caller's own values; unknown names are
+        folded first, and the cache stops growing at MAX_CACHED_CALL_KINDS so odd inputs cannot bloat it."""
         key = (provider, endpoint, model, status)
-        child = self._request_children.get(key)
-        if child is None:
-            child = self._request_children[key] = self.requests.labels(provider, endpoint, model, status)
-        return child
+        series = self._series.get(key)
+        if series is not None:
+            return series
+        code = status_label(status)
+        provider, endpoint, model = self.labels_for(provider, endpoint, model)
+        tokens_key = (provider, model)
+        series = _CallSeries(self.requests.labels(provider, endpoint, model, code),
+                             self.duration.labels(provider, endpoint, model),
+                             self._tokens(provider, model), self._gauge_children.setdefault(tokens_key, [None] * 4),
+                             provider, model)
+        if len(self._series) < MAX_CACHED_CALL_KINDS:
+            self._series[key] = series
+        return series
 
-    def _duration(self, provider: str, endpoint: str, model: str) -> Any:
-        key = (provider, endpoint, model)
-        child = self._duration_children.get(key)
-        if child is None:
-            child = self._duration_children[key] = self.duration.labels(provider, endpoint, model)
-        return child
+    def _tokens(self, provider: str, model: str) -> list[Any]:
+        """The [prompt, completion, cached_prompt] children of a provider and model, each None until
+        bound by _token: a call without usage (a timeout) must not create token series."""
+        return self._token_children.setdefault((provider, model), [None, None, None])
 
-    def _tokens(self, provider: str, model: str) -> tuple[Any, Any, Any]:
-        key = (provider, model)
-        children = self._token_children.get(key)
-        if children is None:
-            children = self._token_children[key] = tuple(
-                self.tokens.labels(provider, model, token_type)
-                for token_type in (c.TOKEN_PROMPT, c.TOKEN_COMPLETION, c.TOKEN_CACHED_PROMPT))
-        return children
+    def _token(self, provider: str, model: str, index: int) -> Any:
+        children = self._tokens(provider, model)
+        if children[index] is None:
+            children[index] = self.tokens.labels(provider, model, TOKEN_ORDER[index])
+        return children[index]
 
-    def _gauge(self, kind: str, provider: str, model: str, resource: str) -> Any:
-        key = (kind, provider, model, resource)
-        child = self._gauge_children.get(key)
-        if child is None:
-            child = self._gauge_children[key] = self.gauges[kind].labels(provider, model, resource)
-        return child
+    def _set_ratelimits(self, series: "_CallSeries", headers: Mapping[str, str]) -> None:
+        """Gauges are bound on their first value: a gauge at 0 would read as an exhausted limit."""
+        bound = series.gauges
+        for index, value in enumerate(ratelimit_values(headers)):
+            if value is None:
+                continue
+            gauge = bound[index]
+            if gauge is None:
+                kind, resource, _ = RATELIMIT_HEADERS[index]
+                gauge = bound[index] = self.gauges[kind].labels(series.provider, series.model, resource)
+            gauge.set(value)
 
     def labels_for(self, provider: str, endpoint: str, model: str) -> tuple[str, str, str]:
         """The label values a call is counted under: names outside the spec become "other"."""
@@ -173,19 +203,33 @@ class Instrument:
         """Count one finished call: its status, its elapsed seconds (once), its tokens, its rate limits.
 
         model is the model the caller asked for, never the one the body names. Returns the usage read."""
-        provider, endpoint, model = self.labels_for(provider, endpoint, model)
-        self._request(provider, endpoint, model, status_label(status)).inc()
-        self._duration(provider, endpoint, model).observe(seconds)
-        usage = usage_from_body(body) if body is not None else NO_USAGE
+        series = self._series.get((provider, endpoint, model, status))
+        if series is None:
+            series = self._call_series(provider, endpoint, model, status)
+        series.request.inc()
+        series.duration.observe(seconds)
+        usage = NO_USAGE if body is None else usage_from_body(body)
         if usage.prompt or usage.completion:
-            prompt, completion, cached = self._tokens(provider, model)
-            prompt.inc(usage.prompt)
-            completion.inc(usage.completion)
+            prompt, completion, cached = series.tokens
+            (prompt or self._token(series.provider, series.model, 0)).inc(usage.prompt)
+            (completion or self._token(series.provider, series.model, 1)).inc(usage.completion)
             if usage.cached_prompt:
-                cached.inc(usage.cached_prompt)
+                (cached or self._token(series.provider, series.model, 2)).inc(usage.cached_prompt)
         if headers:
-            for kind, resource, value in ratelimits_from_headers(headers):
-                self._gauge(kind, provider, model, resource).set(value)
+            gauges = series.gauges
+            try:  # fast path: the four headers present, as numbers, and their gauges already bound
+                if None in gauges:
+                    raise LookupError
+                remaining_requests, remaining_tokens, limit_requests, limit_tokens = (
+                    float(headers[_REMAINING_REQUESTS]), float(headers[_REMAINING_TOKENS]),
+                    float(headers[_LIMIT_REQUESTS]), float(headers[_LIMIT_TOKENS]))
+            except (LookupError, TypeError, ValueError):
+                self._set_ratelimits(series, headers)
+            else:
+                gauges[0].set(remaining_requests)
+                gauges[1].set(remaining_tokens)
+                gauges[2].set(limit_requests)
+                gauges[3].set(limit_tokens)
         return usage
 
     @contextmanager

@@ -42,18 +42,27 @@ def _count(value: Any) -> int:
 
 def usage_from_body(body: Any) -> Usage:
     """The usage in a parsed response body, a final stream chunk, or a list of stream chunks."""
-    if isinstance(body, Sequence) and not isinstance(body, (str, bytes)):
-        for chunk in reversed(body):  # the usage chunk is the last one that has usage
-            usage = usage_from_body(chunk)
-            if usage != NO_USAGE:
-                return usage
-        return NO_USAGE
-    if not isinstance(body, Mapping):
-        return NO_USAGE
+    if type(body) is not dict:  # dict is the common case; the ABC checks below cost more
+        if isinstance(body, Sequence) and not isinstance(body, (str, bytes)):
+            for chunk in reversed(body):  # the usage chunk is the last one that has usage
+                usage = usage_from_body(chunk)
+                if usage != NO_USAGE:
+                    return usage
+            return NO_USAGE
+        if not isinstance(body, Mapping):
+            return NO_USAGE
     usage = body.get("usage")
-    if usage is None and body.get("type") == "response.completed":  # Responses API stream event
+    if type(usage) is dict:  # fast path: Chat Completions with int counts, as every call has
+        prompt = usage.get("prompt_tokens")
+        completion = usage.get("completion_tokens", 0)
+        details = usage.get("prompt_tokens_details")
+        cached = details.get("cached_tokens", 0) if type(details) is dict else 0
+        if type(prompt) is int and type(completion) is int and type(cached) is int and prompt >= cached >= 0 \
+                and completion >= 0:
+            return Usage(prompt, completion, cached)
+    elif usage is None and body.get("type") == "response.completed":  # Responses API stream event
         usage = (body.get("response") or {}).get("usage")
-    if not isinstance(usage, Mapping):
+    if type(usage) is not dict and not isinstance(usage, Mapping):
         return NO_USAGE
     for prompt_key, completion_key, details_key in _SHAPES:
         if prompt_key in usage:
@@ -64,29 +73,39 @@ def usage_from_body(body: Any) -> Usage:
     return NO_USAGE
 
 
-# Header name of each (gauge, resource): x-ratelimit-{remaining,limit}-{requests,tokens}.
+# The x-ratelimit-* headers, in the order ratelimit_values returns them: (kind, resource, header).
 RATELIMIT_HEADERS = tuple((kind, resource, f"x-ratelimit-{kind}-{resource}")
                           for kind in ("remaining", "limit") for resource in c.RESOURCES)
+_HEADER_NAMES = tuple(name for _, _, name in RATELIMIT_HEADERS)
+
+
+def ratelimit_values(headers: Mapping[str, str]) -> list[float | None]:
+    """The value of each of RATELIMIT_HEADERS, None where absent or not a number.
+
+    Works with case-insensitive header objects (httpx, requests) and with plain dicts in any case."""
+    get = headers.get
+    raw = [get(name) for name in _HEADER_NAMES]
+    if None in raw:  # maybe a plain dict with other capitals
+        lowered = {str(k).lower(): v for k, v in headers.items()}
+        raw = [lowered.get(name) for name in _HEADER_NAMES]
+    try:
+        return [float(value) for value in raw]  # the common case: all four present, all numbers
+    except (TypeError, ValueError):
+        pass
+    values: list[float | None] = []
+    for value in raw:
+        if value is not None:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                value = None
+        values.append(value)
+    return values
 
 
 def ratelimits_from_headers(headers: Mapping[str, str] | None) -> list[tuple[str, str, float]]:
-    """(kind, resource, value) for each x-ratelimit-* header present and numeric.
-
-    Works with case-insensitive header objects (httpx, requests) and with plain dicts in any case."""
+    """(kind, resource, value) for each x-ratelimit-* header present and numeric."""
     if not headers:
         return []
-    found = []
-    lowered: Mapping[str, str] | None = None
-    for kind, resource, name in RATELIMIT_HEADERS:
-        value = headers.get(name)
-        if value is None:
-            if lowered is None:
-                lowered = {str(k).lower(): v for k, v in headers.items()}
-            value = lowered.get(name)
-            if value is None:
-                continue
-        try:
-            found.append((kind, resource, float(value)))
-        except (TypeError, ValueError):
-            continue
-    return found
+    return [(kind, resource, value) for (kind, resource, _), value in zip(RATELIMIT_HEADERS, ratelimit_values(headers))
+            if value is not None]

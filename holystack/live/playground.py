@@ -55,6 +55,7 @@ FAST_SCRAPE = "1s"
 FAST_RATE_WINDOW = "4s"  # RATE_WINDOW_MIN_SCRAPES scrapes
 FAST_FOR = "3s"
 FAST_ALERTING = {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}
+FAST_RESEND_DELAY = "2s"  # Prometheus sends firing alerts again this often
 
 
 def fast_spec(data: dict[str, Any]) -> dict[str, Any]:
@@ -92,19 +93,21 @@ class RunningStack:
             server.stop()
 
 
-def start_stack(spec_path: Path, ports: Ports, workdir: Path) -> RunningStack:
+def start_stack(spec_path: Path, ports: Ports, workdir: Path, fast: bool = True) -> RunningStack:
     """Render spec_path into workdir/out and start the real servers on it; stop them with stop()."""
     out = workdir / "out"
     render_to(spec_path, out)
+    # Alertmanager first and ready: Prometheus resends a lost alert only after a minute.
     alertmanager = start_alertmanager(out / "alertmanager" / "alertmanager.yml", ports.alertmanager, workdir)
     try:
-        prometheus = start_prometheus(out / "prometheus" / "prometheus.yml", ports.prometheus, workdir)
+        alertmanager.wait_ready()
+        prometheus = start_prometheus(out / "prometheus" / "prometheus.yml", ports.prometheus, workdir,
+                                      FAST_RESEND_DELAY if fast else None)
     except BaseException:
         alertmanager.stop()
         raise
     stack = RunningStack(out, prometheus, alertmanager)
     try:
-        alertmanager.wait_ready()
         prometheus.wait_ready()
     except BaseException:
         stack.stop()
@@ -128,7 +131,7 @@ def up(spec_path: Path, scenario: Scenario, rps: float, seed: int, fast: bool, w
     try:
         spec = loopback_spec(read_spec(spec_path), ports, capture.url)
         local = write_spec(fast_spec(spec) if fast else spec, workdir / spec_path.name)
-        stack = start_stack(local, ports, workdir)
+        stack = start_stack(local, ports, workdir, fast)
         try:
             say(f"rendered {local} into {stack.out}")
             say(f"Prometheus    {stack.prometheus.url}  (alerts: {stack.prometheus.url}/alerts)")

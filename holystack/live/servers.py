@@ -91,9 +91,13 @@ def _start(kind: str, args: list[str], port: int, workdir: Path) -> Server:
     return Server(kind, process, port, log_path, log)
 
 
-def start_prometheus(config: Path, port: int, workdir: Path) -> Server:
-    """Prometheus on 127.0.0.1:port with its TSDB in workdir; not ready until wait_ready()."""
-    return _start("prometheus", [
+def start_prometheus(config: Path, port: int, workdir: Path, resend_delay: str | None = None) -> Server:
+    """Prometheus on 127.0.0.1:port with its TSDB in workdir; not ready until wait_ready().
+
+    resend_delay: how soon a firing alert is sent again (default 1m). Alerts that fire before
+    Prometheus has found its Alertmanagers are dropped until then."""
+    extra = [f"--rules.alert.resend-delay={resend_delay}"] if resend_delay else []
+    return _start("prometheus", [*extra,
         f"--config.file={config.resolve()}",
         f"--storage.tsdb.path={(workdir / 'prometheus-data').resolve()}",
         f"--web.listen-address={LOOPBACK}:{port}",

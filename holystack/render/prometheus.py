@@ -13,8 +13,10 @@ PROMETHEUS_DIR = "prometheus"
 RULES_DIR = "rules"
 # Prometheus' default scrape timeout; it must not exceed the scrape interval.
 DEFAULT_SCRAPE_TIMEOUT = Duration(10_000)
-# The trailing-24h cost reads a day of samples; once a minute is often enough for it.
-DAILY_COST_INTERVAL = Duration(60_000)
+# The trailing-24h cost reads a day of samples: evaluate it every DAILY_COST_EVALUATIONS evaluation
+# intervals, at most once a minute (1m for the usual 15s) and never more often than the rest.
+DAILY_COST_MAX_INTERVAL = Duration(60_000)
+DAILY_COST_EVALUATIONS = 4
 
 
 @cache
@@ -22,7 +24,8 @@ def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:
     """File name (under prometheus/rules/) -> its rule groups. Cached: several renderers
     read it; treat the result as read-only."""
     evaluation = str(stack.evaluation_interval)
-    daily = str(max(stack.evaluation_interval, DAILY_COST_INTERVAL, key=lambda d: d.ms))
+    every = stack.evaluation_interval.ms
+    daily = str(Duration(max(every, min(DAILY_COST_MAX_INTERVAL.ms, DAILY_COST_EVALUATIONS * every))))
     return {
         f"{stack.name}-requests.yml": [
             {"name": f"{stack.name}-requests", "interval": evaluation, "rules": request_rules(stack)}],
