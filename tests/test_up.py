@@ -1,0 +1,55 @@
+"""`holystack up` as the README runs it: the playground comes up, an alert reaches a receiver,
+and Ctrl-C stops every server it started."""
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from .conftest import EXAMPLE
+
+pytestmark = pytest.mark.usefixtures("servers")
+DEADLINE = 60.0
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_up_runs_the_stack_and_ctrl_c_stops_it(tmp_path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "holystack", "up", str(EXAMPLE), "--scenario", "rate-limit",
+                                "--workdir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline and not any("-> oncall: firing HolySheepRateLimitRatioHigh" in line
+                                                      for line in lines):
+            ready, _, _ = select.select([process.stdout], [], [], 1)
+            if ready:
+                line = process.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+        output = "".join(lines)
+        assert "-> oncall: firing HolySheepRateLimitRatioHigh (critical)" in output, output
+        prometheus = re.search(r"Prometheus\s+(http://127\.0\.0\.1:\d+)", output)[1]
+        alertmanager = re.search(r"Alertmanager\s+(http://127\.0\.0\.1:\d+)", output)[1]
+        assert _answers(f"{prometheus}/-/ready") and _answers(f"{alertmanager}/-/ready")
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output + rest
+    assert not _answers(f"{prometheus}/-/ready") and not _answers(f"{alertmanager}/-/ready")
+    assert (tmp_path / "out" / "prometheus" / "prometheus.yml").is_file()
