@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-from .errors import HolystackError, UsageError
 from .defaults import DEFAULT_METRICS_PORT
+from .errors import HolystackError, UsageError
 from .pipeline import check_drift, render_to
 from .spec import load_schema
 
@@ -20,9 +22,14 @@ SpecArg = Annotated[Path, typer.Argument(help="The spec file.", show_default=Tru
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="The output folder.")]
 
 
-def _fail(error: HolystackError) -> NoReturn:
-    typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(error.exit_code)
+@contextmanager
+def _reported() -> Iterator[None]:
+    """A HolystackError becomes its message on stderr and its exit code, with no traceback."""
+    try:
+        yield
+    except HolystackError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
 
 
 def _live() -> Any:
@@ -41,7 +48,7 @@ def render(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
            check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if OUT differs.")] = False
            ) -> None:
     """Render the stack into OUT, replacing what holystack wrote there before."""
-    try:
+    with _reported():
         if check:
             drift = check_drift(spec, out)
             if drift.clean:
@@ -52,8 +59,6 @@ def render(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
                 typer.echo(f"  {line}")
             raise typer.Exit(1)
         files = render_to(spec, out)
-    except HolystackError as error:
-        _fail(error)
     typer.echo(f"wrote {len(files)} files to {out}")
 
 
@@ -64,10 +69,8 @@ def validate(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
     """Check the stack rendered in OUT: promtool, amtool and holystack's own checks."""
     from .validate import validate as run_validate  # its checkers are not needed to render
 
-    try:
+    with _reported():
         report = run_validate(spec, out, strict)
-    except HolystackError as error:
-        _fail(error)
     typer.echo(report.table())
     raise typer.Exit(1 if report.failed else 0)
 
@@ -83,11 +86,8 @@ def simulate(spec: SpecArg,
              seed: Annotated[int, typer.Option(help="Seed of the random draws, for repeatable runs.")] = 1,
              ) -> None:
     """Send fake LLM traffic on loopback through holystack.instrument and serve its /metrics."""
-    try:
-        run_simulate = _live().run_simulate
-        run_simulate(spec, scenario, duration, rps, metrics_port, seed)
-    except HolystackError as error:
-        _fail(error)
+    with _reported():
+        _live().run_simulate(spec, scenario, duration, rps, metrics_port, seed)
 
 
 @app.command()
@@ -101,11 +101,8 @@ def up(spec: SpecArg = Path("holystack.yaml"),
                                                          "(default: a temporary folder, removed at exit).")] = None,
        ) -> None:
     """Run the stack locally: Prometheus and Alertmanager on loopback, fed by simulate. Ctrl-C stops."""
-    try:
-        run_up = _live().run_up
-        run_up(spec, scenario, rps, seed, fast, workdir)
-    except HolystackError as error:
-        _fail(error)
+    with _reported():
+        _live().run_up(spec, scenario, rps, seed, fast, workdir)
 
 
 @app.command()

@@ -211,7 +211,7 @@ def test_defect_4_a_timeout_observes_the_real_elapsed_time(instrument: Instrumen
 def test_defect_5_an_http_error_is_observed_once(instrument: Instrument, upstream) -> None:
     seen = 0
     for _ in range(60):
-        request = urllib.request.Request(f"{upstream.base_url}/v1/chat/completions", method="POST",
+        request = urllib.request.Request(f"{upstream.url}/v1/chat/completions", method="POST",
                                          data=json.dumps({"model": "gpt-4.1"}).encode())
         try:
             with instrument.track(provider="holysheep", endpoint=CHAT, model="gpt-4.1") as call:

@@ -6,8 +6,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
+
+from .loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -37,18 +39,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"ok")
 
 
-class CaptureServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class CaptureServer(LoopbackServer):
     def __init__(self, on_notification: Callable[[Notification], None] | None = None):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.notifications: list[Notification] = []
         self.on_notification = on_notification
         self._changed = threading.Condition()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
     def keep(self, notification: Notification) -> None:
         with self._changed:
@@ -67,11 +63,3 @@ class CaptureServer(ThreadingHTTPServer):
                     return False
                 self._changed.wait(left)
         return True
-
-    def start(self) -> "CaptureServer":
-        threading.Thread(target=self.serve_forever, name="capture", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()

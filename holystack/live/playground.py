@@ -16,7 +16,8 @@ from ..pipeline import load_stack, render_to
 from ..spec import read_spec
 from .capture import CaptureServer, Notification
 from .scenarios import Scenario
-from .servers import LOOPBACK, Server, free_port, start_alertmanager, start_prometheus
+from .loopback import LOOPBACK
+from .servers import Server, free_port, start_alertmanager, start_prometheus
 from .traffic import simulate
 
 FOREVER_SECONDS = 7 * 24 * 3600.0

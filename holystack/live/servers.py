@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import UsageError
+from .loopback import LOOPBACK
 
-LOOPBACK = "127.0.0.1"
 # Debian ships Alertmanager as prometheus-alertmanager; upstream tarballs call it alertmanager.
 BINARIES = {"prometheus": ("prometheus",), "alertmanager": ("prometheus-alertmanager", "alertmanager")}
 PACKAGES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}

@@ -17,10 +17,10 @@ from prometheus_client import CollectorRegistry
 from ..instrument import Instrument, serve
 from ..instrument.core import status_of_error
 from ..model import Stack
+from .loopback import LOOPBACK
 from .scenarios import Scenario
 from .upstream import FakeUpstreamServer, Upstream, endpoint_kind
 
-LOOPBACK = "127.0.0.1"
 MAX_WORKERS = 512
 STREAM_SHARE = 0.25  # share of chat calls made as streams with a final usage chunk
 

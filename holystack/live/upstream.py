@@ -12,9 +12,10 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from .loopback import LoopbackServer
 from .scenarios import Scenario
 
 LIMIT_REQUESTS = 10_000   # per minute, per model
@@ -197,25 +198,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, json.dumps(body).encode(), headers, "application/json")
 
 
-class FakeUpstreamServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeUpstreamServer(LoopbackServer):
     def __init__(self, upstream: Upstream):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.upstream = upstream
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that timed out has closed its socket; that is the scenario, not a fault."""
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeUpstreamServer":
-        threading.Thread(target=self.serve_forever, name="fake-upstream", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
