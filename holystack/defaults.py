@@ -51,6 +51,19 @@ DEFAULT_DASHBOARD_ROOT = "/var/lib/grafana/dashboards"
 # exporter's port, clear of Prometheus (9090) and Alertmanager (9093), unlike the seed's 9090.
 DEFAULT_METRICS_PORT = 9464
 
+# Multi-window, multi-burn-rate SLO alerts (Google SRE workbook, ch. 5), over a 30-day SLO:
+# (severity, long window, short window, burn-rate factor).
+SLO_PERIOD = "30d"
+BURN_RATE_ALERTS = (
+    ("critical", "1h", "5m", 14.4),
+    ("critical", "6h", "30m", 6.0),
+    ("warning", "1d", "2h", 3.0),
+    ("warning", "3d", "6h", 1.0),
+)
+# The fewest calls a long window must hold before its burn-rate alert may fire: a handful of
+# failed calls at night is not an outage.
+DEFAULT_SLO_MIN_CALLS = 100
+
 RESERVED_JOB_NAMES = ("prometheus", "alertmanager")
 WATCHDOG_RECEIVER = "holystack-watchdog"
 

@@ -34,11 +34,12 @@ def parse_ms(text: str) -> int:
 
 
 def format_ms(ms: int) -> str:
-    """The canonical Prometheus form of a duration: 90000 -> '1m30s'."""
+    """A duration as Prometheus reads it, largest unit first: 90000 -> '1m30s'. Days are the largest
+    unit written (30 days is '30d', not '4w2d'); 'y' is not exact in days and 'w' reads worse."""
     if ms == 0:
         return "0s"
     parts = []
-    for unit in ["w", "d", "h", "m", "s", "ms"]:  # 'y' is not exact in days; never emit it
+    for unit in ["d", "h", "m", "s", "ms"]:
         size = UNITS_MS[unit]
         if ms >= size:
             parts.append(f"{ms // size}{unit}")

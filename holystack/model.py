@@ -143,6 +143,23 @@ class Dashboards:
 
 
 @dataclass(frozen=True)
+class BurnRate:
+    """One multi-window burn-rate alert: fires when both windows burn faster than factor."""
+
+    severity: str
+    long_window: Duration
+    short_window: Duration
+    factor: float
+
+
+@dataclass(frozen=True)
+class Slo:
+    period: Duration
+    burn_rates: tuple[BurnRate, ...]
+    min_calls: int
+
+
+@dataclass(frozen=True)
 class Stack:
     """Everything holystack renders from, with every default applied."""
 
@@ -163,6 +180,7 @@ class Stack:
     thresholds: Thresholds
     alerting: Alerting
     dashboards: Dashboards
+    slo: Slo
 
     def alert_name(self, kind: str) -> str:
         return f"{self.alert_prefix}{kind}"
@@ -182,6 +200,16 @@ class Stack:
     @property
     def slowest_scrape(self) -> Duration:
         return max((job.interval for job in self.jobs), key=lambda duration: duration.ms)
+
+
+def _slo(data: dict[str, Any]) -> Slo:
+    """The SLO settings; a window shorter than RATE_WINDOW_MIN_SCRAPES scrapes is lengthened to that."""
+    floor = d.RATE_WINDOW_MIN_SCRAPES * max(d.job_intervals_ms(data).values())
+    widen = lambda window: Duration(max(parse_ms(window), floor))  # noqa: E731
+    return Slo(Duration.parse(d.SLO_PERIOD),
+               tuple(BurnRate(severity, widen(long), widen(short), factor)
+                     for severity, long, short, factor in d.BURN_RATE_ALERTS),
+               data.get("slo", {}).get("min_calls", d.DEFAULT_SLO_MIN_CALLS))
 
 
 def _levels(raw: dict[str, Any], parse=float) -> Levels:
@@ -266,6 +294,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
                       tuple(r["group_by"]) if "group_by" in r else None)
                 for r in alerting["routes"]),
         ),
+        slo=_slo(data),
         dashboards=Dashboards(
             datasource=dashboards.get("datasource", d.DEFAULT_DATASOURCE),
             folder=dashboards.get("folder", data["name"]),

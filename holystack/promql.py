@@ -39,3 +39,9 @@ def number(value: float) -> str:
 
 def by(labels: Iterable[str]) -> str:
     return "by (" + ", ".join(labels) + ")"
+
+
+SECONDS_PER_DAY = 86400
+# Seconds since the start of the calendar month (UTC) at evaluation time, and those left in it.
+MONTH_ELAPSED_SECONDS = "((day_of_month() - 1) * 86400 + hour() * 3600 + minute() * 60 + time() % 60)"
+MONTH_LEFT_SECONDS = f"(days_in_month() * 86400 - {MONTH_ELAPSED_SECONDS})"

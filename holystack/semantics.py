@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .contract import OTHER
 from .defaults import (
     ABSENT_FOR_MIN_SCRAPES,
+    BURN_RATE_ALERTS,
     RATE_WINDOW_MIN_SCRAPES,
     RESERVED_JOB_NAMES,
     WATCHDOG_RECEIVER,
@@ -40,7 +41,7 @@ def semantic_problems(data: dict[str, Any]) -> list[Finding]:
     Each check runs even when the schema failed; one that meets data it cannot read is
     skipped, since the schema has already named that problem."""
     checks = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
-              _metrics_prefix, _windows, _secrets, _routes, _reserved_names, _alerting_timing)
+              _metrics_prefix, _windows, _burn_rates, _secrets, _routes, _reserved_names, _alerting_timing)
     findings: list[Finding] = []
     for check in checks:
         try:
@@ -151,6 +152,22 @@ def _windows(data: dict[str, Any]) -> Iterator[Finding]:
     for index, job in enumerate(data["scrape"]["jobs"]):
         if "interval" in job and parse_ms(job["interval"]) == 0:
             yield ("scrape", "jobs", index, "interval"), "must be above 0s"
+
+
+def _burn_rates(data: dict[str, Any]) -> Iterator[Finding]:
+    """A burn-rate alert whose threshold (factor x error budget) reaches 100% of calls can never fire."""
+    for index, endpoint in enumerate(data["endpoints"]):
+        if "availability" not in endpoint:
+            continue
+        budget = 1 - endpoint["availability"] / 100
+        impossible = [(long, factor) for _, long, _, factor in BURN_RATE_ALERTS if factor * budget >= 1]
+        if impossible:
+            long, factor = impossible[0]
+            floor = 100 * (1 - 1 / max(f for _, _, _, f in BURN_RATE_ALERTS))
+            yield ("endpoints", index, "availability"), (
+                f"{endpoint['availability']:g} leaves an error budget of {budget:.4g} ({budget * 100:.4g}% of calls); "
+                f"the {factor:g}x burn-rate alert over {long} would need {factor * budget * 100:.4g}% of calls to "
+                f"fail, so it could never fire. Use an availability above {floor:.2f}, or leave availability out")
 
 
 def _secrets(data: dict[str, Any]) -> Iterator[Finding]:

@@ -85,14 +85,37 @@ class Series:
     def cost_24h(self) -> str:
         return f"{_level(COST_LABELS)}:{self._p}_cost_usd:increase24h"
 
-    def all_names(self) -> tuple[str, ...]:
-        ratios = tuple(self.ratio(name) for name in STATUS_CLASSES)
-        return (self.requests_by_status, self.requests, *ratios, self.duration_buckets,
-                self.duration_quantile, self.tokens, self.token_price, self.cost_rate, self.cost_24h)
+    @property
+    def cost_month_to_date(self) -> str:
+        """USD spent since the start of the calendar month (UTC), kept with the prices of the time."""
+        return f"{_level(COST_LABELS)}:{self._p}_cost_usd:month_to_date"
+
+    # -- SLOs, per endpoint ----------------------------------------------------------------
+    def endpoint_requests(self, window: str) -> str:
+        return f"{c.ENDPOINT}:{self._p}_requests:rate{window}"
+
+    def endpoint_error_ratio(self, window: str) -> str:
+        """Share of calls that count against availability: 5xx, timeouts, transport errors."""
+        return f"{c.ENDPOINT}:{self._p}_requests_failed:ratio_rate{window}"
+
+    def error_budget_burn(self, window: str) -> str:
+        """Error ratio over the error budget: 1 spends the budget in exactly the SLO period."""
+        return f"{c.ENDPOINT}:{self._p}_error_budget_burn:rate{window}"
+
+    @property
+    def slo_objective(self) -> str:
+        """The availability objective of each endpoint, as a ratio (spec: percent)."""
+        return f"{c.ENDPOINT}:{self._p}_slo_objective:ratio"
+
+    @property
+    def error_budget_remaining(self) -> str:
+        return f"{c.ENDPOINT}:{self._p}_error_budget_remaining:ratio{self.stack.slo.period}"
 
 
 # Grafana caps uids at 40 characters; the spec name is at most 30.
 OVERVIEW_DASHBOARD = "overview"
+COST_DASHBOARD = "cost"
+SLO_DASHBOARD = "slo"
 
 
 def dashboard_uid(stack: Stack, slug: str) -> str:

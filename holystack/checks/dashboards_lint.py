@@ -7,7 +7,7 @@ from typing import Any
 
 from ..contract import PROMETHEUS_SERIES
 from ..model import Stack
-from ..render.grafana import DATASOURCE_VAR, FILTER_VARIABLES, RATE_INTERVAL
+from ..render.panels import DATASOURCE_VAR, FILTER_VARIABLES, RATE_INTERVAL
 from ..series import dashboard_uid
 from . import promql_ast as ast
 from .result import CheckResult

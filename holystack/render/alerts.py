@@ -8,7 +8,8 @@ from typing import Any
 from .. import contract as c
 from ..model import Duration, Levels, Stack
 from ..promql import alternation, matcher, number, one_of, selector
-from ..series import OVERVIEW_DASHBOARD, P95, QUANTILE, Series, dashboard_url
+from ..series import COST_DASHBOARD, OVERVIEW_DASHBOARD, P95, QUANTILE, SLO_DASHBOARD, Series, dashboard_url
+from .recording import month_forecast
 from .text import annotation
 
 SEVERITY = "severity"
@@ -35,6 +36,8 @@ class AlertRule:
     threshold: float | None = None
     # The endpoint a per-endpoint rule covers; None for rules over every endpoint.
     endpoint: str | None = None
+    # Static labels besides severity (the windows of a burn-rate alert).
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 def _percent(value: float) -> str:
@@ -101,6 +104,12 @@ def _other_alerts(stack: Stack, s: Series) -> list[AlertRule]:
     if t.daily_budget_usd is not None:
         rules.append(AlertRule("DailyBudgetExceeded", "warning", f"sum({s.cost_24h}) > {number(t.daily_budget_usd)}",
                                t.budget_for, {"threshold": f"${t.daily_budget_usd:g}"}, t.daily_budget_usd))
+    if t.monthly_budget_usd is not None:
+        # Month-to-date spend at the prices of the time, plus the rest of the month at the pace of
+        # the last 24 hours: a whole daily cycle, so a busy afternoon does not look like a trend.
+        forecast = month_forecast(s.cost_month_to_date, s.cost_24h)
+        rules.append(AlertRule("MonthlyBudgetForecast", "warning", f"{forecast}\n> {number(t.monthly_budget_usd)}",
+                               t.budget_for, {"threshold": f"${t.monthly_budget_usd:g}"}, t.monthly_budget_usd))
     for severity, per_hour in t.tokens_per_hour.levels:
         billable = matcher(c.TOKEN_TYPE, "|".join(c.BILLABLE_TOKEN_TYPES), "=~")
         expr = f"sum({selector(s.tokens, billable)}) * {SECONDS_PER_HOUR} > {number(per_hour)}"
@@ -116,18 +125,44 @@ def _other_alerts(stack: Stack, s: Series) -> list[AlertRule]:
     return rules
 
 
+LONG_WINDOW, SHORT_WINDOW = "long_window", "short_window"
+# The dashboard an alert links to, when not the overview.
+KIND_DASHBOARDS = {"ErrorBudgetBurn": SLO_DASHBOARD, "DailyBudgetExceeded": COST_DASHBOARD,
+                   "MonthlyBudgetForecast": COST_DASHBOARD}
+
+
+def _burn_rate_alerts(stack: Stack, s: Series) -> list[AlertRule]:
+    """ErrorBudgetBurn: both windows of a pair burn faster than its factor, and the long window
+    holds at least slo.min_calls calls. Only endpoints with an availability have a burn rate."""
+    if not any(e.availability is not None for e in stack.endpoints):
+        return []
+    rules = []
+    for burn in stack.slo.burn_rates:
+        long, short = str(burn.long_window), str(burn.short_window)
+        factor = number(burn.factor)
+        expr = (f"{s.error_budget_burn(long)} > {factor}\nand\n{s.error_budget_burn(short)} > {factor}\n"
+                f"and on ({c.ENDPOINT})\n{s.endpoint_requests(long)} * {number(burn.long_window.seconds)}"
+                f" >= {stack.slo.min_calls}")
+        rules.append(AlertRule("ErrorBudgetBurn", burn.severity, expr, Duration(0),
+                               {"factor": f"{burn.factor:g}", "long_window": long, "short_window": short,
+                                "period": str(stack.slo.period), "min_calls": str(stack.slo.min_calls)},
+                               burn.factor, labels=((LONG_WINDOW, long), (SHORT_WINDOW, short))))
+    return rules
+
+
 @cache
 def alert_rules(stack: Stack) -> tuple[AlertRule, ...]:
     """Every alert of the stack, in a stable order."""
     s = Series(stack)
-    return tuple(_ratio_alerts(stack, s) + _latency_alerts(stack, s) + _other_alerts(stack, s))
+    return tuple(_ratio_alerts(stack, s) + _latency_alerts(stack, s) + _burn_rate_alerts(stack, s)
+                 + _other_alerts(stack, s))
 
 
 def annotations(stack: Stack, rule: AlertRule) -> dict[str, str]:
     """summary, description, dashboard_url and (when configured) runbook_url of an alert."""
     texts = annotation(stack.language, rule.kind, severity=rule.severity, **rule.context)
     out = {"summary": texts["summary"], "description": texts["description"],
-           "dashboard_url": dashboard_url(stack, OVERVIEW_DASHBOARD)}
+           "dashboard_url": dashboard_url(stack, KIND_DASHBOARDS.get(rule.kind, OVERVIEW_DASHBOARD))}
     if stack.alerting.runbook_url:
         out["runbook_url"] = f"{stack.alerting.runbook_url.rstrip('/')}#{stack.alert_name(rule.kind).lower()}"
     return out
@@ -138,7 +173,7 @@ def rule_document(stack: Stack, rule: AlertRule) -> dict[str, Any]:
     out: dict[str, Any] = {"alert": stack.alert_name(rule.kind), "expr": rule.expr}
     if rule.for_.ms:
         out["for"] = str(rule.for_)
-    out["labels"] = {SEVERITY: rule.severity}
+    out["labels"] = {SEVERITY: rule.severity, **dict(rule.labels)}
     if rule.endpoint is not None:
         # Equal to the label the series already carries; it keeps per-endpoint rules of one
         # alert name distinct for promtool's duplicate-rule lint.

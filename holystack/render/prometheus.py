@@ -8,15 +8,16 @@ from ..model import Duration, Stack
 from ..output import Files, to_yaml
 from .alerts import alert_rules, rule_document
 from .recording import cost_rules, daily_cost_rules, request_rules
+from .slo import slo_endpoints, slo_long_rules, slo_rules
 
 PROMETHEUS_DIR = "prometheus"
 RULES_DIR = "rules"
 # Prometheus' default scrape timeout; it must not exceed the scrape interval.
 DEFAULT_SCRAPE_TIMEOUT = Duration(10_000)
-# The trailing-24h cost reads a day of samples: evaluate it every DAILY_COST_EVALUATIONS evaluation
-# intervals, at most once a minute (1m for the usual 15s) and never more often than the rest.
-DAILY_COST_MAX_INTERVAL = Duration(60_000)
-DAILY_COST_EVALUATIONS = 4
+# Rules that read a day or more of samples (24h cost, long SLO windows) run every
+# SLOW_GROUP_EVALUATIONS evaluation intervals, at most once a minute (1m for the usual 15s).
+SLOW_GROUP_MAX_INTERVAL = Duration(60_000)
+SLOW_GROUP_EVALUATIONS = 4
 
 
 @cache
@@ -25,17 +26,22 @@ def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:
     read it; treat the result as read-only."""
     evaluation = str(stack.evaluation_interval)
     every = stack.evaluation_interval.ms
-    daily = str(Duration(max(every, min(DAILY_COST_MAX_INTERVAL.ms, DAILY_COST_EVALUATIONS * every))))
-    return {
+    slow = str(Duration(max(every, min(SLOW_GROUP_MAX_INTERVAL.ms, SLOW_GROUP_EVALUATIONS * every))))
+    files = {
         f"{stack.name}-requests.yml": [
             {"name": f"{stack.name}-requests", "interval": evaluation, "rules": request_rules(stack)}],
         f"{stack.name}-cost.yml": [
             {"name": f"{stack.name}-cost", "interval": evaluation, "rules": cost_rules(stack)},
-            {"name": f"{stack.name}-cost-daily", "interval": daily, "rules": daily_cost_rules(stack)}],
-        f"{stack.name}-alerts.yml": [
-            {"name": f"{stack.name}-alerts", "interval": evaluation,
-             "rules": [rule_document(stack, rule) for rule in alert_rules(stack)]}],
+            {"name": f"{stack.name}-cost-daily", "interval": slow, "rules": daily_cost_rules(stack)}],
     }
+    if slo_endpoints(stack):
+        files[f"{stack.name}-slo.yml"] = [
+            {"name": f"{stack.name}-slo", "interval": evaluation, "rules": slo_rules(stack)},
+            {"name": f"{stack.name}-slo-long", "interval": slow, "rules": slo_long_rules(stack)}]
+    files[f"{stack.name}-alerts.yml"] = [
+        {"name": f"{stack.name}-alerts", "interval": evaluation,
+         "rules": [rule_document(stack, rule) for rule in alert_rules(stack)]}]
+    return files
 
 
 def _timeout(interval: Duration) -> dict[str, str]:

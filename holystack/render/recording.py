@@ -5,12 +5,14 @@ from typing import Any
 
 from .. import contract as c
 from ..model import Stack
-from ..promql import by, matcher, number, selector
+from ..promql import MONTH_ELAPSED_SECONDS, MONTH_LEFT_SECONDS, SECONDS_PER_DAY, by, matcher, number, selector
 from ..series import (CALL_LABELS, COST_LABELS, DASHBOARD_QUANTILES, PRICE_LABELS, QUANTILE,
                       STATUS_CLASSES, TOKEN_LABELS, Series)
 
 Rule = dict[str, Any]
 PER_MILLION = 1_000_000
+# How far back the month-to-date rule looks for its own previous value.
+MONTH_TO_DATE_LOOKBACK = "3h"
 
 
 def token_prices(stack: Stack) -> list[tuple[str, str, float]]:
@@ -62,7 +64,21 @@ def cost_rules(stack: Stack) -> list[Rule]:
     rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_LABELS)} (rate({p.tokens.name}[{w}]))"})
     rules.append({"record": s.cost_rate,
                   "expr": f"sum {by(COST_LABELS)} (\n  {s.tokens}\n  * {join}\n  {s.token_price}\n)"})
+    rules.append(month_to_date_rule(stack, s))
     return rules
+
+
+def month_to_date_rule(stack: Stack, s: Series) -> Rule:
+    """Spend since the month began: each evaluation adds the recorded cost rate times the evaluation
+    interval to its own previous value, so every call keeps the price of its time. The first
+    evaluation of a month (UTC) starts again from zero. A gap longer than MONTH_TO_DATE_LOOKBACK in
+    Prometheus' own evaluations also starts again from zero: the month-to-date then under-counts."""
+    step = number(stack.evaluation_interval.seconds)
+    previous = (f"last_over_time({s.cost_month_to_date}[{MONTH_TO_DATE_LOOKBACK}])\n"
+                f"  unless on () ({MONTH_ELAPSED_SECONDS} < {step})")
+    spent = f"{s.cost_rate} * {step}"
+    return {"record": s.cost_month_to_date,
+            "expr": f"(\n  {previous}\n) + {spent}\nor\n{spent}\nor\n(\n  {previous}\n)"}
 
 
 def daily_cost_rules(stack: Stack) -> list[Rule]:
@@ -70,3 +86,8 @@ def daily_cost_rules(stack: Stack) -> list[Rule]:
     join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
     return [{"record": s.cost_24h,
              "expr": f"sum {by(COST_LABELS)} (\n  increase({p.tokens.name}[1d])\n  * {join}\n  {s.token_price}\n)"}]
+
+
+def month_forecast(month_to_date: str, last_24h: str) -> str:
+    """Month-to-date spend plus the rest of the month at the pace of the trailing 24 h."""
+    return f"sum({month_to_date})\n+ sum({last_24h}) / {SECONDS_PER_DAY} * {MONTH_LEFT_SECONDS}"

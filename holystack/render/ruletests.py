@@ -10,10 +10,11 @@ from .. import contract as c
 from .. import gotemplate
 from ..model import Duration, Stack
 from ..output import Files, to_yaml
-from ..promql import quote
+from ..promql import SECONDS_PER_DAY, quote
 from .alerts import RATIO_KINDS, SEVERITY, AlertRule, alert_rules, annotations, latency_thresholds
 from .prometheus import PROMETHEUS_DIR, RULES_DIR, rule_files
 from .recording import PER_MILLION
+from .slo import slo_endpoints
 
 TESTS_DIR = "tests"
 CALL_LABELS_ORDER = (c.PROVIDER, c.ENDPOINT, c.MODEL)
@@ -180,35 +181,43 @@ class Builder:
 
     # -- cost and tokens -----------------------------------------------------------------
     def budget_scenarios(self) -> list[Scenario]:
-        rule = next((r for r in self.rules if r.kind == "DailyBudgetExceeded"), None)
-        if rule is None:
-            return []
-        budget = self.stack.thresholds.daily_budget_usd
+        """Each budget alert just above and just below its budget, decided by cached-token pricing."""
+        t = self.stack.thresholds
+        # At the end of the run (1h into a 31-day month), the forecast is the month-to-date plus
+        # the trailing 24 h for every day left: both are the run's whole cost C, so C x this.
+        month_factor = 1 + (31 * SECONDS_PER_DAY - RUN.seconds) / SECONDS_PER_DAY
+        cases = [("DailyBudgetExceeded", t.daily_budget_usd, 1.0, "over the last 24 h"),
+                 ("MonthlyBudgetForecast", t.monthly_budget_usd, month_factor,
+                  "this month so far plus the rest of it at the last 24 h's pace")]
         model = max(self.stack.models, key=lambda m: (m.prices.input - m.prices.effective_cached_input, m.prices.input))
         out = []
-        for factor in (1.02, 0.98):
-            tokens, cost = self._tokens_costing(model, factor * budget)
-            fire = cost > budget
-            labels = {c.PROVIDER: self.call[c.PROVIDER], c.MODEL: model.name}
-            scenario = Scenario(
-                f"DailyBudgetExceeded {'fires' if fire else 'stays silent'}: ${cost:.2f} of {model.name} "
-                f"against ${budget:g}, cached tokens priced at cached_input",
-                [(_series(self.p.tokens.name, {**labels, c.TOKEN_TYPE: tt, **self.target}), values)
-                 for tt, values in tokens.items()])
-            scenario.alert_tests.append(self.alert_test(
-                str(RUN), "DailyBudgetExceeded", [self.expected(rule, {}, cost)] if fire else []))
-            out.append(scenario)
+        for kind, budget, factor, what in cases:
+            rule = next((r for r in self.rules if r.kind == kind), None)
+            if rule is None or budget is None:
+                continue
+            for margin in (1.02, 0.98):
+                tokens, cost = self._tokens_costing(model, margin * budget / factor, budget / factor)
+                value = cost * factor
+                fire = value > budget
+                labels = {c.PROVIDER: self.call[c.PROVIDER], c.MODEL: model.name}
+                scenario = Scenario(
+                    f"{kind} {'fires' if fire else 'stays silent'}: ${value:.2f} of {model.name} {what} "
+                    f"against ${budget:g}, cached tokens priced at cached_input",
+                    [(_series(self.p.tokens.name, {**labels, c.TOKEN_TYPE: tt, **self.target}), values)
+                     for tt, values in tokens.items()])
+                scenario.alert_tests.append(self.alert_test(
+                    str(RUN), kind, [self.expected(rule, {}, value)] if fire else []))
+                out.append(scenario)
         return out
 
-    def _tokens_costing(self, model: Any, target_usd: float) -> tuple[dict[str, str], float]:
+    def _tokens_costing(self, model: Any, target_usd: float, budget_usd: float) -> tuple[dict[str, str], float]:
         """Token counters that cost about target_usd over the run, reaching their total at
         two thirds of it and then flat. A share of the prompt is cached: priced at full input
-        price, the same tokens would cost 5% of the budget more."""
+        price, the same tokens would cost 5% of budget_usd more."""
         p = model.prices
         ramp = self.samples * 2 // 3
         discount = p.input - p.effective_cached_input
-        budget = self.stack.thresholds.daily_budget_usd
-        cached = math.ceil(0.05 * budget * PER_MILLION / discount / ramp) if discount > 0 else 0
+        cached = math.ceil(0.05 * budget_usd * PER_MILLION / discount / ramp) if discount > 0 else 0
         rest = target_usd - cached * ramp * p.effective_cached_input / PER_MILLION
         completion_price = p.output or p.input
         completion = math.ceil(rest / 2 * PER_MILLION / completion_price / ramp) if p.output else 0
@@ -219,6 +228,40 @@ class Builder:
                 + completion * p.output) * ramp / PER_MILLION
         values = {tt: f"0+{per}x{ramp} {per * ramp}x{self.samples - ramp}" for tt, per in totals.items()}
         return values, cost
+
+    # -- SLO burn rates --------------------------------------------------------------------
+    def burn_rate_scenarios(self) -> list[Scenario]:
+        """A fast burn pages within minutes; a slow burn opens a ticket and does not page; a fast
+        burn on too few calls stays silent."""
+        rules = [r for r in self.rules if r.kind == "ErrorBudgetBurn"]
+        endpoints = slo_endpoints(self.stack)
+        if not rules or not endpoints:
+            return []
+        path, objective = endpoints[0]
+        budget = 1 - objective
+        top = max(r.threshold or 0 for r in rules)
+        fast = min(1.25 * top * budget, (top * budget + 1) / 2)  # above every factor, below 100%
+        slow = 2 * budget  # above 1x, below 3x: only the slowest pair
+        eval_time = Duration(10 * 60_000)
+        steps = eval_time.ms // self.interval.ms
+        enough = math.ceil(2 * self.stack.slo.min_calls / steps)  # calls per sample: 2x the guard by then
+        scant = self.stack.slo.min_calls / 2 / (self.samples + 1)  # half the guard over the whole run
+        call = {**self.call, c.ENDPOINT: path}
+        cases = [("fast burn pages within minutes", fast, enough),
+                 ("slow burn opens a ticket and does not page", slow, enough),
+                 (f"fast burn on fewer than {self.stack.slo.min_calls} calls stays silent", fast, scant)]
+        out = []
+        for name, share, per_sample in cases:
+            failed = per_sample * share
+            scenario = Scenario(f"ErrorBudgetBurn on {path}: {name} (error ratio {share:.4g}, budget {budget:.4g})",
+                                self.calls(call, {"200": per_sample - failed, "503": failed}))
+            burn = share / budget
+            guarded = per_sample * (steps + 1) >= self.stack.slo.min_calls
+            firing = [r for r in rules if guarded and burn > (r.threshold or 0)]
+            scenario.alert_tests.append(self.alert_test(str(eval_time), "ErrorBudgetBurn", [
+                self.expected(r, {c.ENDPOINT: path, **dict(r.labels)}, burn) for r in firing]))
+            out.append(scenario)
+        return out
 
     def token_scenarios(self) -> list[Scenario]:
         out = []
@@ -286,7 +329,7 @@ class Builder:
 
     def scenarios(self) -> list[Scenario]:
         return (self.ratio_scenarios() + self.all_failing() + self.latency_scenarios() + self.budget_scenarios()
-                + self.token_scenarios() + self.target_scenarios() + self.watchdog_and_quiet())
+                + self.burn_rate_scenarios() + self.token_scenarios() + self.target_scenarios() + self.watchdog_and_quiet())
 
 
 def _test_document(stack: Stack, scenario: Scenario, interval: Duration) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+"""The cost dashboard: spend per day and month by model and provider, cost per 1k calls, prompt
+caching, and the month to date against the budget with its forecast."""
+from __future__ import annotations
+
+from typing import Any
+
+from grafanalib import core as g
+
+from .. import contract as c
+from ..model import Stack
+from ..series import COST_DASHBOARD, Series
+from .alerts import SECONDS_PER_HOUR
+from .panels import DATASOURCE, Layout, Queries, dashboard, stat, target, texts, threshold_steps, timeseries
+from .recording import PRICE_LABELS, month_forecast
+
+
+def _bars(title: str, query: str, legend: str, pos: g.GridPos) -> g.BarGauge:
+    return g.BarGauge(title=title, dataSource=DATASOURCE, format="currencyUSD",
+                      targets=[target(query, "A", legend, instant=True)], gridPos=pos, orientation="horizontal",
+                      displayMode="gradient", calc="lastNotNull",
+                      extraJson={"fieldConfig": {"defaults": {"unit": "currencyUSD"}}})
+
+
+def cost_dashboard(stack: Stack) -> g.Dashboard:
+    q, s, t = Queries(stack), Series(stack), texts(stack)
+    budget = stack.thresholds.monthly_budget_usd
+    month_to_date = q.recorded(s.cost_month_to_date, c.PROVIDER, c.MODEL)
+    forecast = month_forecast(month_to_date, q.recorded(s.cost_24h, c.PROVIDER, c.MODEL))
+    join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
+    layout = Layout()
+    month_targets = [target(f"sum({month_to_date})", "A", t("series_month_to_date")),
+                     target(forecast, "B", t("series_forecast"))]
+    panels: list[Any] = [
+        g.RowPanel(title=t("row_spend"), gridPos=layout.row()),
+        stat(t("stat_month_to_date"), "currencyUSD", f"sum({month_to_date})", layout.place(6, 4)),
+        stat(t("stat_month_forecast"), "currencyUSD", forecast, layout.place(6, 4)),
+        stat(t("stat_spend_24h"), "currencyUSD", f"sum({q.recorded(s.cost_24h, c.PROVIDER, c.MODEL)})",
+             layout.place(6, 4)),
+    ]
+    if budget is not None:
+        panels.append(stat(t("stat_budget_used"), "percentunit", f"sum({month_to_date}) / {budget:g}",
+                           layout.place(6, 4)))
+    panels += [
+        timeseries(t("month_to_date_vs_budget"), "currencyUSD", month_targets, layout.place(24, 8),
+                   **({"thresholdsStyleMode": "line", "thresholds": threshold_steps([budget])} if budget else {})),
+        timeseries(t("spend_per_day_by_model"), "currencyUSD",
+                   [target(q.cost_over(c.MODEL, "$__interval"), "A", "{{model}}")], layout.place(12, 8),
+                   interval="1d", drawStyle="bars", fillOpacity=80, stacking={"mode": "normal"}),
+        timeseries(t("spend_per_day_by_provider"), "currencyUSD",
+                   [target(q.cost_over(c.PROVIDER, "$__interval"), "A", "{{provider}}")], layout.place(12, 8),
+                   interval="1d", drawStyle="bars", fillOpacity=80, stacking={"mode": "normal"}),
+        _bars(t("month_by_model"), f"sum by ({c.MODEL}) ({month_to_date})", "{{model}}", layout.place(12, 8)),
+        _bars(t("month_by_provider"), f"sum by ({c.PROVIDER}) ({month_to_date})", "{{provider}}",
+              layout.place(12, 8)),
+        g.RowPanel(title=t("row_efficiency"), gridPos=layout.row()),
+        timeseries(t("cost_per_1k_calls"), "currencyUSD",
+                   [target(f"sum by ({c.PROVIDER}, {c.MODEL}) ({q.recorded(s.cost_rate, c.PROVIDER, c.MODEL)})\n/\n"
+                           f"sum by ({c.PROVIDER}, {c.MODEL}) ({q.recorded(s.requests, c.PROVIDER, c.ENDPOINT, c.MODEL)})"
+                           f"\n* 1000", "A", "{{provider}} {{model}}")], layout.place(8, 8)),
+        timeseries(t("cache_hit_ratio"), "percentunit",
+                   [target(f"sum by ({c.MODEL}) ({q.token_rate(c.TOKEN_CACHED_PROMPT)})\n/\n"
+                           f"sum by ({c.MODEL}) ({q.token_rate(c.TOKEN_PROMPT)})",
+                           "A", "{{model}}")], layout.place(8, 8)),
+        # The cached_prompt price is cached_input - input (negative): minus the cost is the saving.
+        timeseries(t("cache_savings"), "currencyUSD",
+                   [target(f"-sum by ({c.MODEL}) (\n  {q.token_rate(c.TOKEN_CACHED_PROMPT)}\n"
+                           f"  * {join}\n  {s.token_price}\n) * {SECONDS_PER_HOUR}", "A", "{{model}}")],
+                   layout.place(8, 8)),
+    ]
+    return dashboard(stack, COST_DASHBOARD, "cost_title", panels)

@@ -1,0 +1,73 @@
+"""The overview dashboard: traffic, failures, latency, tokens and spend at a glance."""
+from __future__ import annotations
+
+from typing import Any
+
+from grafanalib import core as g
+
+from .. import contract as c
+from ..model import Stack
+from ..promql import matcher
+from ..series import OVERVIEW_DASHBOARD, P95, Series
+from .alerts import SECONDS_PER_HOUR
+from .panels import (DATASOURCE, RATE_INTERVAL, Layout, Queries, dashboard, stat, target, texts, threshold_steps,
+                     timeseries)
+
+
+def overview_dashboard(stack: Stack) -> g.Dashboard:
+    q, s, t = Queries(stack), Series(stack), texts(stack)
+    th = stack.thresholds
+    layout = Layout()
+    panels: list[Any] = [
+        g.RowPanel(title=t("row_traffic"), gridPos=layout.row()),
+        stat(t("stat_request_rate"), "reqps", f"sum(rate({q.calls()}[{RATE_INTERVAL}]))", layout.place(6, 4)),
+        stat(t("stat_success_ratio"), "percentunit",
+             f"sum(rate({q.calls(matcher(c.STATUS_CODE, c.SUCCESS, '=~'))}[{RATE_INTERVAL}]))\n/\n"
+             f"sum(rate({q.calls()}[{RATE_INTERVAL}]))", layout.place(6, 4)),
+        stat(t("stat_p95"), "s", q.latency(P95), layout.place(6, 4)),
+        stat(t("stat_spend_24h"), "currencyUSD", f"sum({q.recorded(s.cost_24h, c.PROVIDER, c.MODEL)})",
+             layout.place(6, 4)),
+        timeseries(t("request_rate_by_status"), "reqps",
+                   [target(q.call_rate(c.STATUS_CODE), "A", "{{status_code}}")], layout.place(12, 8),
+                   stacking={"mode": "normal"}, fillOpacity=30),
+        timeseries(t("error_ratio"), "percentunit",
+                   [target(q.call_ratio(c.ENDPOINT, c.FAILED), "A", "{{endpoint}}")], layout.place(12, 8)),
+        timeseries(t("rate_limit_ratio"), "percentunit",
+                   [target(q.call_ratio(f"{c.PROVIDER}, {c.MODEL}", c.RATE_LIMITED), "A", "{{provider}} {{model}}")],
+                   layout.place(12, 8), thresholdsStyleMode="line",
+                   thresholds=threshold_steps([v for _, v in th.rate_limit_ratio.levels])),
+        timeseries(t("timeout_ratio"), "percentunit",
+                   [target(q.call_ratio(f"{c.PROVIDER}, {c.ENDPOINT}", c.STATUS_TIMEOUT), "A",
+                            "{{provider}} {{endpoint}}")],
+                   layout.place(12, 8), thresholdsStyleMode="line",
+                   thresholds=threshold_steps([v for _, v in th.timeout_ratio.levels])),
+        g.RowPanel(title=t("row_latency"), gridPos=layout.row()),
+        timeseries(t("latency_quantiles"), "s",
+                   [target(q.latency(quantile, c.ENDPOINT), ref, f"p{float(quantile) * 100:g} {{{{endpoint}}}}")
+                    for quantile, ref in (("0.5", "A"), ("0.95", "B"), ("0.99", "C"))],
+                   layout.place(24, 9)),
+        g.RowPanel(title=t("row_cost"), gridPos=layout.row()),
+        timeseries(t("tokens_by_model"), "short",
+                   [target(f"sum by ({c.MODEL}, {c.TOKEN_TYPE}) (rate({q.tokens()}[{RATE_INTERVAL}]))", "A",
+                            "{{model}} {{token_type}}")], layout.place(12, 8)),
+        timeseries(t("spend_rate"), "currencyUSD",
+                   [target(f"sum by ({c.PROVIDER}) ({q.recorded(s.cost_rate, c.PROVIDER, c.MODEL)}) * {SECONDS_PER_HOUR}",
+                            "A", "{{provider}}")], layout.place(12, 8)),
+        timeseries(t("cost_per_day"), "currencyUSD",
+                   [target(q.cost_over(c.MODEL, "$__interval"), "A", "{{model}}")], layout.place(12, 8),
+                   interval="1d", drawStyle="bars", fillOpacity=80, stacking={"mode": "normal"}),
+        g.BarGauge(title=t("cost_by_model"), dataSource=DATASOURCE, format="currencyUSD",
+                   targets=[target(q.cost_over(c.MODEL, "$__range"), "A", "{{model}}", instant=True)],
+                   gridPos=layout.place(12, 8), orientation="horizontal", displayMode="gradient", calc="lastNotNull",
+                   extraJson={"fieldConfig": {"defaults": {"unit": "currencyUSD"}}}),
+        g.Table(title=t("top_failing"), dataSource=DATASOURCE, unit="short",
+                targets=[target(f"topk(10, sum by ({c.PROVIDER}, {c.ENDPOINT}, {c.STATUS_CODE}) "
+                                f"(increase({q.calls(matcher(c.STATUS_CODE, c.SUCCESS, '!~'))}[$__range])))",
+                                "A", instant=True)],
+                gridPos=layout.place(12, 8)),
+        timeseries(t("ratelimit_headroom"), "percentunit",
+                   [target(f"{q.recorded(stack.contract.ratelimit_remaining.name, c.PROVIDER, c.MODEL)}\n/\n"
+                            f"{q.recorded(stack.contract.ratelimit_limit.name, c.PROVIDER, c.MODEL)}",
+                            "A", "{{provider}} {{model}} {{resource}}")], layout.place(12, 8)),
+    ]
+    return dashboard(stack, OVERVIEW_DASHBOARD, "overview_title", panels)

@@ -1,0 +1,137 @@
+"""The building blocks every dashboard shares: layout, queries filtered by the variables, panels."""
+from __future__ import annotations
+
+from typing import Any
+
+from grafanalib import core as g
+
+from .. import contract as c
+from ..model import Stack
+from ..output import header
+from ..promql import matcher, selector
+from ..series import Series, dashboard_uid
+from .recording import PRICE_LABELS
+from .text import panel_text
+
+DATASOURCE_VAR = "datasource"
+DATASOURCE = {"type": "prometheus", "uid": "${%s}" % DATASOURCE_VAR}
+RATE_INTERVAL = "$__rate_interval"
+FILTER_VARIABLES = (c.PROVIDER, c.ENDPOINT, c.MODEL)
+WIDTH = 24
+
+
+class Layout:
+    """Places panels left to right in rows of the grid, top to bottom."""
+
+    def __init__(self) -> None:
+        self.x, self.y, self.row_height = 0, 0, 0
+
+    def place(self, width: int, height: int) -> g.GridPos:
+        if self.x + width > WIDTH:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+        pos = g.GridPos(h=height, w=width, x=self.x, y=self.y)
+        self.x += width
+        self.row_height = max(self.row_height, height)
+        return pos
+
+    def row(self) -> g.GridPos:
+        if self.x:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+        pos = g.GridPos(h=1, w=WIDTH, x=0, y=self.y)
+        self.y += 1
+        return pos
+
+
+class Queries:
+    """PromQL of the overview panels, filtered by the dashboard variables."""
+
+    def __init__(self, stack: Stack):
+        self.p = stack.contract
+        self.s = Series(stack)
+
+    @staticmethod
+    def _filters(*labels: str) -> list[str]:
+        return [matcher(label, f"${label}", "=~") for label in labels]
+
+    def calls(self, *extra: str) -> str:
+        return selector(self.p.requests.name, *self._filters(*FILTER_VARIABLES), *extra)
+
+    def call_rate(self, labels: str, *extra: str) -> str:
+        return f"sum by ({labels}) (rate({self.calls(*extra)}[{RATE_INTERVAL}]))"
+
+    def call_ratio(self, labels: str, status_regex: str) -> str:
+        numerator = self.call_rate(labels, matcher(c.STATUS_CODE, status_regex, "=~"))
+        return f"{numerator}\n/\n{self.call_rate(labels)}"
+
+    def tokens(self) -> str:
+        return selector(self.p.tokens.name, *self._filters(c.PROVIDER, c.MODEL))
+
+    def cost_over(self, labels: str, window: str) -> str:
+        join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
+        return f"sum by ({labels}) (\n  increase({self.tokens()}[{window}])\n  * {join}\n  {self.s.token_price}\n)"
+
+    def latency(self, quantile: str, *labels: str) -> str:
+        buckets = selector(f"{self.p.duration.name}_bucket", *self._filters(*FILTER_VARIABLES))
+        return f"histogram_quantile({quantile}, sum by ({', '.join((c.LE, *labels))}) (rate({buckets}[{RATE_INTERVAL}])))"
+
+    def recorded(self, name: str, *labels: str) -> str:
+        return selector(name, *self._filters(*labels))
+
+    def token_rate(self, token_type: str) -> str:
+        """The recorded token rate of one token type, filtered by provider and model."""
+        return selector(self.s.tokens, *self._filters(c.PROVIDER, c.MODEL), matcher(c.TOKEN_TYPE, token_type))
+
+
+def target(expr: str, ref: str, legend: str = "", instant: bool = False) -> g.Target:
+    return g.Target(expr=expr, refId=ref, legendFormat=legend, instant=instant, datasource=DATASOURCE,
+                    format="table" if instant else "time_series")
+
+
+def timeseries(title: str, unit: str, targets: list[g.Target], pos: g.GridPos, **kw: Any) -> g.TimeSeries:
+    return g.TimeSeries(title=title, dataSource=DATASOURCE, targets=targets, unit=unit, gridPos=pos,
+                        legendDisplayMode="table", legendPlacement="right", tooltipMode="multi", **kw)
+
+
+def stat(title: str, unit: str, expr: str, pos: g.GridPos) -> g.Stat:
+    return g.Stat(title=title, dataSource=DATASOURCE, targets=[target(expr, "A")], format=unit,
+                  gridPos=pos, reduceCalc="lastNotNull", graphMode="none")
+
+
+def threshold_steps(levels: list[float]) -> list[dict[str, Any]]:
+    colours = ["green", "orange", "red"]
+    return [{"color": "green", "value": None}] + [
+        {"color": colours[min(i + 1, 2)], "value": level} for i, level in enumerate(sorted(levels))]
+
+
+def variables(stack: Stack) -> g.Templating:
+    requests = stack.contract.requests.name
+    t = texts(stack)
+    variables = [g.Template(name=DATASOURCE_VAR, label=t("var_datasource"), query="prometheus",
+                            type="datasource", default=stack.dashboards.datasource)]
+    scope: list[str] = []
+    for label in FILTER_VARIABLES:
+        metric = selector(requests, *[matcher(v, f"${v}", "=~") for v in scope])
+        variables.append(g.Template(
+            name=label, label=t(f"var_{label}"), query=f"label_values({metric}, {label})",
+            dataSource=DATASOURCE, includeAll=True, multi=True, allValue=".*", default="$__all",
+            refresh=g.REFRESH_ON_TIME_RANGE_CHANGE))
+        scope.append(label)
+    return g.Templating(list=variables)
+
+
+def dashboard(stack: Stack, slug: str, title_key: str, panels: list[Any]) -> g.Dashboard:
+    """A dashboard with holystack's conventions: stable uid, variables, UTC, read-only."""
+    return g.Dashboard(
+        title=panel_text(stack.language, title_key, name=stack.name),
+        uid=dashboard_uid(stack, slug),
+        description=header(stack.source_name).strip("# \n"),
+        tags=["holystack", stack.name, "llm"],
+        timezone="utc", refresh="1m", editable=False,
+        graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR,
+        templating=variables(stack), panels=panels,
+    ).auto_panel_ids()
+
+
+def texts(stack: Stack) -> Any:
+    """The panel texts of the stack's language, by key."""
+    return lambda key, **values: panel_text(stack.language, key, **values)
