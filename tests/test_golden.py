@@ -10,7 +10,7 @@ import pytest
 from holystack import render_files
 from holystack.output import write_tree
 
-from .conftest import CASES
+from .conftest import CASES, EXAMPLE
 
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "spec.yaml").is_file())
 
@@ -35,3 +35,8 @@ def test_rendered_files_match_golden(name: str, request: pytest.FixtureRequest) 
 
 def test_there_are_golden_cases() -> None:
     assert {"holysheep", "acme-vi"} <= set(CASE_NAMES)
+
+
+def test_the_holysheep_case_is_the_reference_spec() -> None:
+    """Other tests run the reference spec through tests/cases/holysheep; they must be the same file."""
+    assert (CASES / "holysheep" / "spec.yaml").read_bytes() == EXAMPLE.read_bytes()
