@@ -1,7 +1,14 @@
 """Shared fixtures. Tests that need promtool or amtool fail, never skip, when they are missing."""
 from __future__ import annotations
 
+import glob
+import os
+import pwd
 import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +51,51 @@ def servers() -> None:
     _require("prometheus", "prometheus")
     if shutil.which("prometheus-alertmanager") is None and shutil.which("alertmanager") is None:
         pytest.fail("alertmanager is not installed; install the Debian package prometheus-alertmanager")
+
+
+def _postgres_binary(name: str) -> str:
+    """initdb and pg_ctl: on PATH, or in Debian's versioned folder."""
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if found is None:
+        pytest.fail(f"{name} is not installed; install the Debian package postgresql (scripts/setup does)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL on a temporary data directory and a loopback port; yields the DSN of its
+    'postgres' database. Run as the postgres user when the tests run as root (initdb refuses root)."""
+    from holystack.live.servers import free_port
+
+    initdb, pg_ctl = _postgres_binary("initdb"), _postgres_binary("pg_ctl")
+    root = Path(tempfile.mkdtemp(prefix="holystack-pg-"))
+    as_owner: list[str] = []
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    data, port = root / "data", free_port()
+    run = lambda *args: subprocess.run([*as_owner, *args], check=True, capture_output=True, timeout=120)  # noqa: E731
+    run(initdb, "-D", str(data), "-U", "holystack", "--auth=trust", "-E", "UTF8", "--locale=C")
+    run(pg_ctl, "-D", str(data), "-l", str(root / "postgres.log"), "-w", "-t", "60", "-o",
+        f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off", "start")
+    try:
+        yield f"postgresql://holystack@127.0.0.1:{port}/postgres"
+    finally:
+        run(pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def database(postgres: str) -> Iterator[str]:
+    """A fresh database on the test server, dropped afterwards; yields its DSN."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    try:
+        yield postgres.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE {name} WITH (FORCE)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,16 @@ def status_of_error(error: BaseException) -> int | str:
     return c.STATUS_TIMEOUT if is_timeout(error) else c.STATUS_ERROR
 
 
+def _response_id(body: Any) -> str | None:
+    """The id an OpenAI-compatible response carries (chatcmpl-..., resp_...), if any."""
+    if isinstance(body, Mapping):
+        value = body.get("id")
+        return value if isinstance(value, str) else None
+    if isinstance(body, list) and body and isinstance(body[-1], Mapping):
+        return _response_id(body[-1])
+    return None
+
+
 @dataclass
 class Call:
     """One call being timed by Instrument.track; give it the outcome with ``response``."""
@@ -89,7 +100,9 @@ class _CallSeries:
     tokens: list[Any]  # in TOKEN_ORDER, None until first used
     gauges: list[Any]  # in RATELIMIT_HEADERS order, None until a value arrives
     provider: str
+    endpoint: str
     model: str
+    status: str
 
 
 class Instrument:
@@ -120,6 +133,8 @@ class Instrument:
                            contract.ratelimit_limit.labels, registry=registry, multiprocess_mode="mostrecent"),
         }
         self._series: dict[tuple[Any, ...], _CallSeries] = {}
+        # Sinks (the PostgreSQL ledger) get one CallRow per call; see holystack.instrument.ledger.
+        self.sinks: list[Any] = []
         self._token_children: dict[tuple[str, str], list[Any]] = {}
         self._gauge_children: dict[tuple[str, str], list[Any]] = {}
         if initialize:
@@ -164,7 +179,7 @@ class Instrument:
         series = _CallSeries(self.requests.labels(provider, endpoint, model, code),
                              self.duration.labels(provider, endpoint, model),
                              self._tokens(provider, model), self._gauge_children.setdefault(tokens_key, [None] * 4),
-                             provider, model)
+                             provider, endpoint, model, code)
         if len(self._series) < MAX_CACHED_CALL_KINDS:
             self._series[key] = series
         return series
@@ -199,10 +214,12 @@ class Instrument:
                 model if model in self.models else c.OTHER)
 
     def record_call(self, *, provider: str, endpoint: str, model: str, status: int | str, seconds: float,
-                    body: Any = None, headers: Mapping[str, str] | None = None) -> Usage:
+                    body: Any = None, headers: Mapping[str, str] | None = None,
+                    request_id: str | None = None) -> Usage:
         """Count one finished call: its status, its elapsed seconds (once), its tokens, its rate limits.
 
-        model is the model the caller asked for, never the one the body names. Returns the usage read."""
+        model is the model the caller asked for, never the one the body names. request_id goes to
+        the ledger (default: the body's id). Returns the usage read."""
         series = self._series.get((provider, endpoint, model, status))
         if series is None:
             series = self._call_series(provider, endpoint, model, status)
@@ -230,7 +247,17 @@ class Instrument:
                 gauges[1].set(remaining_tokens)
                 gauges[2].set(limit_requests)
                 gauges[3].set(limit_tokens)
+        if self.sinks:
+            self._to_sinks(series, seconds, usage, request_id or _response_id(body))
         return usage
+
+    def _to_sinks(self, series: _CallSeries, seconds: float, usage: Usage, request_id: str | None) -> None:
+        from .ledger import CallRow
+
+        row = CallRow(datetime.now(timezone.utc), series.provider, series.endpoint, series.model, series.status,
+                      seconds, usage.prompt, usage.completion, usage.cached_prompt, request_id)
+        for sink in self.sinks:
+            sink.submit(row)
 
     @contextmanager
     def track(self, *, provider: str, endpoint: str, model: str) -> Iterator[Call]:

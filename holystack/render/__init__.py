@@ -8,8 +8,9 @@ from .grafana import render_grafana
 from .prometheus import render_prometheus
 from .readme import render_readme
 from .ruletests import render_rule_tests
+from .sql import render_sql
 
-RENDERERS = (render_prometheus, render_rule_tests, render_alertmanager, render_grafana, render_readme)
+RENDERERS = (render_prometheus, render_rule_tests, render_alertmanager, render_grafana, render_sql, render_readme)
 
 
 def render_stack(stack: Stack) -> Files:

@@ -1,0 +1,117 @@
+"""The per-call ledger on a real PostgreSQL: billing.sql is idempotent and keeps price history;
+the writer batches from a bounded queue, never blocks the caller, and counts what it drops."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from holystack import load_stack
+from holystack.instrument import Instrument
+from holystack.instrument.ledger import Ledger
+from holystack.pipeline import render_files
+
+from .conftest import EXAMPLE
+
+SQL = "sql/billing.sql"
+CHAT = "/chat/completions"
+
+
+def billing_sql(spec: Path) -> str:
+    return render_files(spec)[SQL]
+
+
+def spec_with_price(tmp_path: Path, model: str, **prices: float) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    for entry in data["models"]:
+        if entry["name"] == model:
+            entry["prices"].update(prices)
+    path = tmp_path / "holysheep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def apply(dsn: str, sql: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(sql)
+
+
+def query(dsn: str, sql: str, *args) -> list[tuple]:
+    with psycopg.connect(dsn) as connection:
+        return connection.execute(sql, args).fetchall()
+
+
+def insert_call(dsn: str, ts: datetime, model: str, prompt: int, completion: int, cached: int) -> None:
+    with psycopg.connect(dsn) as connection:
+        connection.execute(
+            "INSERT INTO holysheep.calls (ts, provider, endpoint, model, status, latency_seconds, prompt_tokens,"
+            " completion_tokens, cached_prompt_tokens) VALUES (%s, 'holysheep', %s, %s, '200', 0.5, %s, %s, %s)",
+            (ts, CHAT, model, prompt, completion, cached))
+
+
+def test_billing_sql_is_idempotent_and_prices_cached_tokens(database: str) -> None:
+    sql = billing_sql(EXAMPLE)
+    apply(database, sql)
+    apply(database, sql)  # again: nothing changes
+    stack = load_stack(EXAMPLE)
+    assert query(database, "SELECT count(*) FROM holysheep.prices WHERE valid_to IS NULL") == [(3 * len(stack.models),)]
+    assert query(database, "SELECT count(*) FROM holysheep.prices") == [(3 * len(stack.models),)]
+    insert_call(database, datetime.now(timezone.utc), "deepseek-v3.2", 1_000_000, 500_000, 600_000)
+    # (1M - 600k) x 0.42 + 600k x 0.07 + 500k x 0.42, per 1M tokens
+    assert query(database, "SELECT cost_usd FROM holysheep.calls") == [(Decimal("0.420000000"),)]
+    insert_call(database, datetime.now(timezone.utc), "some-unlisted-model", 1000, 10, 0)
+    assert query(database, "SELECT count(*) FROM holysheep.calls WHERE cost_usd IS NULL") == [(1,)]
+
+
+def test_a_price_change_closes_the_old_row_and_keeps_history(database: str, tmp_path: Path) -> None:
+    apply(database, billing_sql(EXAMPLE))
+    insert_call(database, datetime.now(timezone.utc), "gpt-4.1", 1_000_000, 0, 0)
+    time.sleep(0.01)
+    apply(database, billing_sql(spec_with_price(tmp_path, "gpt-4.1", input=4.0)))
+    rows = query(database, "SELECT usd_per_million, valid_to IS NULL FROM holysheep.prices "
+                           "WHERE model = 'gpt-4.1' AND token_type = 'prompt' ORDER BY valid_from")
+    assert rows == [(Decimal("8.000000"), False), (Decimal("4.000000"), True)]
+    insert_call(database, datetime.now(timezone.utc), "gpt-4.1", 1_000_000, 0, 0)
+    costs = [cost for (cost,) in query(database, "SELECT cost_usd FROM holysheep.calls ORDER BY ts")]
+    assert costs == [Decimal("8.000000000"), Decimal("4.000000000")]  # last month's bill keeps last month's price
+    # Monthly and daily views add the calls up.
+    assert query(database, "SELECT sum(cost_usd) FROM holysheep.daily_cost") == [(Decimal("12.000000000"),)]
+    assert query(database, "SELECT sum(calls) FROM holysheep.monthly_cost") == [(2,)]
+
+
+def test_ledger_writes_every_call_with_its_usage(database: str) -> None:
+    apply(database, billing_sql(EXAMPLE))
+    instrument = Instrument.from_spec(EXAMPLE, registry=CollectorRegistry(), initialize=False)
+    ledger = Ledger(database, instrument, batch_size=100, flush_seconds=0.2)
+    for index in range(1000):
+        instrument.record_call(provider="holysheep", endpoint=CHAT, model="deepseek-v3.2", status=200, seconds=0.1,
+                               body={"id": f"chatcmpl-{index}", "usage": {
+                                   "prompt_tokens": 1000, "completion_tokens": 100,
+                                   "prompt_tokens_details": {"cached_tokens": 400}}})
+    instrument.record_call(provider="holysheep", endpoint=CHAT, model="mystery", status="timeout", seconds=30.0)
+    ledger.close()
+    assert query(database, "SELECT count(*), sum(prompt_tokens), sum(cached_prompt_tokens), count(DISTINCT request_id)"
+                           " FROM holysheep.calls WHERE status = '200'") == [(1000, 1_000_000, 400_000, 1000)]
+    assert query(database, "SELECT model, latency_seconds, cost_usd FROM holysheep.calls WHERE status = 'timeout'") \
+        == [("other", 30.0, None)]
+    assert ledger.written._value.get() == 1001 and ledger.dropped._value.get() == 0
+
+
+def test_ledger_never_blocks_and_counts_what_it_drops() -> None:
+    """PostgreSQL unreachable and a small queue: calls return at once, rows are dropped and counted."""
+    instrument = Instrument.from_spec(EXAMPLE, registry=CollectorRegistry(), initialize=False)
+    ledger = Ledger("postgresql://nobody@127.0.0.1:9/nothing", instrument, queue_size=10, batch_size=5,
+                    flush_seconds=0.05)
+    started = time.perf_counter()
+    for _ in range(200):
+        instrument.record_call(provider="holysheep", endpoint=CHAT, model="gpt-4.1", status=200, seconds=0.1)
+    elapsed = time.perf_counter() - started
+    ledger.close(timeout=20)
+    assert elapsed < 1.0  # 200 calls, never waiting on the database
+    assert ledger.dropped._value.get() == 200 and ledger.written._value.get() == 0
