@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import contract as c
-from ..model import Stack
+from ..model import Duration, Stack
 from ..promql import MONTH_ELAPSED_SECONDS, MONTH_LEFT_SECONDS, SECONDS_PER_DAY, by, matcher, number, selector
 from ..series import (CALL_LABELS, COST_LABELS, DASHBOARD_QUANTILES, PRICE_LABELS, QUANTILE,
                       STATUS_CLASSES, TOKEN_LABELS, Series)
@@ -69,16 +69,24 @@ def cost_rules(stack: Stack) -> list[Rule]:
 
 
 def month_to_date_rule(stack: Stack, s: Series) -> Rule:
-    """Spend since the month began: each evaluation adds the recorded cost rate times the evaluation
-    interval to its own previous value, so every call keeps the price of its time. The first
-    evaluation of a month (UTC) starts again from zero. A gap longer than MONTH_TO_DATE_LOOKBACK in
-    Prometheus' own evaluations also starts again from zero: the month-to-date then under-counts."""
-    step = number(stack.evaluation_interval.seconds)
+    """Spend since the month began (UTC), at the prices of each moment.
+
+    Each evaluation adds to its own previous value the tokens counted since the previous evaluation,
+    at the current prices. The tokens are read one scrape interval in the past, so that samples still
+    being ingested at an evaluation are not skipped: the sum of these steps is the counters' exact
+    increase, unlike a sum of extrapolated rates. A counter that went down (a restart) adds its new
+    value. The first evaluation of a month starts again from zero; so does a gap in Prometheus' own
+    evaluations longer than MONTH_TO_DATE_LOOKBACK (the month-to-date then under-counts)."""
+    step, lag = stack.evaluation_interval, stack.slowest_scrape
+    tokens = stack.contract.tokens.name
+    now, before = f"{tokens} offset {lag}", f"{tokens} offset {Duration(lag.ms + step.ms)}"
+    join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
+    added = (f"sum {by(COST_LABELS)} (\n  sum {by(TOKEN_LABELS)} (({now} - {before}) >= 0 or {now})\n"
+             f"  * {join}\n  {s.token_price}\n)")
     previous = (f"last_over_time({s.cost_month_to_date}[{MONTH_TO_DATE_LOOKBACK}])\n"
-                f"  unless on () ({MONTH_ELAPSED_SECONDS} < {step})")
-    spent = f"{s.cost_rate} * {step}"
+                f"  unless on () ({MONTH_ELAPSED_SECONDS} < {number(step.seconds)})")
     return {"record": s.cost_month_to_date,
-            "expr": f"(\n  {previous}\n) + {spent}\nor\n{spent}\nor\n(\n  {previous}\n)"}
+            "expr": f"(\n  {previous}\n)\n+ {added}\nor\n{added}\nor\n(\n  {previous}\n)"}
 
 
 def daily_cost_rules(stack: Stack) -> list[Rule]:

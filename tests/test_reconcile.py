@@ -1,0 +1,139 @@
+"""Cost truth: a compressed month-like workload (two 'days' of rising and falling traffic over mixed
+models with cached prompts, a prompt price change between them) goes through holystack.instrument
+into both the metrics and the PostgreSQL ledger. The month-to-date cost that the real Prometheus
+computes from the recording rules, the ledger's sum, and the exact sum of the calls agree within 0.5%."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from holystack import render_to
+from holystack.instrument import Instrument, serve
+from holystack.instrument.ledger import Ledger
+from holystack.live.playground import FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, start_stack, write_spec
+from holystack.model import Duration
+from holystack.pipeline import load_stack, render_files
+from holystack.spec import read_spec
+
+SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
+DAY_SECONDS = 12.0   # one compressed day: traffic rises from nothing to PEAK_RPS and falls back
+PEAK_RPS = 80.0
+TOLERANCE = 0.005
+SETTLE = Duration.parse(FAST_RATE_WINDOW).seconds + 3  # every rate window past the last call, and then some
+CHANGED_MODEL, NEW_INPUT = "gpt-4.1-mini", 0.80       # its prompt price doubles between the days
+
+pytestmark = pytest.mark.usefixtures("servers")
+
+
+def reconcile_spec(ports: Ports) -> dict:
+    spec = fast_spec(loopback_spec(read_spec(SPEC), ports))
+    spec["models"].append({"name": "claude-haiku-4.5", "prices": {"input": 1.0, "output": 5.0, "cached_input": 0.1}})
+    spec["models"].append({"name": "deepseek-v3.2", "prices": {"input": 0.28, "output": 0.42, "cached_input": 0.028}})
+    return spec
+
+
+def prom_query(url: str, expr: str) -> list[dict]:
+    with urllib.request.urlopen(f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}), timeout=10) as r:
+        return json.load(r)["data"]["result"]
+
+
+def wait_for(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def one_day(instrument: Instrument, prices: dict, rng: random.Random, models: list[str]) -> float:
+    """Traffic over one compressed day; returns the exact cost of its calls at the given prices."""
+    exact = 0.0
+    started = time.monotonic()
+    sent = 0.0
+    while (elapsed := time.monotonic() - started) < DAY_SECONDS:
+        # calls due so far: the integral of PEAK_RPS * sin(pi t / T)
+        due = PEAK_RPS * DAY_SECONDS / math.pi * (1 - math.cos(math.pi * elapsed / DAY_SECONDS))
+        while sent < due:
+            sent += 1
+            model = rng.choice(models)
+            embedding = prices[model]["output"] == 0
+            prompt = rng.randint(200, 4000)
+            cached = 0 if embedding else int(prompt * rng.choice((0, 0, 0.5, 0.9)))
+            completion = 0 if embedding else rng.randint(50, 800)
+            status = 429 if rng.random() < 0.03 else 200
+            body = {"usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                              "prompt_tokens_details": {"cached_tokens": cached}}} if status == 200 else None
+            instrument.record_call(provider="upstream", endpoint="/embeddings" if embedding else "/chat/completions",
+                                   model=model, status=status, seconds=0.2, body=body)
+            if status == 200:
+                p = prices[model]
+                exact += ((prompt - cached) * p["input"] + cached * p["cached_input"] + completion * p["output"]) / 1e6
+        time.sleep(0.02)
+    return exact
+
+
+def price_table(spec: dict) -> dict:
+    return {m["name"]: {"input": m["prices"]["input"], "output": m["prices"].get("output", 0.0),
+                        "cached_input": m["prices"].get("cached_input", m["prices"]["input"])}
+            for m in spec["models"]}
+
+
+def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) -> None:
+    ports = Ports.free()
+    spec = reconcile_spec(ports)
+    spec_path = write_spec(spec, tmp_path / "e2e.yaml")
+    registry = CollectorRegistry()
+    instrument = Instrument.from_spec(spec_path, registry=registry)
+    metrics, _ = serve(ports.metrics, registry=registry)
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(render_files(spec_path)["sql/billing.sql"])
+    ledger = Ledger(database, instrument, flush_seconds=0.2)
+    stack = start_stack(spec_path, ports, tmp_path / "work")
+    try:
+        prometheus = stack.prometheus.url
+        wait_for(lambda: prom_query(prometheus, 'count(count_over_time(up{job="e2e-app"}[1m]) >= 3)'), 30)
+        rng = random.Random(2026)
+        models = [m["name"] for m in spec["models"]]
+        exact = one_day(instrument, price_table(spec), rng, models)
+        time.sleep(SETTLE)  # day one wholly integrated at the old prices
+
+        # The price change, as a team would ship it: edit the spec, render, reload Prometheus, apply the SQL.
+        for model in spec["models"]:
+            if model["name"] == CHANGED_MODEL:
+                model["prices"]["input"] = NEW_INPUT
+        write_spec(spec, spec_path)
+        render_to(spec_path, stack.out)
+        stack.prometheus.process.send_signal(signal.SIGHUP)
+        with psycopg.connect(database, autocommit=True) as connection:
+            connection.execute(render_files(spec_path)["sql/billing.sql"])
+        price = (f'model_token_type:e2e_token_price_usd:spec{{model="{CHANGED_MODEL}",token_type="prompt"}}')
+        wait_for(lambda: any(abs(float(r["value"][1]) - NEW_INPUT / 1e6) < 1e-12
+                             for r in prom_query(prometheus, price)), 30)
+
+        exact += one_day(instrument, price_table(spec), rng, models)
+        time.sleep(SETTLE)
+        ledger.close()
+        month_to_date = prom_query(prometheus, "sum(provider_model:e2e_cost_usd:month_to_date)")
+    finally:
+        stack.stop()
+        metrics.shutdown()
+        ledger.close()
+    with psycopg.connect(database) as connection:
+        ledger_total, priced_rows = connection.execute(
+            "SELECT sum(cost_usd), count(cost_usd) FROM e2e.calls").fetchone()
+        history = connection.execute("SELECT count(*) FROM e2e.prices WHERE valid_to IS NOT NULL").fetchone()[0]
+    prometheus_total = float(month_to_date[0]["value"][1])
+    print(f"exact ${exact:.6f}  ledger ${float(ledger_total):.6f}  prometheus ${prometheus_total:.6f}")
+    assert history == 1  # the old prompt price of the changed model, closed
+    assert priced_rows > 1000
+    assert abs(float(ledger_total) - exact) / exact < TOLERANCE
+    assert abs(prometheus_total - exact) / exact < TOLERANCE
