@@ -105,6 +105,26 @@ def up(spec: SpecArg = Path("holystack.yaml"),
         _live().run_up(spec, scenario, rps, seed, fast, workdir)
 
 
+cost_app = typer.Typer(no_args_is_help=True, help="Spend from the per-call ledger (PostgreSQL).")
+app.add_typer(cost_app, name="cost")
+
+
+@cost_app.command("report")
+def cost_report(dsn: Annotated[str, typer.Option(envvar="HOLYSTACK_DSN", help="PostgreSQL DSN of the ledger "
+                                                 "(or HOLYSTACK_DSN).", show_default=False)],
+                month: Annotated[str | None, typer.Option(help="YYYY-MM (default: this month, UTC).")] = None,
+                spec: Annotated[Path, typer.Option(help="The spec; its metrics prefix names the ledger's schema."
+                                                   )] = Path("holystack.yaml"),
+                plot: Annotated[Path | None, typer.Option(help="Also write daily spend by model as a PNG here."
+                                                          )] = None,
+                ) -> None:
+    """The month's spend by provider and model, with totals."""
+    from .cost_report import cost_report as report
+
+    with _reported():
+        typer.echo(report(spec, dsn, month, plot))
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec, for editors."""

@@ -2,6 +2,8 @@
 the writer batches from a bounded queue, never blocks the caller, and counts what it drops."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -115,3 +117,36 @@ def test_ledger_never_blocks_and_counts_what_it_drops() -> None:
     ledger.close(timeout=20)
     assert elapsed < 1.0  # 200 calls, never waiting on the database
     assert ledger.dropped._value.get() == 200 and ledger.written._value.get() == 0
+
+
+def _holystack(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "holystack", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cost_report_gives_the_months_table_and_plot(database: str, tmp_path: Path) -> None:
+    apply(database, billing_sql(EXAMPLE))
+    now = datetime.now(timezone.utc)
+    insert_call(database, now, "gpt-4.1", 1_000_000, 250_000, 0)               # $8 + $2
+    insert_call(database, now, "deepseek-v3.2", 1_000_000, 500_000, 600_000)   # $0.42
+    insert_call(database, now, "deepseek-v3.2", 2_000_000, 0, 0)               # $0.84
+    plot = tmp_path / "daily.png"
+    done = _holystack("cost", "report", "--dsn", database, "--spec", str(EXAMPLE), "--month", f"{now:%Y-%m}",
+                      "--plot", str(plot))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"Spend in {now:%Y-%m} (UTC), from the ledger"
+    gpt = next(line for line in lines if "gpt-4.1" in line).split()
+    deepseek = next(line for line in lines if "deepseek-v3.2" in line).split()
+    total = next(line for line in lines if line.startswith("TOTAL")).split()
+    assert gpt[-1] == "10.00" and gpt[2] == "1"
+    assert deepseek[-1] == "1.26" and deepseek[2] == "2" and deepseek[4] == "600,000"
+    assert total[-1] == "11.26" and total[1] == "3"
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    empty = _holystack("cost", "report", "--dsn", database, "--spec", str(EXAMPLE), "--month", "2001-01")
+    assert empty.returncode == 0 and "(no calls recorded this month)" in empty.stdout
+
+
+def test_cost_report_says_what_to_do_without_a_ledger(database: str) -> None:
+    done = _holystack("cost", "report", "--dsn", database, "--spec", str(EXAMPLE))
+    assert done.returncode == 2 and "apply OUT/sql/billing.sql" in done.stderr and "Traceback" not in done.stderr
