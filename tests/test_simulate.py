@@ -83,7 +83,8 @@ def test_rate_limited_answers_carry_retry_after() -> None:
     limited = [(headers, json.loads(body)) for status, headers, body in answers if status == 429]
     assert limited
     for headers, body in limited:
-        assert headers["retry-after"] == "1" and headers["x-ratelimit-remaining-requests"] == "0"
+        assert headers["retry-after"] == "1" and headers["retry-after-ms"] == "1000"
+        assert headers["x-ratelimit-remaining-requests"] == "0"
         assert body["error"]["code"] == "rate_limit_exceeded"
 
 

@@ -179,6 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = upstream.ratelimit_headers(model, usage["prompt"] + usage["completion"], fate.status == 429)
         if fate.status == 429:
             headers["retry-after"] = "1"
+            headers["retry-after-ms"] = "1000"  # OpenAI sends both; the -ms form takes precedence
             error = {"message": f"Rate limit reached for {model} on requests per min.", "type": "requests",
                      "code": "rate_limit_exceeded"}
             self._send(429, json.dumps({"error": error}).encode(), headers, "application/json")
