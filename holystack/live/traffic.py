@@ -67,7 +67,7 @@ class Traffic:
         self.timeout = max(route.timeout for route in self.routes)
         self.upstream = FakeUpstreamServer(Upstream(
             scenario, {e.path: stack.latency_p95_of(e) or 1.0 for e in stack.endpoints},
-            client_timeout=min(route.timeout for route in self.routes), seed=seed))
+            client_timeout=min(route.timeout for route in self.routes), seed=seed, hang=self.timeout + 1.0))
         self.outcomes: Tally[str] = Tally()
         self.lock = threading.Lock()
 

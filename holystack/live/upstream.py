@@ -46,8 +46,9 @@ class Upstream:
 
     scenario: Scenario
     latency_thresholds: dict[str, float]  # endpoint path -> latency_p95 seconds
-    client_timeout: float
+    client_timeout: float  # the shortest client timeout: slow answers stay below it
     seed: int = 0
+    hang: float | None = None  # how long a timed-out call is held; default: client_timeout + 1s
     rng: random.Random = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
     budgets: dict[str, Budget] = field(default_factory=dict)
@@ -71,7 +72,7 @@ class Upstream:
             return Fate(SERVER_ERROR_STATUSES[int(jitter * 3) % 3], normal)
         draw -= edges[1]
         if draw < edges[2]:
-            return Fate(200, self.client_timeout + 1.0)  # the client gives up first
+            return Fate(200, self.hang or self.client_timeout + 1.0)  # the client gives up first
         draw -= edges[2]
         if draw < edges[3]:
             return Fate(200, min(1.5 * threshold, (threshold + self.client_timeout) / 2))
