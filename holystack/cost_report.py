@@ -122,9 +122,9 @@ def plot_daily(days: list[tuple[date, str, Decimal]], month: date, path: Path) -
 def cost_report(spec: Path, dsn: str, month_text: str | None, plot: Path | None) -> str:
     """The report's text; writes the plot when asked."""
     from .pipeline import load_stack
-    from .render.sql import ledger_schema
+    from .series import ledger_schema
 
-    schema = ledger_schema(load_stack(spec))
+    schema = ledger_schema(load_stack(spec).contract.prefix)
     month = parse_month(month_text)
     text = spend_table(monthly_spend(dsn, schema, month), month)
     if plot is not None:

@@ -126,3 +126,8 @@ def dashboard_uid(stack: Stack, slug: str) -> str:
 def dashboard_url(stack: Stack, slug: str) -> str:
     """Link to a dashboard: absolute when dashboards.url is set, else Grafana-relative."""
     return f"{stack.dashboards.url or ''}/d/{dashboard_uid(stack, slug)}"
+
+
+def ledger_schema(prefix: str) -> str:
+    """The PostgreSQL schema of the per-call ledger: the metrics prefix, quoted (it may hold capitals)."""
+    return '"' + prefix + '"'

@@ -22,6 +22,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from ..series import ledger_schema
 from .core import Instrument
 
 log = logging.getLogger("holystack.ledger")
@@ -61,7 +62,7 @@ class Ledger:
 
         self._psycopg = psycopg
         self.dsn = dsn
-        self.schema = '"' + instrument.contract.prefix + '"'
+        self.schema = ledger_schema(instrument.contract.prefix)
         self.batch_size, self.flush_seconds = batch_size, flush_seconds
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         prefix = instrument.contract.prefix

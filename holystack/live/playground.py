@@ -15,8 +15,8 @@ from ..defaults import DEFAULT_THRESHOLDS
 from ..pipeline import load_stack, render_to
 from ..spec import read_spec
 from .capture import CaptureServer, Notification
-from .scenarios import Scenario
 from .loopback import LOOPBACK
+from .scenarios import Scenario
 from .servers import Server, free_port, start_alertmanager, start_prometheus
 from .traffic import simulate
 

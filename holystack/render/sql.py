@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from .. import contract as c
 from ..model import Stack
 from ..output import Files
+from ..series import ledger_schema
 from .text import render_template
 
 SQL_FILE = "sql/billing.sql"
@@ -22,11 +23,6 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def ledger_schema(stack: Stack) -> str:
-    """The schema that holds the ledger: the metrics prefix, quoted (it may hold capitals)."""
-    return '"' + stack.contract.prefix + '"'
-
-
 def price_rows(stack: Stack) -> list[PriceRow]:
     """Each model's price of each token type, as the ledger prices them (cached at cached_input)."""
     rows = []
@@ -40,5 +36,5 @@ def price_rows(stack: Stack) -> list[PriceRow]:
 
 def render_sql(stack: Stack) -> Files:
     text = render_template("sql/billing.sql.j2", go_safe=True, source=stack.source_name, name=stack.name,
-                           schema=ledger_schema(stack), prices=price_rows(stack))
+                           schema=ledger_schema(stack.contract.prefix), prices=price_rows(stack))
     return {SQL_FILE: text}
