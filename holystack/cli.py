@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from .defaults import DEFAULT_METRICS_PORT
+from .live.scenarios import SCENARIOS
 from .errors import HolystackError, UsageError
 from .pipeline import check_drift, render_to
 from .spec import load_schema
@@ -77,8 +78,7 @@ def validate(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
 
 @app.command()
 def simulate(spec: SpecArg,
-             scenario: Annotated[str, typer.Option(help="healthy, rate-limit, server-errors, timeouts, slow, "
-                                                        "cost-spike, outage or mixed.")] = "healthy",
+             scenario: Annotated[str, typer.Option(help=", ".join(SCENARIOS) + ".")] = "healthy",
              duration: Annotated[str, typer.Option(help="How long to send traffic (Prometheus duration).")] = "60s",
              rps: Annotated[float, typer.Option(help="Calls per second.")] = 20.0,
              metrics_port: Annotated[int, typer.Option(help="Port of /metrics on 127.0.0.1 (0: any free one).")

@@ -50,6 +50,8 @@ DEFAULT_DASHBOARD_ROOT = "/var/lib/grafana/dashboards"
 # Where an application serves /metrics unless told otherwise: the OpenTelemetry Prometheus
 # exporter's port, clear of Prometheus (9090) and Alertmanager (9093), unlike the seed's 9090.
 DEFAULT_METRICS_PORT = 9464
+# The only address the live parts (simulate, up, the fakes) use, and where /metrics is served by default.
+LOOPBACK = "127.0.0.1"
 
 # Multi-window, multi-burn-rate SLO alerts (Google SRE workbook, ch. 5), over a 30-day SLO:
 # (severity, long window, short window, burn-rate factor).

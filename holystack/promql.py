@@ -41,7 +41,9 @@ def by(labels: Iterable[str]) -> str:
     return "by (" + ", ".join(labels) + ")"
 
 
-SECONDS_PER_DAY = 86400
+SECONDS_PER_HOUR = 3600
+SECONDS_PER_DAY = 24 * SECONDS_PER_HOUR
 # Seconds since the start of the calendar month (UTC) at evaluation time, and those left in it.
-MONTH_ELAPSED_SECONDS = "((day_of_month() - 1) * 86400 + hour() * 3600 + minute() * 60 + time() % 60)"
-MONTH_LEFT_SECONDS = f"(days_in_month() * 86400 - {MONTH_ELAPSED_SECONDS})"
+MONTH_ELAPSED_SECONDS = (f"((day_of_month() - 1) * {SECONDS_PER_DAY} + hour() * {SECONDS_PER_HOUR}"
+                         " + minute() * 60 + time() % 60)")
+MONTH_LEFT_SECONDS = f"(days_in_month() * {SECONDS_PER_DAY} - {MONTH_ELAPSED_SECONDS})"

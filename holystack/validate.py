@@ -17,7 +17,7 @@ from .model import Stack
 from .output import drift
 from .pipeline import load_stack
 from .render import render_stack
-from .render.alertmanager import ALERTMANAGER_DIR
+from .render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from .render.prometheus import PROMETHEUS_DIR, RULES_DIR
 from .render.ruletests import TESTS_DIR
 from .semantics import INLINE_SECRETS
@@ -59,7 +59,7 @@ def _load_yaml(out: Path, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
 
 
 def _secrets_check(out: Path) -> CheckResult:
-    path = out / ALERTMANAGER_DIR / "alertmanager.yml"
+    path = out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG
     config = yaml.safe_load(path.read_text("utf-8")) or {}
     findings = []
     for receiver in config.get("receivers", []):

@@ -5,6 +5,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
+from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from .result import FAIL, PASS, SKIP, CheckResult
 
 TOOL_TIMEOUT_SECONDS = 300
@@ -36,10 +38,10 @@ def run_tool(name: str, tool: str, args: list[str], cwd: Path) -> CheckResult:
 
 def tool_checks(out: Path, rule_files: list[str], test_files: list[str]) -> list[CheckResult]:
     """rule_files and test_files are relative to out/prometheus, where promtool runs."""
-    prometheus = out / "prometheus"
+    prometheus = out / PROMETHEUS_DIR
     return [
-        run_tool("promtool check config", "promtool", ["check", "config", "prometheus.yml"], prometheus),
+        run_tool("promtool check config", "promtool", ["check", "config", PROMETHEUS_CONFIG], prometheus),
         run_tool("promtool check rules", "promtool", ["check", "rules", *rule_files], prometheus),
         run_tool("promtool test rules", "promtool", ["test", "rules", *test_files], prometheus),
-        run_tool("amtool check-config", "amtool", ["check-config", "alertmanager.yml"], out / "alertmanager"),
+        run_tool("amtool check-config", "amtool", ["check-config", ALERTMANAGER_CONFIG], out / ALERTMANAGER_DIR),
     ]

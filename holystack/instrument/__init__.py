@@ -11,9 +11,10 @@ Multiprocess servers (gunicorn, uvicorn --workers): see ``holystack.instrument.m
 """
 from __future__ import annotations
 
-from .core import DEFAULT_METRICS_PORT, Call, Instrument, status_label
+from ..defaults import DEFAULT_METRICS_PORT
+from .core import Call, Instrument, status_label
 from .serve import serve
-from .usage import Usage, ratelimits_from_headers, usage_from_body
+from .usage import Usage, usage_from_body
 
-__all__ = ["DEFAULT_METRICS_PORT", "Call", "Instrument", "Usage", "ratelimits_from_headers", "serve",
+__all__ = ["DEFAULT_METRICS_PORT", "Call", "Instrument", "Usage", "serve",
            "status_label", "usage_from_body"]

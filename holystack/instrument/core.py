@@ -13,7 +13,6 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from .. import contract as c
-from ..defaults import DEFAULT_METRICS_PORT
 from ..model import Stack
 from .usage import NO_USAGE, RATELIMIT_HEADERS, Usage, ratelimit_values, usage_from_body
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 
-from .core import DEFAULT_METRICS_PORT
+from ..defaults import DEFAULT_METRICS_PORT, LOOPBACK
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -36,7 +36,7 @@ def collecting_registry() -> CollectorRegistry:
     return registry
 
 
-def serve(port: int = DEFAULT_METRICS_PORT, addr: str = "127.0.0.1",
+def serve(port: int = DEFAULT_METRICS_PORT, addr: str = LOOPBACK,
           registry: CollectorRegistry | None = None) -> Any:
     """Serve /metrics on addr:port in a daemon thread; returns (server, thread).
 

@@ -27,6 +27,8 @@ NO_USAGE = Usage()
 # (prompt, completion, cached details object) keys of each API shape.
 _SHAPES = (("prompt_tokens", "completion_tokens", "prompt_tokens_details"),
            ("input_tokens", "output_tokens", "input_tokens_details"))
+_CHAT_PROMPT, _CHAT_COMPLETION, _CHAT_DETAILS = _SHAPES[0]
+_CACHED = "cached_tokens"
 
 
 def _count(value: Any) -> int:
@@ -53,10 +55,10 @@ def usage_from_body(body: Any) -> Usage:
             return NO_USAGE
     usage = body.get("usage")
     if type(usage) is dict:  # fast path: Chat Completions with int counts, as every call has
-        prompt = usage.get("prompt_tokens")
-        completion = usage.get("completion_tokens", 0)
-        details = usage.get("prompt_tokens_details")
-        cached = details.get("cached_tokens", 0) if type(details) is dict else 0
+        prompt = usage.get(_CHAT_PROMPT)
+        completion = usage.get(_CHAT_COMPLETION, 0)
+        details = usage.get(_CHAT_DETAILS)
+        cached = details.get(_CACHED, 0) if type(details) is dict else 0
         if type(prompt) is int and type(completion) is int and type(cached) is int and prompt >= cached >= 0 \
                 and completion >= 0:
             return Usage(prompt, completion, cached)
@@ -67,7 +69,7 @@ def usage_from_body(body: Any) -> Usage:
     for prompt_key, completion_key, details_key in _SHAPES:
         if prompt_key in usage:
             details = usage.get(details_key)
-            cached = _count(details.get("cached_tokens")) if isinstance(details, Mapping) else 0
+            cached = _count(details.get(_CACHED)) if isinstance(details, Mapping) else 0
             prompt = _count(usage[prompt_key])
             return Usage(prompt, _count(usage.get(completion_key)), min(cached, prompt))
     return NO_USAGE
@@ -101,11 +103,3 @@ def ratelimit_values(headers: Mapping[str, str]) -> list[float | None]:
                 value = None
         values.append(value)
     return values
-
-
-def ratelimits_from_headers(headers: Mapping[str, str] | None) -> list[tuple[str, str, float]]:
-    """(kind, resource, value) for each x-ratelimit-* header present and numeric."""
-    if not headers:
-        return []
-    return [(kind, resource, value) for (kind, resource, _), value in zip(RATELIMIT_HEADERS, ratelimit_values(headers))
-            if value is not None]

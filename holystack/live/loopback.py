@@ -1,10 +1,12 @@
-"""The one address every live part uses, and the HTTP servers that listen on it."""
+"""HTTP servers on loopback (defaults.LOOPBACK), the only address the live parts use."""
 from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-LOOPBACK = "127.0.0.1"
+from ..defaults import LOOPBACK
+
+__all__ = ["LOOPBACK", "LoopbackServer"]
 
 
 class LoopbackServer(ThreadingHTTPServer):

@@ -13,6 +13,8 @@ import yaml
 
 from ..defaults import DEFAULT_THRESHOLDS
 from ..pipeline import load_stack, render_to
+from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
+from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from ..spec import read_spec
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
@@ -99,10 +101,10 @@ def start_stack(spec_path: Path, ports: Ports, workdir: Path, fast: bool = True)
     out = workdir / "out"
     render_to(spec_path, out)
     # Alertmanager first and ready: Prometheus resends a lost alert only after a minute.
-    alertmanager = start_alertmanager(out / "alertmanager" / "alertmanager.yml", ports.alertmanager, workdir)
+    alertmanager = start_alertmanager(out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG, ports.alertmanager, workdir)
     try:
         alertmanager.wait_ready()
-        prometheus = start_prometheus(out / "prometheus" / "prometheus.yml", ports.prometheus, workdir,
+        prometheus = start_prometheus(out / PROMETHEUS_DIR / PROMETHEUS_CONFIG, ports.prometheus, workdir,
                                       FAST_RESEND_DELAY if fast else None)
     except BaseException:
         alertmanager.stop()

@@ -61,7 +61,7 @@ class Traffic:
     """Calls at a steady rate for a bounded time, each recorded through the Instrument."""
 
     def __init__(self, stack: Stack, scenario: Scenario, rps: float, seed: int, instrument: Instrument):
-        self.stack, self.scenario, self.rps, self.instrument = stack, scenario, rps, instrument
+        self.scenario, self.rps, self.instrument = scenario, rps, instrument
         self.rng = random.Random(seed)
         self.routes = routes(stack)
         self.timeout = max(route.timeout for route in self.routes)

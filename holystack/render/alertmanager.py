@@ -11,6 +11,7 @@ from ..series import CALL_LABELS
 from .alerts import SEVERITY
 
 ALERTMANAGER_DIR = "alertmanager"
+ALERTMANAGER_CONFIG = "alertmanager.yml"  # in ALERTMANAGER_DIR
 TEMPLATE_NAME = "holystack.tmpl"
 TITLE = '{{ template "holystack.title" . }}'
 TEXT = '{{ template "holystack.text" . }}'
@@ -79,7 +80,7 @@ def alertmanager_config(stack: Stack) -> dict[str, Any]:
 def render_alertmanager(stack: Stack) -> Files:
     template = resources.files("holystack.templates").joinpath(f"alertmanager/{TEMPLATE_NAME}").read_text("utf-8")
     return {
-        f"{ALERTMANAGER_DIR}/alertmanager.yml": to_yaml(alertmanager_config(stack), stack.source_name),
+        f"{ALERTMANAGER_DIR}/{ALERTMANAGER_CONFIG}": to_yaml(alertmanager_config(stack), stack.source_name),
         f"{ALERTMANAGER_DIR}/templates/{TEMPLATE_NAME}":
             "{{/* " + header(stack.source_name).strip("# \n") + " */}}\n" + template,
     }

@@ -7,14 +7,13 @@ from typing import Any
 
 from .. import contract as c
 from ..model import Duration, Levels, Stack
-from ..promql import alternation, matcher, number, one_of, selector
+from ..promql import SECONDS_PER_HOUR, alternation, matcher, number, one_of, selector
 from ..series import COST_DASHBOARD, OVERVIEW_DASHBOARD, P95, QUANTILE, SLO_DASHBOARD, Series, dashboard_url
 from .recording import month_forecast
 from .text import annotation
 
 SEVERITY = "severity"
 SEVERITIES = ("critical", "warning", "info", "none")
-SECONDS_PER_HOUR = 3600
 
 # Kinds of alert, with the label sets they keep (besides severity).
 RATIO_KINDS = {  # kind -> (status class, thresholds attribute, comparison)

@@ -8,10 +8,10 @@ from grafanalib import core as g
 
 from .. import contract as c
 from ..model import Stack
+from ..promql import SECONDS_PER_HOUR
 from ..series import COST_DASHBOARD, Series
-from .alerts import SECONDS_PER_HOUR
 from .panels import DATASOURCE, Layout, Queries, dashboard, stat, target, texts, threshold_steps, timeseries
-from .recording import PRICE_LABELS, month_forecast
+from .recording import PRICE_JOIN, month_forecast
 
 
 def _bars(title: str, query: str, legend: str, pos: g.GridPos) -> g.BarGauge:
@@ -26,7 +26,6 @@ def cost_dashboard(stack: Stack) -> g.Dashboard:
     budget = stack.thresholds.monthly_budget_usd
     month_to_date = q.recorded(s.cost_month_to_date, c.PROVIDER, c.MODEL)
     forecast = month_forecast(month_to_date, q.recorded(s.cost_24h, c.PROVIDER, c.MODEL))
-    join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
     layout = Layout()
     month_targets = [target(f"sum({month_to_date})", "A", t("series_month_to_date")),
                      target(forecast, "B", t("series_forecast"))]
@@ -64,7 +63,7 @@ def cost_dashboard(stack: Stack) -> g.Dashboard:
         # The cached_prompt price is cached_input - input (negative): minus the cost is the saving.
         timeseries(t("cache_savings"), "currencyUSD",
                    [target(f"-sum by ({c.MODEL}) (\n  {q.token_rate(c.TOKEN_CACHED_PROMPT)}\n"
-                           f"  * {join}\n  {s.token_price}\n) * {SECONDS_PER_HOUR}", "A", "{{model}}")],
+                           f"  * {PRICE_JOIN}\n  {s.token_price}\n) * {SECONDS_PER_HOUR}", "A", "{{model}}")],
                    layout.place(8, 8)),
     ]
     return dashboard(stack, COST_DASHBOARD, "cost_title", panels)

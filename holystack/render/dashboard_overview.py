@@ -7,9 +7,8 @@ from grafanalib import core as g
 
 from .. import contract as c
 from ..model import Stack
-from ..promql import matcher
+from ..promql import SECONDS_PER_HOUR, matcher
 from ..series import OVERVIEW_DASHBOARD, P95, Series
-from .alerts import SECONDS_PER_HOUR
 from .panels import (DATASOURCE, RATE_INTERVAL, Layout, Queries, dashboard, stat, target, texts, threshold_steps,
                      timeseries)
 

@@ -10,7 +10,7 @@ from ..model import Stack
 from ..output import header
 from ..promql import matcher, selector
 from ..series import Series, dashboard_uid
-from .recording import PRICE_LABELS
+from .recording import PRICE_JOIN
 from .text import panel_text
 
 DATASOURCE_VAR = "datasource"
@@ -43,7 +43,7 @@ class Layout:
 
 
 class Queries:
-    """PromQL of the overview panels, filtered by the dashboard variables."""
+    """PromQL of the dashboards' panels, filtered by the dashboard variables."""
 
     def __init__(self, stack: Stack):
         self.p = stack.contract
@@ -67,8 +67,7 @@ class Queries:
         return selector(self.p.tokens.name, *self._filters(c.PROVIDER, c.MODEL))
 
     def cost_over(self, labels: str, window: str) -> str:
-        join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
-        return f"sum by ({labels}) (\n  increase({self.tokens()}[{window}])\n  * {join}\n  {self.s.token_price}\n)"
+        return f"sum by ({labels}) (\n  increase({self.tokens()}[{window}])\n  * {PRICE_JOIN}\n  {self.s.token_price}\n)"
 
     def latency(self, quantile: str, *labels: str) -> str:
         buckets = selector(f"{self.p.duration.name}_bucket", *self._filters(*FILTER_VARIABLES))

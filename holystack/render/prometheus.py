@@ -11,6 +11,7 @@ from .recording import cost_rules, daily_cost_rules, request_rules
 from .slo import slo_endpoints, slo_long_rules, slo_rules
 
 PROMETHEUS_DIR = "prometheus"
+PROMETHEUS_CONFIG = "prometheus.yml"  # in PROMETHEUS_DIR
 RULES_DIR = "rules"
 # Prometheus' default scrape timeout; it must not exceed the scrape interval.
 DEFAULT_SCRAPE_TIMEOUT = Duration(10_000)
@@ -66,7 +67,7 @@ def prometheus_config(stack: Stack) -> dict[str, Any]:
 
 
 def render_prometheus(stack: Stack) -> Files:
-    files = {f"{PROMETHEUS_DIR}/prometheus.yml": to_yaml(prometheus_config(stack), stack.source_name)}
+    files = {f"{PROMETHEUS_DIR}/{PROMETHEUS_CONFIG}": to_yaml(prometheus_config(stack), stack.source_name)}
     for name, groups in rule_files(stack).items():
         files[f"{PROMETHEUS_DIR}/{RULES_DIR}/{name}"] = to_yaml({"groups": groups}, stack.source_name)
     return files

@@ -11,6 +11,8 @@ from ..series import (CALL_LABELS, COST_LABELS, DASHBOARD_QUANTILES, PRICE_LABEL
 
 Rule = dict[str, Any]
 PER_MILLION = 1_000_000
+# Tokens times their price: the one join every cost expression uses.
+PRICE_JOIN = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
 # How far back the month-to-date rule looks for its own previous value.
 MONTH_TO_DATE_LOOKBACK = "3h"
 
@@ -27,13 +29,16 @@ def token_prices(stack: Stack) -> list[tuple[str, str, float]]:
     return prices
 
 
+def share(numerator: str, denominator: str) -> str:
+    """numerator / denominator, where 'or ... * 0' turns a missing numerator into 0: a share with
+    no such calls reads 0, not "no data". With no traffic at all the denominator is 0 and the
+    share is NaN, which no comparison fires on."""
+    return f"(\n  {numerator}\n  or {denominator} * 0\n)\n/ {denominator}"
+
+
 def _ratio(s: Series, status_class: str) -> Rule:
     numerator = f"sum {by(CALL_LABELS)} ({selector(s.requests_by_status, matcher(c.STATUS_CODE, STATUS_CLASSES[status_class], '=~'))})"
-    # 'or ... * 0' turns a missing numerator into 0, so a share with no such calls reads 0,
-    # not "no data"; with no traffic at all the denominator is 0 and the share is NaN,
-    # which no comparison fires on.
-    return {"record": s.ratio(status_class),
-            "expr": f"(\n  {numerator}\n  or {s.requests} * 0\n)\n/ {s.requests}"}
+    return {"record": s.ratio(status_class), "expr": share(numerator, s.requests)}
 
 
 def request_rules(stack: Stack) -> list[Rule]:
@@ -60,10 +65,9 @@ def cost_rules(stack: Stack) -> list[Rule]:
          "labels": {c.MODEL: model, c.TOKEN_TYPE: token_type}}
         for model, token_type, price in token_prices(stack)
     ]
-    join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
     rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_LABELS)} (rate({p.tokens.name}[{w}]))"})
     rules.append({"record": s.cost_rate,
-                  "expr": f"sum {by(COST_LABELS)} (\n  {s.tokens}\n  * {join}\n  {s.token_price}\n)"})
+                  "expr": f"sum {by(COST_LABELS)} (\n  {s.tokens}\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
     rules.append(month_to_date_rule(stack, s))
     return rules
 
@@ -80,9 +84,8 @@ def month_to_date_rule(stack: Stack, s: Series) -> Rule:
     step, lag = stack.evaluation_interval, stack.slowest_scrape
     tokens = stack.contract.tokens.name
     now, before = f"{tokens} offset {lag}", f"{tokens} offset {Duration(lag.ms + step.ms)}"
-    join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
     added = (f"sum {by(COST_LABELS)} (\n  sum {by(TOKEN_LABELS)} (({now} - {before}) >= 0 or {now})\n"
-             f"  * {join}\n  {s.token_price}\n)")
+             f"  * {PRICE_JOIN}\n  {s.token_price}\n)")
     previous = (f"last_over_time({s.cost_month_to_date}[{MONTH_TO_DATE_LOOKBACK}])\n"
                 f"  unless on () ({MONTH_ELAPSED_SECONDS} < {number(step.seconds)})")
     return {"record": s.cost_month_to_date,
@@ -91,9 +94,8 @@ def month_to_date_rule(stack: Stack, s: Series) -> Rule:
 
 def daily_cost_rules(stack: Stack) -> list[Rule]:
     s, p = Series(stack), stack.contract
-    join = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
     return [{"record": s.cost_24h,
-             "expr": f"sum {by(COST_LABELS)} (\n  increase({p.tokens.name}[1d])\n  * {join}\n  {s.token_price}\n)"}]
+             "expr": f"sum {by(COST_LABELS)} (\n  increase({p.tokens.name}[1d])\n  * {PRICE_JOIN}\n  {s.token_price}\n)"}]
 
 
 def month_forecast(month_to_date: str, last_24h: str) -> str:

@@ -10,7 +10,7 @@ from .. import contract as c
 from .. import gotemplate
 from ..model import Duration, Stack
 from ..output import Files, to_yaml
-from ..promql import SECONDS_PER_DAY, quote
+from ..promql import SECONDS_PER_DAY, SECONDS_PER_HOUR, quote
 from .alerts import RATIO_KINDS, SEVERITY, AlertRule, alert_rules, annotations, latency_thresholds
 from .prometheus import PROMETHEUS_DIR, RULES_DIR, rule_files
 from .recording import PER_MILLION
@@ -19,6 +19,7 @@ from .slo import slo_endpoints
 TESTS_DIR = "tests"
 CALL_LABELS_ORDER = (c.PROVIDER, c.ENDPOINT, c.MODEL)
 RUN = Duration(60 * 60 * 1000)  # how long each scenario's series run
+PROMTOOL_MONTH_DAYS = 31  # promtool's tests start at 1970-01-01: January
 UNLISTED_ENDPOINT = "/holystack-unlisted"
 # Status code standing for each ratio kind's "bad" calls.
 BAD_STATUS = {"rate_limited": "429", "server_error": "503", "timeout": c.STATUS_TIMEOUT, "success": "503"}
@@ -185,7 +186,7 @@ class Builder:
         t = self.stack.thresholds
         # At the end of the run (1h into a 31-day month), the forecast is the month-to-date plus
         # the trailing 24 h for every day left: both are the run's whole cost C, so C x this.
-        month_factor = 1 + (31 * SECONDS_PER_DAY - RUN.seconds) / SECONDS_PER_DAY
+        month_factor = 1 + (PROMTOOL_MONTH_DAYS * SECONDS_PER_DAY - RUN.seconds) / SECONDS_PER_DAY
         cases = [("DailyBudgetExceeded", t.daily_budget_usd, 1.0, "over the last 24 h"),
                  ("MonthlyBudgetForecast", t.monthly_budget_usd, month_factor,
                   "this month so far plus the rest of it at the last 24 h's pace")]
@@ -272,7 +273,7 @@ class Builder:
                 # Cached tokens are inside prompt: counting them again would push 0.5x over.
                 rates = {c.TOKEN_PROMPT: 0.3 * share, c.TOKEN_COMPLETION: 0.7 * share, c.TOKEN_CACHED_PROMPT: 0.6}
                 series = [(_series(self.p.tokens.name, {**labels, c.TOKEN_TYPE: tt, **self.target}),
-                           _ramp(self.per_sample(r * per_hour / 3600), self.samples)) for tt, r in rates.items()]
+                           _ramp(self.per_sample(r * per_hour / SECONDS_PER_HOUR), self.samples)) for tt, r in rates.items()]
                 scenario = Scenario(f"TokenUsageHigh {'fires' if fire else 'stays silent'} at "
                                     f"{share:g}x {per_hour:g} tokens per hour (cached tokens counted once)", series)
                 scenario.alert_tests.append(self.alert_test(

@@ -6,7 +6,7 @@ from .. import contract as c
 from ..model import Duration, Stack
 from ..promql import by, matcher, number, selector
 from ..series import Series
-from .recording import Rule
+from .recording import Rule, share
 
 
 def slo_endpoints(stack: Stack) -> list[tuple[str, float]]:
@@ -27,8 +27,7 @@ def _window_rules(stack: Stack, s: Series, window: Duration) -> list[Rule]:
     return [
         {"record": s.endpoint_requests(w), "expr": f"sum {endpoint} (rate({requests}[{w}]))"},
         {"record": s.endpoint_error_ratio(w),
-         "expr": f"(\n  sum {endpoint} (rate({failed}[{w}]))\n  or {s.endpoint_requests(w)} * 0\n)\n"
-                 f"/ {s.endpoint_requests(w)}"},
+         "expr": share(f"sum {endpoint} (rate({failed}[{w}]))", s.endpoint_requests(w))},
         {"record": s.error_budget_burn(w),
          "expr": f"{s.endpoint_error_ratio(w)}\n/ on ({c.ENDPOINT}) (1 - {s.slo_objective})"},
     ]
