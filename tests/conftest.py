@@ -48,9 +48,14 @@ def example_text() -> str:
 @pytest.fixture(scope="session")
 def servers() -> None:
     """The real Prometheus and Alertmanager servers, which the end-to-end tests start."""
-    _require("prometheus", "prometheus")
-    if shutil.which("prometheus-alertmanager") is None and shutil.which("alertmanager") is None:
-        pytest.fail("alertmanager is not installed; install the Debian package prometheus-alertmanager")
+    from holystack.errors import UsageError
+    from holystack.live.servers import BINARIES, require_binary
+
+    for kind in BINARIES:
+        try:
+            require_binary(kind)
+        except UsageError as missing:
+            pytest.fail(str(missing))
 
 
 def _postgres_binary(name: str) -> str:

@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from holystack.live.capture import CaptureServer, Notification
-from holystack.live.playground import FAST_FOR, Ports, RunningStack, fast_spec, loopback_spec, start_stack, write_spec
+from holystack.live.playground import FAST_RATE_WINDOW, Ports, RunningStack, fast_spec, loopback_spec, start_stack, write_spec
 from holystack.spec import read_spec
+
+from .helpers import answers, prom_query, wait_until
 
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 PREFIX = "E2E"
@@ -63,11 +64,7 @@ class Live:
     started: float
 
     def query(self, expr: str) -> list[dict]:
-        url = f"{self.stack.prometheus.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body = json.load(response)
-        assert body["status"] == "success", body
-        return body["data"]["result"]
+        return prom_query(self.stack.prometheus.url, expr)
 
     def alertmanager_alerts(self) -> set[str]:
         with urllib.request.urlopen(f"{self.stack.alertmanager.url}/api/v2/alerts", timeout=10) as response:
@@ -75,23 +72,6 @@ class Live:
 
     def firing(self) -> set[Delivery]:
         return {d for d in deliveries(self.capture.notifications) if d.status == "firing"}
-
-
-def wait_until(condition, timeout: float, step: float = 0.25) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
-
-
-def _metrics_up(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @contextmanager
@@ -114,7 +94,7 @@ def live(tmp_path: Path, scenario: str) -> Iterator[Live]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stack = None
     try:
-        assert wait_until(lambda: _metrics_up(ports.metrics), 15), "simulate did not serve /metrics"
+        assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), 15), "simulate did not serve /metrics"
         stack = start_stack(spec_path, ports, tmp_path / "work")
         yield Live(stack, capture, simulator, time.monotonic())
     finally:
@@ -179,7 +159,7 @@ EMPTY_IN_MIXED: dict[str, str] = {}
 def substitute(expr: str, panel: dict) -> str:
     """Grafana's variables as Grafana would fill them with All selected on the fast clock."""
     expr = re.sub(r'=~"\$(provider|endpoint|model)"', '=~".*"', expr)
-    return (expr.replace("$__rate_interval", "4s").replace("$__interval", panel.get("interval") or "2s")
+    return (expr.replace("$__rate_interval", FAST_RATE_WINDOW).replace("$__interval", panel.get("interval") or "2s")
             .replace("$__range", "1m"))
 
 

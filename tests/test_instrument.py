@@ -15,7 +15,6 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from holystack import contract as c
 from holystack import load_stack
 from holystack.defaults import DEFAULT_METRICS_PORT
 from holystack.instrument import Instrument, usage_from_body

@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
@@ -18,15 +17,15 @@ from holystack import load_stack
 from holystack.instrument import Instrument
 from holystack.instrument.ledger import Ledger
 from holystack.pipeline import render_files
+from holystack.render.sql import SQL_FILE
 
 from .conftest import EXAMPLE
 
-SQL = "sql/billing.sql"
 CHAT = "/chat/completions"
 
 
 def billing_sql(spec: Path) -> str:
-    return render_files(spec)[SQL]
+    return render_files(spec)[SQL_FILE]
 
 
 def spec_with_price(tmp_path: Path, model: str, **prices: float) -> Path:

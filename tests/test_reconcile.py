@@ -4,13 +4,10 @@ into both the metrics and the PostgreSQL ledger. The month-to-date cost that the
 computes from the recording rules, the ledger's sum, and the exact sum of the calls agree within 0.5%."""
 from __future__ import annotations
 
-import json
 import math
 import random
 import signal
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -22,8 +19,11 @@ from holystack.instrument import Instrument, serve
 from holystack.instrument.ledger import Ledger
 from holystack.live.playground import FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, start_stack, write_spec
 from holystack.model import Duration
-from holystack.pipeline import load_stack, render_files
+from holystack.pipeline import render_files
+from holystack.render.sql import SQL_FILE
 from holystack.spec import read_spec
+
+from .helpers import prom_query, wait_until
 
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 DAY_SECONDS = 12.0   # one compressed day: traffic rises from nothing to PEAK_RPS and falls back
@@ -40,18 +40,6 @@ def reconcile_spec(ports: Ports) -> dict:
     spec["models"].append({"name": "claude-haiku-4.5", "prices": {"input": 1.0, "output": 5.0, "cached_input": 0.1}})
     spec["models"].append({"name": "deepseek-v3.2", "prices": {"input": 0.28, "output": 0.42, "cached_input": 0.028}})
     return spec
-
-
-def prom_query(url: str, expr: str) -> list[dict]:
-    with urllib.request.urlopen(f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}), timeout=10) as r:
-        return json.load(r)["data"]["result"]
-
-
-def wait_for(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def one_day(instrument: Instrument, prices: dict, rng: random.Random, models: list[str]) -> float:
@@ -95,12 +83,13 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
     instrument = Instrument.from_spec(spec_path, registry=registry)
     metrics, _ = serve(ports.metrics, registry=registry)
     with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute(render_files(spec_path)["sql/billing.sql"])
+        connection.execute(render_files(spec_path)[SQL_FILE])
     ledger = Ledger(database, instrument, flush_seconds=0.2)
     stack = start_stack(spec_path, ports, tmp_path / "work")
     try:
         prometheus = stack.prometheus.url
-        wait_for(lambda: prom_query(prometheus, 'count(count_over_time(up{job="e2e-app"}[1m]) >= 3)'), 30)
+        scraped = 'count(count_over_time(up{job="e2e-app"}[1m]) >= 3)'
+        assert wait_until(lambda: prom_query(prometheus, scraped), 30), "timed out"
         rng = random.Random(2026)
         models = [m["name"] for m in spec["models"]]
         exact = one_day(instrument, price_table(spec), rng, models)
@@ -114,10 +103,10 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
         render_to(spec_path, stack.out)
         stack.prometheus.process.send_signal(signal.SIGHUP)
         with psycopg.connect(database, autocommit=True) as connection:
-            connection.execute(render_files(spec_path)["sql/billing.sql"])
+            connection.execute(render_files(spec_path)[SQL_FILE])
         price = (f'model_token_type:e2e_token_price_usd:spec{{model="{CHANGED_MODEL}",token_type="prompt"}}')
-        wait_for(lambda: any(abs(float(r["value"][1]) - NEW_INPUT / 1e6) < 1e-12
-                             for r in prom_query(prometheus, price)), 30)
+        assert wait_until(lambda: any(abs(float(r["value"][1]) - NEW_INPUT / 1e6) < 1e-12
+                                      for r in prom_query(prometheus, price)), 30), "timed out"
 
         exact += one_day(instrument, price_table(spec), rng, models)
         time.sleep(SETTLE)

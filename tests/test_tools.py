@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from holystack import load_stack, render_to
+from holystack import render_to
 
 from .conftest import CASES, EXAMPLE
 

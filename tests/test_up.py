@@ -9,22 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
 from .conftest import EXAMPLE
+from .helpers import answers
 
 pytestmark = pytest.mark.usefixtures("servers")
 DEADLINE = 60.0
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def test_up_runs_the_stack_and_ctrl_c_stops_it(tmp_path) -> None:
@@ -46,10 +38,10 @@ def test_up_runs_the_stack_and_ctrl_c_stops_it(tmp_path) -> None:
         assert "-> oncall: firing HolySheepRateLimitRatioHigh (critical)" in output, output
         prometheus = re.search(r"Prometheus\s+(http://127\.0\.0\.1:\d+)", output)[1]
         alertmanager = re.search(r"Alertmanager\s+(http://127\.0\.0\.1:\d+)", output)[1]
-        assert _answers(f"{prometheus}/-/ready") and _answers(f"{alertmanager}/-/ready")
+        assert answers(f"{prometheus}/-/ready") and answers(f"{alertmanager}/-/ready")
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output + rest
-    assert not _answers(f"{prometheus}/-/ready") and not _answers(f"{alertmanager}/-/ready")
+    assert not answers(f"{prometheus}/-/ready") and not answers(f"{alertmanager}/-/ready")
     assert (tmp_path / "out" / "prometheus" / "prometheus.yml").is_file()
