@@ -22,7 +22,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from ..series import ledger_schema
+from ..identifiers import ledger_schema
 from .core import Instrument
 
 log = logging.getLogger("holystack.ledger")

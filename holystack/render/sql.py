@@ -4,12 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import contract as c
+from ..identifiers import ledger_schema
 from ..model import Stack
-from ..output import Files
-from ..series import ledger_schema
+from ..output import Files, generated_notice
+from .layout import SQL_FILE
 from .text import render_template
-
-SQL_FILE = "sql/billing.sql"
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,6 @@ def price_rows(stack: Stack) -> list[PriceRow]:
 
 
 def render_sql(stack: Stack) -> Files:
-    text = render_template("sql/billing.sql.j2", go_safe=True, source=stack.source_name, name=stack.name,
+    text = render_template("sql/billing.sql.j2", go_safe=True, notice=generated_notice(stack.source_name), name=stack.name,
                            schema=ledger_schema(stack.contract.prefix), prices=price_rows(stack))
     return {SQL_FILE: text}
