@@ -18,12 +18,15 @@ RATE_WINDOW_MIN_SCRAPES = 4
 # An absent()-style alert must wait at least this many scrapes before firing.
 ABSENT_FOR_MIN_SCRAPES = 2
 
+# How long a ratio alert keeps firing after its share came back (Prometheus keep_firing_for): a share
+# hovering at its level would otherwise fire and resolve at every evaluation.
+RATIO_KEEP_FIRING_FOR = "5m"
 # Threshold levels replace the defaults as a whole; 'for' is filled in when omitted.
 DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
-    "rate_limit_ratio": {"warning": 0.02, "critical": 0.10, "for": "2m"},
-    "server_error_ratio": {"critical": 0.05, "for": "2m"},
-    "timeout_ratio": {"warning": 0.02, "for": "1m"},
-    "success_ratio": {"critical": 0.95, "for": "5m"},
+    "rate_limit_ratio": {"warning": 0.02, "critical": 0.10, "for": "2m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
+    "server_error_ratio": {"critical": 0.05, "for": "2m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
+    "timeout_ratio": {"warning": 0.02, "for": "1m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
+    "success_ratio": {"critical": 0.95, "for": "5m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
     "latency_p95": {"warning": "5s", "for": "3m"},
     "tokens_per_hour": {"info": 10_000_000, "for": "10m"},
     # No budget alerts unless the spec names a budget; a 24 h sum moves slowly, so no 'for'.

@@ -88,10 +88,12 @@ class LlmModel:
 
 @dataclass(frozen=True)
 class Levels:
-    """Alert levels by severity (info, warning, critical) and how long a breach must last."""
+    """Alert levels by severity (info, warning, critical), how long a breach must last, and how long
+    the alert keeps firing once the breach is over."""
 
     levels: tuple[tuple[str, float], ...]
     for_: Duration
+    keep_firing_for: Duration = Duration(0)
 
     def get(self, severity: str) -> float | None:
         return dict(self.levels).get(severity)
@@ -241,7 +243,7 @@ def _slo(data: dict[str, Any], slowest_scrape_ms: int) -> Slo:
 
 def _levels(raw: dict[str, Any], parse: Any = float) -> Levels:
     present = tuple((key, parse(raw[key])) for key in defaults.LEVEL_KEYS if key in raw)
-    return Levels(present, Duration.parse(raw["for"]))
+    return Levels(present, Duration.parse(raw["for"]), Duration.parse(raw.get("keep_firing_for", "0s")))
 
 
 def _route_matchers(route: dict[str, Any]) -> tuple[str, ...]:

@@ -63,6 +63,8 @@ def rule_document(stack: Stack, family: AlertFamily, rule: AlertRule) -> dict[st
     out: dict[str, Any] = {"alert": stack.alert_name(rule.kind), "expr": rule.expr}
     if rule.for_.ms:
         out["for"] = str(rule.for_)
+    if rule.keep_firing_for.ms:
+        out["keep_firing_for"] = str(rule.keep_firing_for)
     out["labels"] = {SEVERITY: rule.severity, **dict(rule.labels)}
     if rule.endpoint is not None:
         # Equal to the label the series already carries; it keeps per-endpoint rules of one

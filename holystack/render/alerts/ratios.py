@@ -8,7 +8,7 @@ from ...model import Duration, Levels, Stack
 from ...promql import number
 from ...series import Series
 from .family import AlertFamily
-from .promtool import CaseBuilder, PromtoolCase
+from .promtool import SETTLE, CaseBuilder, PromtoolCase
 from .rule import AlertRule, percent
 
 RATE_LIMIT_RATIO_HIGH = "RateLimitRatioHigh"
@@ -35,7 +35,8 @@ def rules(stack: Stack) -> list[AlertRule]:
         for severity, threshold in levels.levels:
             out.append(AlertRule(
                 kind, severity, f"{series.ratio(status_class)} {op} {number(threshold)}", levels.for_,
-                {"threshold": percent(threshold), "window": str(stack.rate_window)}, threshold))
+                {"threshold": percent(threshold), "window": str(stack.rate_window)}, threshold,
+                keep_firing_for=levels.keep_firing_for))
     return out
 
 
@@ -58,6 +59,7 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
         quiet = levels[0][1] / 2 if op == ">" else (levels[0][1] + 1) / 2
         out.append(_case(b, kind, status_class, quiet, total, [],
                          f"{kind} stays silent: share {quiet:.4g} within {levels[0][1]:g}"))
+        out += _keep_firing_cases(b, kind, status_class, levels, total)
     failing = b.rules_of(SUCCESS_RATIO_LOW)
     if failing:
         out.append(b.case("SuccessRatioLow fires when every call fails (0 successes is 0%, not no data)",
@@ -78,6 +80,33 @@ def _case(b: CaseBuilder, kind: str, status_class: str, share: float, total: int
     wait = max((r.for_ for r in firing), key=lambda d: d.ms, default=Duration(0)) if firing else b.longest_for(kind)
     return b.case(name, b.calls(b.call, per_status), b.eval_time(wait), kind,
                   [b.expected(r, dict(b.call), value) for r in firing])
+
+
+def _keep_firing_cases(b: CaseBuilder, kind: str, status_class: str, levels: list[tuple[str, float]],
+                       total: int) -> list[PromtoolCase]:
+    """After the calls stop, the ratio is gone (0/0) once the last of them leaves the rate window:
+    the alert keeps firing for keep_firing_for more, then resolves."""
+    rules = b.rules_of(kind)
+    keep = rules[0].keep_firing_for
+    if not keep.ms:
+        return []
+    worst = levels[-1][1]
+    share = (worst + 1) / 2 if status_class != "success" else worst / 2  # past every level
+    matching = round(share * total)
+    per_status = ({"200": total - matching, BAD_STATUS[status_class]: matching} if status_class != "success"
+                  else {"200": matching, BAD_STATUS[status_class]: total - matching})
+    stop = Duration(b.stack.rate_window.ms + b.longest_for(kind).ms + SETTLE.ms)  # firing by then
+    gone = stop.ms + b.stack.rate_window.ms + b.interval.ms  # the last call has left the window
+    steps, rest = stop.ms // b.interval.ms, (gone + keep.ms + SETTLE.ms) // b.interval.ms
+    calls = [(series, f"0+{count}x{steps} {count * steps}x{rest}")
+             for (series, _), count in zip(b.calls(b.call, per_status), per_status.values())]
+    still, after = Duration(gone + keep.ms - 2 * b.interval.ms), Duration(gone + keep.ms + 2 * b.interval.ms)
+    case = PromtoolCase(f"{kind} keeps firing for {keep} after the calls stop, then resolves", calls)
+    # While it keeps firing, the alert holds the value of its last evaluation: the share itself.
+    case.alert_tests.append(b.alert_test(str(still), kind, [b.expected(r, dict(b.call), matching / total)
+                                                           for r in rules]))
+    case.alert_tests.append(b.alert_test(str(after), kind, []))
+    return [case]
 
 
 FAMILY = AlertFamily("request ratios", tuple(RATIO_KINDS), rules, cases)

@@ -23,6 +23,8 @@ class AlertRule:
     endpoint: str | None = None
     # Static labels besides severity (the windows of a burn-rate alert).
     labels: tuple[tuple[str, str], ...] = ()
+    # How long it keeps firing once its expression no longer holds.
+    keep_firing_for: Duration = Duration(0)
 
 
 def percent(value: float) -> str:
