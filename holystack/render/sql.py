@@ -26,9 +26,9 @@ def price_rows(stack: Stack) -> list[PriceRow]:
     """Each model's price of each token type, as the ledger prices them (cached at cached_input)."""
     rows = []
     for model in stack.models:
-        p = model.prices
-        for token_type, price in ((c.TOKEN_PROMPT, p.input), (c.TOKEN_CACHED_PROMPT, p.effective_cached_input),
-                                  (c.TOKEN_COMPLETION, p.output)):
+        prices = model.prices
+        for token_type, price in ((c.TOKEN_PROMPT, prices.input), (c.TOKEN_CACHED_PROMPT, prices.effective_cached_input),
+                                  (c.TOKEN_COMPLETION, prices.output)):
             rows.append(PriceRow(sql_literal(model.name), token_type, f"{price:.6f}"))
     return rows
 

@@ -73,17 +73,17 @@ def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
     """Token counters that cost about target_usd over the case, reaching their total at two thirds
     of it and then flat. A share of the prompt is cached: priced at full input price, the same
     tokens would cost 5% of budget_usd more. Returns the counters' values and their exact cost."""
-    p = model.prices
+    prices = model.prices
     ramp = b.samples * 2 // 3
-    discount = p.input - p.effective_cached_input
+    discount = prices.input - prices.effective_cached_input
     cached = math.ceil(0.05 * budget_usd * PER_MILLION / discount / ramp) if discount > 0 else 0
-    rest = target_usd - cached * ramp * p.effective_cached_input / PER_MILLION
-    completion_price = p.output or p.input
-    completion = math.ceil(rest / 2 * PER_MILLION / completion_price / ramp) if p.output else 0
-    rest -= completion * ramp * p.output / PER_MILLION
-    uncached = max(0, math.ceil(rest * PER_MILLION / p.input / ramp)) if p.input else 0
+    rest = target_usd - cached * ramp * prices.effective_cached_input / PER_MILLION
+    completion_price = prices.output or prices.input
+    completion = math.ceil(rest / 2 * PER_MILLION / completion_price / ramp) if prices.output else 0
+    rest -= completion * ramp * prices.output / PER_MILLION
+    uncached = max(0, math.ceil(rest * PER_MILLION / prices.input / ramp)) if prices.input else 0
     per_sample = {c.TOKEN_PROMPT: uncached + cached, c.TOKEN_COMPLETION: completion, c.TOKEN_CACHED_PROMPT: cached}
-    cost = p.usd({token_type: count * ramp for token_type, count in per_sample.items()})
+    cost = prices.usd({token_type: count * ramp for token_type, count in per_sample.items()})
     values = {tt: f"0+{per}x{ramp} {per * ramp}x{b.samples - ramp}" for tt, per in per_sample.items()}
     return values, cost
 
