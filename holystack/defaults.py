@@ -106,3 +106,14 @@ def effective_rate_window_ms(data: dict[str, Any]) -> int:
         return parse_ms(data["metrics"]["rate_window"])
     slowest = max(job_intervals_ms(data).values())
     return max(parse_ms(DEFAULT_RATE_WINDOW), RATE_WINDOW_MIN_SCRAPES * slowest)
+
+# Scale-out (kubernetes:, remote_write:, rulers:). kube-prometheus-stack selects rules, monitors and
+# AlertmanagerConfigs by its release label; its Grafana sidecar loads ConfigMaps with this label.
+DEFAULT_KUBERNETES_LABELS = {"release": "kube-prometheus-stack"}
+DEFAULT_MONITOR_KIND = "ServiceMonitor"
+DEFAULT_METRICS_PORT_NAME = "metrics"
+DEFAULT_SELECTOR_LABEL = "app.kubernetes.io/name"
+DEFAULT_ALERTMANAGER_KIND = "AlertmanagerConfig"
+DEFAULT_DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+DEFAULT_FOLDER_ANNOTATION = "grafana_folder"
+DEFAULT_PROMETHEUS_REPLICAS = 1

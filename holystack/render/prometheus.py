@@ -63,7 +63,40 @@ def prometheus_config(stack: Stack) -> dict[str, Any]:
                        "metrics_path": job.metrics_path, "scheme": job.scheme,
                        "static_configs": [{"targets": list(job.targets)}]})
     config["scrape_configs"] = scrape
+    if stack.scale_out.remote_write:
+        config["remote_write"] = remote_write_configs(stack)
     return config
+
+
+def remote_series(stack: Stack) -> list[str]:
+    """What a remote store needs for the rules, alerts and dashboards: the contract's series, every
+    recorded series, and up (TargetDown, MetricsAbsent)."""
+    recorded = {rule["record"] for groups in rule_files(stack).values() for group in groups
+                for rule in group["rules"] if "record" in rule}
+    return sorted(stack.contract.series_names() | recorded | {"up"})
+
+
+def remote_write_configs(stack: Stack) -> list[dict[str, Any]]:
+    """The spec's remote_write entries; credentials only as files, and only remote_series() sent
+    unless send_everything."""
+    out = []
+    for remote in stack.scale_out.remote_write:
+        entry: dict[str, Any] = {"url": remote.url}
+        if remote.name:
+            entry["name"] = remote.name
+        if remote.password_file:
+            entry["basic_auth"] = {"username": remote.username, "password_file": remote.password_file}
+        if remote.bearer_token_file:
+            entry["authorization"] = {"type": "Bearer", "credentials_file": remote.bearer_token_file}
+        if remote.headers:
+            entry["headers"] = dict(remote.headers)
+        if remote.queue_config:
+            entry["queue_config"] = dict(remote.queue_config)
+        if not remote.send_everything:
+            entry["write_relabel_configs"] = [{"source_labels": ["__name__"], "regex": "|".join(remote_series(stack)),
+                                               "action": "keep"}]
+        out.append(entry)
+    return out
 
 
 def render_prometheus(stack: Stack) -> Files:
