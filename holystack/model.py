@@ -1,6 +1,7 @@
 """The typed, frozen model of a valid spec. Renderers read only this, never the raw dict."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,6 +218,15 @@ class ScaleOut:
     remote_write: tuple[RemoteWrite, ...]
     rulers: Rulers
     retention_needed: Duration          # the longest window any rule reads: the SLO period
+
+
+RFC1123_MAX = 63
+
+
+def k8s_name(*parts: str) -> str:
+    """A Kubernetes object name (an RFC 1123 label) from the parts: lowercase, '-' for anything else, at most 63 characters."""
+    text = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower())
+    return re.sub(r"-{2,}", "-", text).strip("-")[:RFC1123_MAX].rstrip("-")
 
 
 def _labels(raw: dict[str, Any]) -> Labels:

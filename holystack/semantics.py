@@ -11,6 +11,7 @@ from .contract import OTHER
 from .defaults import (
     ABSENT_FOR_MIN_SCRAPES,
     BURN_RATE_ALERTS,
+    SLO_PERIOD,
     RATE_WINDOW_MIN_SCRAPES,
     RESERVED_JOB_NAMES,
     WATCHDOG_RECEIVER,
@@ -41,7 +42,8 @@ def semantic_problems(data: dict[str, Any]) -> list[Finding]:
     Each check runs even when the schema failed; one that meets data it cannot read is
     skipped, since the schema has already named that problem."""
     checks = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
-              _metrics_prefix, _windows, _burn_rates, _secrets, _routes, _reserved_names, _alerting_timing)
+              _metrics_prefix, _windows, _burn_rates, _secrets, _routes, _reserved_names, _alerting_timing,
+              _kubernetes, _remote_write)
     findings: list[Finding] = []
     for check in checks:
         try:
@@ -244,3 +246,50 @@ def _alerting_timing(data: dict[str, Any]) -> Iterator[Finding]:
         yield ("alerting", "repeat_interval"), (
             f"{timing['repeat_interval']} must be a multiple of group_interval ({timing['group_interval']}); "
             "Alertmanager only repeats at group_interval ticks")
+
+
+def _kubernetes(data: dict[str, Any]) -> Iterator[Finding]:
+    """Selectors name spec jobs; monitors get distinct names; a managed Prometheus keeps the SLO period."""
+    from .model import k8s_name
+
+    kube = data.get("kubernetes")
+    if kube is None:
+        return
+    jobs = [job["name"] for job in data["scrape"]["jobs"]]
+    for job in kube.get("selectors", {}):
+        if job not in jobs:
+            yield ("kubernetes", "selectors", job), (
+                f"{job!r} is not a scrape job; use one of {', '.join(repr(j) for j in jobs)}")
+    seen: dict[str, str] = {}
+    for index, job in enumerate(jobs):
+        name = k8s_name(job)
+        if name in seen:
+            yield ("scrape", "jobs", index, "name"), (
+                f"{job!r} and {seen[name]!r} give the same Kubernetes name {name!r}; rename one")
+        seen.setdefault(name, job)
+    retention = kube.get("prometheus", {}).get("retention")
+    if retention is not None and parse_ms(retention) < parse_ms(SLO_PERIOD):
+        yield ("kubernetes", "prometheus", "retention"), (
+            f"{retention} is shorter than the {SLO_PERIOD} SLO windows the rules and dashboards read; "
+            f"use at least {SLO_PERIOD}, or leave retention out")
+
+
+# Inline remote-write credentials -> the file form to use.
+REMOTE_WRITE_SECRETS = {("basic_auth", "password"): "basic_auth.password_file", ("bearer_token",): "bearer_token_file"}
+
+
+def _remote_write(data: dict[str, Any]) -> Iterator[Finding]:
+    for index, remote in enumerate(data.get("remote_write", [])):
+        where = ("remote_write", index)
+        for path, file_form in REMOTE_WRITE_SECRETS.items():
+            node: Any = remote
+            for key in path[:-1]:
+                node = node.get(key, {})
+            if path[-1] in node:
+                yield where + path, (f"{INLINE_SECRET_MESSAGE}; put the value in a file readable by Prometheus "
+                                     f"and set remote_write[{index}].{file_form} to its path")
+        if "basic_auth" in remote and "password_file" not in remote["basic_auth"] \
+                and "password" not in remote["basic_auth"]:
+            yield where + ("basic_auth", "password_file"), "is required with basic_auth: the file holding the password"
+        if "basic_auth" in remote and ("bearer_token_file" in remote or "bearer_token" in remote):
+            yield where + ("basic_auth",), "give either basic_auth or bearer_token_file, not both"

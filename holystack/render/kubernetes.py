@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from .. import contract as c
-from ..model import Kubernetes, Labels, Stack
+from ..model import Kubernetes, Labels, Stack, k8s_name
 from ..output import Files, to_yaml
 from .alertmanager import TEMPLATE_NAME, alertmanager_config
 from .grafana import GRAFANA_DIR, render_grafana
@@ -31,13 +31,6 @@ ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"
 # name. It is the contract's own label name, so it is dropped before the scrape (see monitor()).
 OPERATOR_PORT_LABEL = c.ENDPOINT
 JOB_LABEL = "job"
-RFC1123_MAX = 63
-
-
-def k8s_name(*parts: str) -> str:
-    """An RFC 1123 label from the parts: lowercase, '-' for anything else, at most 63 characters."""
-    text = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower())
-    return re.sub(r"-{2,}", "-", text).strip("-")[:RFC1123_MAX].rstrip("-")
 
 
 def _metadata(stack: Stack, kube: Kubernetes, name: str, labels: Labels = (),
