@@ -17,7 +17,7 @@ from holystack.errors import SpecError
 from holystack.output import write_tree
 from holystack.render.alertmanager import TEMPLATE_NAME
 from holystack.render.kubernetes import ALERTMANAGER_CONFIG_KEY, KUBERNETES_DIR, KUSTOMIZATION
-from holystack.render.prometheus import rule_files
+from holystack.render.prometheus import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR, remote_series, rule_files
 from holystack.render.rulers import MIMIR_DIR, THANOS_DIR, VMALERT, VMALERT_DIR
 
 from .conftest import CASES
@@ -173,3 +173,25 @@ def test_vmalert_refuses_a_function_it_lacks_and_drops_keep_firing_for() -> None
     group["rules"][0]["expr"] = "sum(rate(x[5m])) > 1"
     (adapted,) = VMALERT.adapt(stack, "rulers.vmalert", [group])
     assert "keep_firing_for" not in adapted["rules"][0] and "keep_firing_for" in group["rules"][0]
+
+
+@pytest.mark.parametrize("case", K8S_CASES)
+def test_remote_write_configs_pass_promtool(case: str, tmp_path: Path, promtool: str) -> None:
+    """prometheus.yml with remote_write, and the agent-mode config, load in the real promtool; only
+    the contract, the recordings and up are sent; credentials are files."""
+    out = tmp_path / "out"
+    write_tree(render_files(CASES / case / "spec.yaml"), out)
+    folder = out / PROMETHEUS_DIR
+    for args in (["check", "config", PROMETHEUS_CONFIG], ["check", "config", "--agent", AGENT_CONFIG]):
+        checked = subprocess.run([promtool, *args], cwd=folder, capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    stack = load_stack(CASES / case / "spec.yaml")
+    for path in (PROMETHEUS_CONFIG, AGENT_CONFIG):
+        config = yaml.safe_load((folder / path).read_text())
+        (remote,) = config["remote_write"]
+        kept = remote["write_relabel_configs"][0]["regex"].split("|")
+        assert set(kept) == set(remote_series(stack)) and "up" in kept
+        assert stack.contract.requests.name in kept
+        assert "password" not in remote.get("basic_auth", {}) and "credentials" not in remote.get("authorization", {})
+    agent = yaml.safe_load((folder / AGENT_CONFIG).read_text())
+    assert "rule_files" not in agent and "alerting" not in agent

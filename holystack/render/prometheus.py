@@ -12,6 +12,10 @@ from .slo import slo_endpoints, slo_long_rules, slo_rules
 
 PROMETHEUS_DIR = "prometheus"
 PROMETHEUS_CONFIG = "prometheus.yml"  # in PROMETHEUS_DIR
+# With remote_write: the same scraping for `prometheus --enable-feature=agent`, which refuses rules
+# and Alertmanagers; a ruler next to the remote store evaluates the rules.
+AGENT_CONFIG = "prometheus-agent.yml"  # in PROMETHEUS_DIR
+AGENT_REFUSES = ("alerting", "rule_files")
 RULES_DIR = "rules"
 # Prometheus' default scrape timeout; it must not exceed the scrape interval.
 DEFAULT_SCRAPE_TIMEOUT = Duration(10_000)
@@ -99,8 +103,17 @@ def remote_write_configs(stack: Stack) -> list[dict[str, Any]]:
     return out
 
 
+def agent_config(stack: Stack) -> dict[str, Any]:
+    """prometheus.yml without what agent mode refuses: scrape and remote-write only."""
+    config = {key: value for key, value in prometheus_config(stack).items() if key not in AGENT_REFUSES}
+    config["global"] = {k: v for k, v in config["global"].items() if k != "evaluation_interval"}
+    return config
+
+
 def render_prometheus(stack: Stack) -> Files:
     files = {f"{PROMETHEUS_DIR}/{PROMETHEUS_CONFIG}": to_yaml(prometheus_config(stack), stack.source_name)}
+    if stack.scale_out.remote_write:
+        files[f"{PROMETHEUS_DIR}/{AGENT_CONFIG}"] = to_yaml(agent_config(stack), stack.source_name)
     for name, groups in rule_files(stack).items():
         files[f"{PROMETHEUS_DIR}/{RULES_DIR}/{name}"] = to_yaml({"groups": groups}, stack.source_name)
     return files
