@@ -182,6 +182,7 @@ class Kubernetes:
     monitor_kind: str                   # ServiceMonitor or PodMonitor
     port: str                           # the metrics port's name
     selectors: tuple[tuple[str, Labels], ...]  # job name -> matchLabels, for every spec job
+    target_namespaces: tuple[str, ...]  # where the scraped Services or Pods live; () = namespace
     alertmanager_kind: str              # AlertmanagerConfig or Secret
     alertmanager_secret: str            # name of the alertmanager.yaml Secret
     credentials_secret: str             # Secret with the receivers' *_file contents, key = file name
@@ -246,6 +247,7 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
             port=kube.get("port", d.DEFAULT_METRICS_PORT_NAME),
             selectors=tuple((job["name"], _labels(given.get(job["name"], {d.DEFAULT_SELECTOR_LABEL: job["name"]})))
                             for job in data["scrape"]["jobs"]),
+            target_namespaces=tuple(kube.get("target_namespaces", ())),
             alertmanager_kind=kube.get("alertmanager", d.DEFAULT_ALERTMANAGER_KIND),
             alertmanager_secret=kube.get("alertmanager_secret", f"alertmanager-{name}"),
             credentials_secret=kube.get("credentials_secret", f"{name}-alertmanager-credentials"),

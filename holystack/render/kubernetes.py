@@ -95,7 +95,10 @@ def monitors(stack: Stack, kube: Kubernetes) -> dict[str, dict[str, Any]]:
             endpoint["scrapeTimeout"] = str(job.interval)
         endpoint["relabelings"] = monitor_relabelings(job.name)
         key = "endpoints" if kube.monitor_kind == "ServiceMonitor" else "podMetricsEndpoints"
-        spec = {"selector": {"matchLabels": dict(kube.selector_of(job.name))}, key: [endpoint]}
+        spec: dict[str, Any] = {"selector": {"matchLabels": dict(kube.selector_of(job.name))}}
+        if kube.target_namespaces:
+            spec["namespaceSelector"] = {"matchNames": list(kube.target_namespaces)}
+        spec[key] = [endpoint]
         objects[f"{kube.monitor_kind.lower()}-{name}.yaml"] = _object(
             MONITORING_V1, kube.monitor_kind, _metadata(stack, kube, name), spec=spec)
     return objects
