@@ -195,3 +195,24 @@ def test_remote_write_configs_pass_promtool(case: str, tmp_path: Path, promtool:
         assert "password" not in remote.get("basic_auth", {}) and "credentials" not in remote.get("authorization", {})
     agent = yaml.safe_load((folder / AGENT_CONFIG).read_text())
     assert "rule_files" not in agent and "alerting" not in agent
+
+
+def test_every_receiver_kind_round_trips_as_an_alertmanager_config() -> None:
+    """acme-vi's email, opsgenie and webhook receivers (holysheep-k8s has pagerduty, slack and
+    webhook) as an AlertmanagerConfig: the CRD model keeps every field."""
+    from holystack.model import build_model
+    from holystack.render.kubernetes import alertmanager_objects
+    from holystack.spec import check_spec_text
+
+    data = yaml.safe_load((CASES / "acme-vi-k8s" / "spec.yaml").read_text())
+    data["kubernetes"]["alertmanager"] = "AlertmanagerConfig"
+    stack = build_model(check_spec_text(yaml.safe_dump(data)), "acme.yaml")
+    objects = alertmanager_objects(stack, stack.scale_out.kubernetes)
+    (config,) = [o for o in objects.values() if o["kind"] == "AlertmanagerConfig"]
+    kinds = {key for receiver in config["spec"]["receivers"] for key in receiver if key.endswith("Configs")}
+    assert kinds == {"emailConfigs", "opsgenieConfigs", "webhookConfigs"}
+    model = v1alpha1.AlertmanagerConfig.model_validate(config)
+    assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == config
+    for obj in objects.values():
+        if obj["kind"] == "ConfigMap":
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
