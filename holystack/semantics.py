@@ -293,3 +293,7 @@ def _remote_write(data: dict[str, Any]) -> Iterator[Finding]:
             yield where + ("basic_auth", "password_file"), "is required with basic_auth: the file holding the password"
         if "basic_auth" in remote and ("bearer_token_file" in remote or "bearer_token" in remote):
             yield where + ("basic_auth",), "give either basic_auth or bearer_token_file, not both"
+        for header in remote.get("headers", {}):
+            if SECRET_QUERY_KEYS.search(header):
+                yield where + ("headers", header), (f"{INLINE_SECRET_MESSAGE}; the header {header} carries a credential: "
+                                                    "use bearer_token_file or basic_auth.password_file")

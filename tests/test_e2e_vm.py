@@ -4,6 +4,7 @@ rendered vmalert rules, recordings written back) -> Alertmanager (rendered route
 receivers on loopback. The scenarios and checks are those of test_e2e, on the other engine."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,12 @@ def test_scenario_alert_reaches_its_receiver_through_vmalert(tmp_path: Path, sce
 def test_every_dashboard_target_has_data_in_victoriametrics_in_mixed(tmp_path: Path) -> None:
     with live(tmp_path, "mixed", ENGINE) as run:
         check_dashboards_have_data(run)
+        # Every rendered rule evaluates on VictoriaMetrics without an error (MetricsQL reads them all).
+        with urllib.request.urlopen(f"{run.stack.vmalert.url}/api/v1/rules", timeout=10) as response:
+            groups = json.load(response)["data"]["groups"]
+        rules = [(group["name"], rule["name"], rule.get("lastError", "")) for group in groups for rule in group["rules"]]
+        assert len(rules) >= 50, rules
+        assert [r for r in rules if r[2]] == []
 
 
 def test_up_with_the_victoriametrics_engine_as_the_readme_runs_it(tmp_path: Path) -> None:
