@@ -1,11 +1,11 @@
 """The `endpoint` label trap of prometheus-operator, proven on a real Prometheus.
 
-prometheus-operator gives every ServiceMonitor target the label endpoint=<port name>. Prometheus
+prometheus-operator gives every ServiceMonitor and PodMonitor target the label endpoint=<port name>. Prometheus
 then renames a scraped series' own `endpoint` (the contract's API path) to exported_endpoint,
 unless honor_labels is set or the relabelings drop the target label. Every rule, alert and panel
 reads `endpoint`, so they would all silently stop matching.
 
-The test renders the scrape config prometheus-operator generates for a ServiceMonitor endpoint
+The test renders the scrape config prometheus-operator generates for a monitor's endpoint
 (its target labels, then the monitor's own relabelings, honorLabels and metricRelabelings) with a
 static target on loopback, and lets a real Prometheus scrape `holystack simulate` with it: once with
 the ServiceMonitor holystack renders, once with the same monitor stripped of its fix, which must
@@ -31,7 +31,7 @@ from .helpers import answers, prom_query, wait_until
 
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 NAMESPACE = "llm"
-SERVICE = "gateway"          # the Service the monitor selects; operator's default job label
+SERVICE = "gateway"          # the Service (and Pod) the monitor selects
 PORT_NAME = "http-metrics"   # the metrics port's name: what operator puts into `endpoint`
 
 pytestmark = pytest.mark.usefixtures("servers")
@@ -45,14 +45,27 @@ def _snake(relabeling: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+ENDPOINTS_KEY = {"ServiceMonitor": "endpoints", "PodMonitor": "podMetricsEndpoints"}
+
+
+def operator_job(monitor: dict[str, Any]) -> str:
+    """The job label prometheus-operator gives a target: the Service's name for a ServiceMonitor,
+    <namespace>/<PodMonitor name> for a PodMonitor."""
+    if monitor["kind"] == "ServiceMonitor":
+        return SERVICE
+    return f"{NAMESPACE}/{monitor['metadata']['name']}"
+
+
 def operator_scrape_config(monitor: dict[str, Any], target: str, job_name: str) -> dict[str, Any]:
     """What prometheus-operator generates for the monitor's first endpoint, for one discovered
-    target: the target labels it sets from service discovery (namespace, service, pod, container,
-    endpoint = port name, job = service name), then the monitor's relabelings; honorLabels and
-    metricRelabelings as given."""
-    endpoint = monitor["spec"]["endpoints"][0]
-    operator_labels = {"namespace": NAMESPACE, "service": SERVICE, "pod": f"{SERVICE}-0",
-                       "container": SERVICE, OPERATOR_PORT_LABEL: endpoint["port"], "job": SERVICE}
+    target: the target labels it sets from service discovery (namespace, service for a
+    ServiceMonitor, pod, container, endpoint = port name, job), then the monitor's relabelings;
+    honorLabels and metricRelabelings as given."""
+    endpoint = monitor["spec"][ENDPOINTS_KEY[monitor["kind"]]][0]
+    operator_labels = {"namespace": NAMESPACE, "pod": f"{SERVICE}-0", "container": SERVICE,
+                       OPERATOR_PORT_LABEL: endpoint["port"], "job": operator_job(monitor)}
+    if monitor["kind"] == "ServiceMonitor":
+        operator_labels["service"] = SERVICE
     relabel = [{"target_label": label, "replacement": value} for label, value in operator_labels.items()]
     relabel += [_snake(r) for r in endpoint.get("relabelings", [])]
     config = {"job_name": job_name, "honor_labels": endpoint.get("honorLabels", False),
@@ -64,20 +77,23 @@ def operator_scrape_config(monitor: dict[str, Any], target: str, job_name: str) 
     return config
 
 
-def rendered_monitor() -> tuple[dict[str, Any], list[str]]:
-    """The ServiceMonitor holystack renders for the e2e spec's job, and the spec's endpoint paths."""
+def rendered_monitor(kind: str) -> tuple[dict[str, Any], list[str]]:
+    """The monitor holystack renders for the e2e spec's job, and the spec's endpoint paths."""
     data = yaml.safe_load(SPEC.read_text())
-    data["kubernetes"] = {"namespace": NAMESPACE, "port": PORT_NAME, "monitor": "ServiceMonitor"}
+    data["kubernetes"] = {"namespace": NAMESPACE, "port": PORT_NAME, "monitor": kind}
     stack = build_model(check_spec_text(yaml.safe_dump(data), "k8s.yaml"), "k8s.yaml")
     (monitor,) = monitors(stack, stack.scale_out.kubernetes).values()
     return monitor, [e.path for e in stack.endpoints]
 
 
-def test_the_contract_endpoint_label_survives_operator_relabeling(tmp_path: Path) -> None:
-    monitor, paths = rendered_monitor()
-    job = monitor["spec"]["endpoints"][0]["relabelings"][0]["replacement"]
+@pytest.mark.parametrize("kind", list(ENDPOINTS_KEY))
+def test_the_contract_endpoint_label_survives_operator_relabeling(tmp_path: Path, kind: str) -> None:
+    monitor, paths = rendered_monitor(kind)
+    key = ENDPOINTS_KEY[kind]
+    job = monitor["spec"][key][0]["relabelings"][0]["replacement"]
     unfixed = copy.deepcopy(monitor)
-    del unfixed["spec"]["endpoints"][0]["relabelings"]  # a ServiceMonitor as usually written
+    del unfixed["spec"][key][0]["relabelings"]  # a monitor as usually written
+    trap_job = operator_job(unfixed)
     metrics_port, prometheus_port = free_port(), free_port()
     target = f"127.0.0.1:{metrics_port}"
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -98,7 +114,7 @@ def test_the_contract_endpoint_label_survives_operator_relabeling(tmp_path: Path
         def both_scraped() -> list[dict]:
             found = prom_query(prometheus.url, query)
             jobs = {series["metric"].get("job") for series in found}
-            return found if {job, SERVICE} <= jobs else []
+            return found if {job, trap_job} <= jobs else []
 
         assert wait_until(both_scraped, 30), f"Prometheus did not scrape both jobs: {prom_query(prometheus.url, query)}"
         series = [s["metric"] for s in both_scraped()]
@@ -109,8 +125,8 @@ def test_the_contract_endpoint_label_survives_operator_relabeling(tmp_path: Path
         simulator.communicate(timeout=20)
 
     fixed = [s for s in series if s["job"] == job]
-    # Without the fix the job label is operator's default, the Service name.
-    trapped = [s for s in series if s["job"] == SERVICE]
+    # Without the fix the job label is operator's default.
+    trapped = [s for s in series if s["job"] == trap_job]
     # holystack's monitor: the contract's endpoint intact, the spec's job name, nothing renamed.
     assert {s.get("endpoint") for s in fixed} == set(paths), fixed
     assert not any("exported_endpoint" in s for s in fixed), fixed

@@ -216,3 +216,21 @@ def test_every_receiver_kind_round_trips_as_an_alertmanager_config() -> None:
     for obj in objects.values():
         if obj["kind"] == "ConfigMap":
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_validate_runs_promtool_on_the_scale_out_outputs(tmp_path: Path, promtool: str) -> None:
+    """holystack validate checks the agent config and every ruler's files, and fails on a broken one."""
+    from holystack.checks.result import FAIL, PASS
+    from holystack.validate import validate
+
+    spec = CASES / "holysheep-k8s" / "spec.yaml"
+    out = tmp_path / "out"
+    write_tree(render_files(spec), out)
+    rows = {r.name: r.status for r in validate(spec, out, strict=True).results}
+    scale_out = {"promtool check config --agent", "promtool check rules (vmalert)", "promtool check rules (thanos)",
+                 "promtool check rules (mimir)"}
+    assert {rows[name] for name in scale_out} == {PASS}
+    mimir = out / MIMIR_DIR / "holysheep.yaml"
+    mimir.write_text(mimir.read_text().replace("expr: sum by", "expr: sum by by", 1))
+    rows = {r.name: r.status for r in validate(spec, out, strict=True).results}
+    assert rows["promtool check rules (mimir)"] == FAIL
