@@ -234,3 +234,11 @@ def test_validate_runs_promtool_on_the_scale_out_outputs(tmp_path: Path, promtoo
     mimir.write_text(mimir.read_text().replace("expr: sum by", "expr: sum by by", 1))
     rows = {r.name: r.status for r in validate(spec, out, strict=True).results}
     assert rows["promtool check rules (mimir)"] == FAIL
+
+
+@pytest.mark.parametrize("case", K8S_CASES)
+def test_every_object_fits_kubectl_apply(case: str) -> None:
+    """Client-side `kubectl apply` copies each object into an annotation limited to 256 KiB."""
+    files = render_files(CASES / case / "spec.yaml")
+    sizes = {path: len(text.encode()) for path, text in files.items() if path.startswith(f"{KUBERNETES_DIR}/")}
+    assert max(sizes.values()) < 256 * 1024, sizes
