@@ -173,6 +173,8 @@ class ManagedPrometheus:
     name: str
     retention: Duration
     replicas: int
+    service_account: str | None
+    alertmanager_service: str | None   # its web port, in the namespace
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,8 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
             prometheus=None if managed is None else ManagedPrometheus(
                 managed.get("name", name),
                 Duration.parse(managed["retention"]) if "retention" in managed else slo_period,
-                managed.get("replicas", d.DEFAULT_PROMETHEUS_REPLICAS)),
+                managed.get("replicas", d.DEFAULT_PROMETHEUS_REPLICAS),
+                managed.get("service_account"), managed.get("alertmanager_service")),
         )
     remote = tuple(
         RemoteWrite(r.get("name"), r["url"], r.get("basic_auth", {}).get("username"),

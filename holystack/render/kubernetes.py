@@ -27,6 +27,8 @@ MONITORING_V1ALPHA1 = "monitoring.coreos.com/v1alpha1"
 ALERTMANAGER_SECRETS_ROOT = "/etc/alertmanager/secrets"
 ALERTMANAGER_CONFIG_ROOT = "/etc/alertmanager/config"
 ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"
+# The web port's name on the Alertmanager Service prometheus-operator creates.
+ALERTMANAGER_PORT_NAME = "http-web"
 # The target label prometheus-operator gives every ServiceMonitor and PodMonitor target: the port
 # name. It is the contract's own label name, so it is dropped before the scrape (see monitor()).
 OPERATOR_PORT_LABEL = c.ENDPOINT
@@ -247,6 +249,11 @@ def prometheus_object(stack: Stack, kube: Kubernetes) -> dict[str, dict[str, Any
         "scrapeInterval": str(stack.scrape_interval), "evaluationInterval": str(stack.evaluation_interval),
         "ruleSelector": selector, "serviceMonitorSelector": selector, "podMonitorSelector": selector,
     }
+    if managed.service_account:
+        spec["serviceAccountName"] = managed.service_account
+    if managed.alertmanager_service:
+        spec["alerting"] = {"alertmanagers": [{"namespace": kube.namespace, "name": managed.alertmanager_service,
+                                               "port": ALERTMANAGER_PORT_NAME}]}
     if stack.scale_out.remote_write:
         spec["remoteWrite"] = _remote_write(stack, kube)
     name = k8s_name(managed.name)
