@@ -8,13 +8,12 @@ from __future__ import annotations
 import copy
 import posixpath
 import re
-from importlib import resources
 from typing import Any
 
 from .. import contract as c
 from ..model import Kubernetes, Labels, Stack, k8s_name
 from ..output import Files, to_yaml
-from .alertmanager import TEMPLATE_NAME, alertmanager_config
+from .alertmanager import TEMPLATE_NAME, alertmanager_config, render_alertmanager
 from .grafana import GRAFANA_DIR, render_grafana
 from .prometheus import DEFAULT_SCRAPE_TIMEOUT, remote_write_configs, rule_files
 
@@ -30,7 +29,7 @@ ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"
 # The web port's name on the Alertmanager Service prometheus-operator creates.
 ALERTMANAGER_PORT_NAME = "http-web"
 # The target label prometheus-operator gives every ServiceMonitor and PodMonitor target: the port
-# name. It is the contract's own label name, so it is dropped before the scrape (see monitor()).
+# name. It is the contract's own label name, so it is dropped before the scrape (monitor_relabelings).
 OPERATOR_PORT_LABEL = c.ENDPOINT
 JOB_LABEL = "job"
 
@@ -136,7 +135,7 @@ def _matcher(text: str) -> dict[str, str]:
     return {"name": match[1], "value": re.sub(r"\\(.)", r"\1", value), "matchType": match[2]}
 
 
-def _convert(node: Any, kube: Kubernetes, key: str = "") -> Any:
+def _convert(node: Any, kube: Kubernetes) -> Any:
     """An alertmanager.yml node as AlertmanagerConfig spec: camelCase keys, matcher objects, Secret
     key references for *_file fields, headers as key/value lists."""
     if isinstance(node, dict):
@@ -149,17 +148,17 @@ def _convert(node: Any, kube: Kubernetes, key: str = "") -> Any:
             elif k in ("matchers", "source_matchers", "target_matchers"):
                 out[_camel(k)] = [_matcher(m) for m in v]
             else:
-                out[_camel(k)] = _convert(v, kube, k)
+                out[_camel(k)] = _convert(v, kube)
         return out
     if isinstance(node, list):
-        return [_convert(item, kube, key) for item in node]
+        return [_convert(item, kube) for item in node]
     return node
 
 
 def alertmanager_objects(stack: Stack, kube: Kubernetes) -> dict[str, dict[str, Any]]:
     """The routing as an AlertmanagerConfig (plus its templates' ConfigMap), or as the config Secret."""
     config = alertmanager_config(stack)
-    template = resources.files("holystack.templates").joinpath(f"alertmanager/{TEMPLATE_NAME}").read_text("utf-8")
+    template = next(text for path, text in render_alertmanager(stack).items() if path.endswith(f"/{TEMPLATE_NAME}"))
     if kube.alertmanager_kind == "AlertmanagerConfig":
         spec = {key: _convert(config[key], kube) for key in ("route", "receivers")}
         spec["inhibitRules"] = _convert(config["inhibit_rules"], kube)
