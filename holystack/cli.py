@@ -99,10 +99,12 @@ def up(spec: SpecArg = Path("holystack.yaml"),
                                            "so that alerts fire within a minute.")] = True,
        workdir: Annotated[Path | None, typer.Option(help="Keep the rendered stack, data and logs here "
                                                          "(default: a temporary folder, removed at exit).")] = None,
+       engine: Annotated[str, typer.Option(help="prometheus, or victoriametrics: vmagent -> VictoriaMetrics "
+                                                "<- vmalert -> Alertmanager.")] = "prometheus",
        ) -> None:
     """Run the stack locally: Prometheus and Alertmanager on loopback, fed by simulate. Ctrl-C stops."""
     with _reported():
-        _live().run_up(spec, scenario, rps, seed, fast, workdir)
+        _live().run_up(spec, scenario, rps, seed, fast, workdir, engine)
 
 
 cost_app = typer.Typer(no_args_is_help=True, help="Spend from the per-call ledger (PostgreSQL).")

@@ -94,3 +94,15 @@ def thresholds_with_defaults(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def alerting_with_defaults(alerting: dict[str, Any]) -> dict[str, Any]:
     """The spec's alerting section over its defaults (DEFAULT_ALERTING)."""
     return {**DEFAULT_ALERTING, **alerting}
+
+
+# Scale-out (kubernetes:, remote_write:, rulers:). kube-prometheus-stack selects rules, monitors and
+# AlertmanagerConfigs by its release label; its Grafana sidecar loads ConfigMaps with this label.
+DEFAULT_KUBERNETES_LABELS = {"release": "kube-prometheus-stack"}
+DEFAULT_MONITOR_KIND = "ServiceMonitor"
+DEFAULT_METRICS_PORT_NAME = "metrics"
+DEFAULT_SELECTOR_LABEL = "app.kubernetes.io/name"
+DEFAULT_ALERTMANAGER_KIND = "AlertmanagerConfig"
+DEFAULT_DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+DEFAULT_FOLDER_ANNOTATION = "grafana_folder"
+DEFAULT_PROMETHEUS_REPLICAS = 1

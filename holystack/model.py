@@ -1,6 +1,7 @@
 """The typed, frozen model of a valid spec. Renderers read only this, never the raw dict."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -178,6 +179,123 @@ class Slo:
     min_calls: int
 
 
+# --- Scale-out: Kubernetes output, remote write and separate rulers (the spec's kubernetes:,
+# remote_write: and rulers: sections). One block, built by _scale_out() from build_model.
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ManagedPrometheus:
+    """A Prometheus object holystack renders, with the retention the rules need."""
+
+    name: str
+    retention: Duration
+    replicas: int
+    service_account: str | None
+    alertmanager_service: str | None   # its web port, in the namespace
+
+
+@dataclass(frozen=True)
+class Kubernetes:
+    namespace: str
+    labels: Labels                      # on every object: ruleSelector, serviceMonitorSelector, ...
+    monitor_kind: str                   # ServiceMonitor or PodMonitor
+    port: str                           # the metrics port's name
+    selectors: tuple[tuple[str, Labels], ...]  # job name -> matchLabels, for every spec job
+    target_namespaces: tuple[str, ...]  # where the scraped Services or Pods live; () = namespace
+    alertmanager_kind: str              # AlertmanagerConfig or Secret
+    alertmanager_secret: str            # name of the alertmanager.yaml Secret
+    credentials_secret: str             # Secret with the receivers' *_file contents, key = file name
+    dashboard_label: tuple[str, str]
+    folder_annotation: str
+    prometheus: ManagedPrometheus | None
+
+    def selector_of(self, job: str) -> Labels:
+        return dict(self.selectors)[job]
+
+
+@dataclass(frozen=True)
+class RemoteWrite:
+    name: str | None
+    url: str
+    username: str | None
+    password_file: str | None
+    bearer_token_file: str | None
+    headers: Labels
+    queue_config: tuple[tuple[str, Any], ...]
+    send_everything: bool
+
+
+@dataclass(frozen=True)
+class Rulers:
+    vmalert: bool
+    thanos: bool
+    mimir_namespace: str | None         # None: no Mimir/Cortex output
+
+
+@dataclass(frozen=True)
+class ScaleOut:
+    kubernetes: Kubernetes | None
+    remote_write: tuple[RemoteWrite, ...]
+    rulers: Rulers
+    retention_needed: Duration          # the longest window any rule reads: the SLO period
+
+
+RFC1123_MAX = 63
+
+
+def k8s_name(*parts: str) -> str:
+    """A Kubernetes object name (an RFC 1123 label) from the parts: lowercase, '-' for anything else, at most 63 characters."""
+    text = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower())
+    return re.sub(r"-{2,}", "-", text).strip("-")[:RFC1123_MAX].rstrip("-")
+
+
+def _labels(raw: dict[str, Any]) -> Labels:
+    return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
+
+
+def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOut:
+    kube = data.get("kubernetes")
+    kubernetes = None
+    if kube is not None:
+        given = kube.get("selectors", {})
+        managed = kube.get("prometheus")
+        kubernetes = Kubernetes(
+            namespace=kube["namespace"],
+            labels=_labels(kube.get("labels", defaults.DEFAULT_KUBERNETES_LABELS)),
+            monitor_kind=kube.get("monitor", defaults.DEFAULT_MONITOR_KIND),
+            port=kube.get("port", defaults.DEFAULT_METRICS_PORT_NAME),
+            selectors=tuple((job["name"], _labels(given.get(job["name"], {defaults.DEFAULT_SELECTOR_LABEL: job["name"]})))
+                            for job in data["scrape"]["jobs"]),
+            target_namespaces=tuple(kube.get("target_namespaces", ())),
+            alertmanager_kind=kube.get("alertmanager", defaults.DEFAULT_ALERTMANAGER_KIND),
+            alertmanager_secret=kube.get("alertmanager_secret", f"alertmanager-{name}"),
+            credentials_secret=kube.get("credentials_secret", f"{name}-alertmanager-credentials"),
+            dashboard_label=next(iter(_labels(kube.get("dashboard_label", defaults.DEFAULT_DASHBOARD_LABEL)))),
+            folder_annotation=kube.get("folder_annotation", defaults.DEFAULT_FOLDER_ANNOTATION),
+            prometheus=None if managed is None else ManagedPrometheus(
+                managed.get("name", name),
+                Duration.parse(managed["retention"]) if "retention" in managed else slo_period,
+                managed.get("replicas", defaults.DEFAULT_PROMETHEUS_REPLICAS),
+                managed.get("service_account"), managed.get("alertmanager_service")),
+        )
+    remote = tuple(
+        RemoteWrite(r.get("name"), r["url"], r.get("basic_auth", {}).get("username"),
+                    r.get("basic_auth", {}).get("password_file"), r.get("bearer_token_file"),
+                    _labels(r.get("headers", {})), tuple(r.get("queue_config", {}).items()),
+                    bool(r.get("send_everything", False)))
+        for r in data.get("remote_write", []))
+    rulers = data.get("rulers", {})
+    mimir = rulers.get("mimir")
+    return ScaleOut(kubernetes, remote,
+                    Rulers(bool(rulers.get("vmalert", False)), bool(rulers.get("thanos", False)),
+                           None if mimir is None else mimir.get("namespace", name)),
+                    slo_period)
+
+# --- end of the scale-out block
+
+
 @dataclass(frozen=True)
 class Stack:
     """Everything holystack renders from, with every default applied."""
@@ -200,6 +318,7 @@ class Stack:
     alerting: Alerting
     dashboards: Dashboards
     slo: Slo
+    scale_out: ScaleOut
 
     def alert_name(self, kind: str) -> str:
         return f"{self.alert_prefix}{kind}"
@@ -329,6 +448,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
                 for r in alerting["routes"]),
         ),
         slo=_slo(data, slowest_scrape_ms),
+        scale_out=_scale_out(data, data["name"], Duration.parse(defaults.SLO_PERIOD)),
         dashboards=Dashboards(
             datasource=dashboards.get("datasource", defaults.DEFAULT_DATASOURCE),
             folder=dashboards.get("folder", data["name"]),

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .contract import COUNTER_SUFFIXES, OTHER
 from .defaults import ABSENT_FOR_MIN_SCRAPES, RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES, WATCHDOG_RECEIVER
 from .errors import SpecPath, format_path
-from .model import Duration, Stack
+from .model import Duration, Stack, k8s_name
 
 Finding = tuple[SpecPath, str]
 ModelCheck = Callable[[Stack], Iterator[Finding]]
@@ -178,8 +178,28 @@ def _alerting_timing(stack: Stack) -> Iterator[Finding]:
             "Alertmanager only repeats at group_interval ticks")
 
 
+def _kubernetes(stack: Stack) -> Iterator[Finding]:
+    """Monitors get distinct names; a managed Prometheus keeps the SLO period."""
+    kube = stack.scale_out.kubernetes
+    if kube is None:
+        return
+    seen: dict[str, str] = {}
+    for index, job in enumerate(stack.jobs):
+        name = k8s_name(job.name)
+        if name in seen:
+            yield ("scrape", "jobs", index, "name"), (
+                f"{job.name!r} and {seen[name]!r} give the same Kubernetes name {name!r}; rename one")
+        seen.setdefault(name, job.name)
+    period = stack.slo.period
+    if kube.prometheus is not None and kube.prometheus.retention.ms < period.ms:
+        yield ("kubernetes", "prometheus", "retention"), (
+            f"{kube.prometheus.retention} is shorter than the {period} SLO windows the rules and dashboards read; "
+            f"use at least {period}, or leave retention out")
+
+
 MODEL_CHECKS: tuple[ModelCheck, ...] = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
-                                        _metrics_prefix, _windows, _burn_rates, _reserved_names, _alerting_timing)
+                                        _metrics_prefix, _windows, _burn_rates, _reserved_names, _alerting_timing,
+                                        _kubernetes)
 
 
 # -- raw-input checks: on the data as written, before the schema ----------------------------
@@ -270,4 +290,40 @@ def _routes(data: dict[str, Any]) -> Iterator[Finding]:
                 yield where + ("matchers", m_index), f"{matcher!r} is not a matcher such as severity=\"critical\""
 
 
-RAW_CHECKS: tuple[RawCheck, ...] = (_secrets, _routes)
+def _kubernetes_selectors(data: dict[str, Any]) -> Iterator[Finding]:
+    """kubernetes.selectors name spec jobs (the model keeps a selector per job, so a typo would vanish)."""
+    selectors = _section(_section(data, "kubernetes"), "selectors")
+    jobs = [job.get("name") for job in _mappings(_section(data, "scrape").get("jobs"))]
+    for job in selectors:
+        if job not in jobs:
+            yield ("kubernetes", "selectors", job), (
+                f"{job!r} is not a scrape job; use one of {', '.join(repr(j) for j in jobs)}")
+
+
+# Inline remote-write credentials -> the file form to use.
+REMOTE_WRITE_SECRETS = {("basic_auth", "password"): "basic_auth.password_file", ("bearer_token",): "bearer_token_file"}
+
+
+def _remote_write(data: dict[str, Any]) -> Iterator[Finding]:
+    for index, remote in enumerate(_mappings(data.get("remote_write"))):
+        where = ("remote_write", index)
+        basic_auth = remote.get("basic_auth") if isinstance(remote.get("basic_auth"), dict) else None
+        for path, file_form in REMOTE_WRITE_SECRETS.items():
+            node: Any = remote
+            for key in path[:-1]:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and path[-1] in node:
+                yield where + path, (f"{INLINE_SECRET_MESSAGE}; put the value in a file readable by Prometheus "
+                                     f"and set remote_write[{index}].{file_form} to its path")
+        if basic_auth is not None and "password_file" not in basic_auth and "password" not in basic_auth:
+            yield where + ("basic_auth", "password_file"), "is required with basic_auth: the file holding the password"
+        if basic_auth is not None and ("bearer_token_file" in remote or "bearer_token" in remote):
+            yield where + ("basic_auth",), "give either basic_auth or bearer_token_file, not both"
+        headers = remote.get("headers") if isinstance(remote.get("headers"), dict) else {}
+        for header in headers:
+            if SECRET_QUERY_KEYS.search(str(header)):
+                yield where + ("headers", header), (f"{INLINE_SECRET_MESSAGE}; the header {header} carries a credential: "
+                                                    "use bearer_token_file or basic_auth.password_file")
+
+
+RAW_CHECKS: tuple[RawCheck, ...] = (_secrets, _routes, _kubernetes_selectors, _remote_write)

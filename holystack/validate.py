@@ -11,6 +11,7 @@ import yaml
 from .checks.dashboards_lint import lint_dashboards
 from .checks.result import FAIL, PASS, SKIP, CheckResult
 from .checks.rules_lint import RuleSet, lint_rules
+from .checks.scale_out import scale_out_checks
 from .checks.tools import tool_checks
 from .errors import UsageError
 from .model import Stack
@@ -77,6 +78,7 @@ def run_checks(stack: Stack, out: Path) -> list[CheckResult]:
     test_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
     relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
     results += tool_checks(out, relative(rule_paths), relative(test_paths))
+    results += scale_out_checks(out, files)
     # promtool resolves paths from its working folder: run it in prometheus/.
     documents, errors = _load_yaml(out, [p for p in rule_paths if (out / p).is_file()])
     if errors:

@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from holystack.live.capture import CaptureServer, Notification
-from holystack.live.playground import FAST_RATE_WINDOW, Ports, RunningStack, fast_spec, loopback_spec, start_stack, write_spec
+from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, start_engine,
+                                       vm_spec, write_spec)
 from holystack.spec import read_spec
 
 from .helpers import answers, prom_query, wait_until
@@ -58,7 +60,7 @@ def deliveries(notifications: list[Notification]) -> set[Delivery]:
 
 @dataclass
 class Live:
-    stack: RunningStack
+    stack: Any  # RunningStack, or RunningVmStack: out, prometheus (the query API), alertmanager
     capture: CaptureServer
     simulator: subprocess.Popen
     started: float
@@ -75,8 +77,9 @@ class Live:
 
 
 @contextmanager
-def live(tmp_path: Path, scenario: str) -> Iterator[Live]:
-    """Fresh simulator, Prometheus and Alertmanager for one scenario; everything is stopped after."""
+def live(tmp_path: Path, scenario: str, engine: str = ENGINES[0]) -> Iterator[Live]:
+    """Fresh simulator, Prometheus (or vmagent, VictoriaMetrics and vmalert) and Alertmanager for one
+    scenario; everything is stopped after."""
     capture = CaptureServer().start()
     ports = Ports.free()
     slack_url = tmp_path / "slack-url"
@@ -87,7 +90,7 @@ def live(tmp_path: Path, scenario: str) -> Iterator[Live]:
             receiver["webhook"]["url"] = f"{capture.url}/{receiver['name']}"
         if "slack" in receiver:
             receiver["slack"]["api_url_file"] = str(slack_url)
-    spec_path = write_spec(spec, tmp_path / "e2e.yaml")
+    spec_path = write_spec(vm_spec(spec) if engine == "victoriametrics" else spec, tmp_path / "e2e.yaml")
     simulator = subprocess.Popen(
         [sys.executable, "-m", "holystack", "simulate", str(spec_path), "--scenario", scenario,
          "--duration", "120s", "--rps", str(RPS), "--metrics-port", str(ports.metrics), "--seed", "7"],
@@ -95,7 +98,7 @@ def live(tmp_path: Path, scenario: str) -> Iterator[Live]:
     stack = None
     try:
         assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), 15), "simulate did not serve /metrics"
-        stack = start_stack(spec_path, ports, tmp_path / "work")
+        stack = start_engine(engine, spec_path, ports, tmp_path / "work", fast=True)
         yield Live(stack, capture, simulator, time.monotonic())
     finally:
         if stack is not None:
@@ -122,23 +125,29 @@ SCENARIOS = {
 }
 
 
+def check_scenario(run: Live, scenario: str, more_companions: frozenset[str] = frozenset()) -> None:
+    """The scenario's alert reaches the receiver its severity routes to, with only its companions."""
+    (kind, severity, receiver), companions, share = SCENARIOS[scenario]
+    companions = companions | more_companions
+    expected = Delivery(receiver, "firing", PREFIX + kind, severity)
+    arrived = run.capture.wait_for(lambda n: expected in deliveries(n), ALERT_DEADLINE)
+    firing = run.firing()
+    assert arrived, f"{expected} did not arrive within {ALERT_DEADLINE}s; got {sorted(map(str, firing))}"
+    allowed = {PREFIX + k for k in {kind, *companions}}
+    assert {d.alertname for d in firing} <= allowed, f"unexpected alerts: {firing}"
+    if share:
+        status, ratio = share
+        measured = run.query(f'sum(increase(e2e_requests_total{{status_code=~"{status}"}}[1m]))'
+                             f' / sum(increase(e2e_requests_total[1m]))')
+        assert measured and abs(float(measured[0]["value"][1]) - ratio) < 0.08, measured
+    # Severity routing: a critical alert never lands on the chat receiver, a warning never pages.
+    assert all((d.receiver == "pager") == (d.severity == "critical") for d in firing), firing
+
+
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_scenario_alert_reaches_its_receiver(tmp_path: Path, scenario: str) -> None:
-    (kind, severity, receiver), companions, share = SCENARIOS[scenario]
-    expected = Delivery(receiver, "firing", PREFIX + kind, severity)
     with live(tmp_path, scenario) as run:
-        arrived = run.capture.wait_for(lambda n: expected in deliveries(n), ALERT_DEADLINE)
-        firing = run.firing()
-        assert arrived, f"{expected} did not arrive within {ALERT_DEADLINE}s; got {sorted(map(str, firing))}"
-        allowed = {PREFIX + k for k in {kind, *companions}}
-        assert {d.alertname for d in firing} <= allowed, f"unexpected alerts: {firing}"
-        if share:
-            status, ratio = share
-            measured = run.query(f'sum(increase(e2e_requests_total{{status_code=~"{status}"}}[1m]))'
-                                 f' / sum(increase(e2e_requests_total[1m]))')
-            assert measured and abs(float(measured[0]["value"][1]) - ratio) < 0.08, measured
-        # Severity routing: a critical alert never lands on the chat receiver, a warning never pages.
-        assert all((d.receiver == "pager") == (d.severity == "critical") for d in firing), firing
+        check_scenario(run, scenario)
 
 
 def test_healthy_traffic_sends_nothing_but_watchdog(tmp_path: Path) -> None:
@@ -163,20 +172,25 @@ def substitute(expr: str, panel: dict) -> str:
             .replace("$__range", "1m"))
 
 
+def check_dashboards_have_data(run: Live) -> None:
+    """Every target of every rendered dashboard, its variables filled as Grafana would, returns data."""
+    targets = []
+    for path in sorted((run.stack.out / "grafana" / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel.get("targets", []):
+                if panel["title"] not in EMPTY_IN_MIXED:
+                    targets.append((f"{path.name}: {panel['title']} [{target.get('refId')}]",
+                                    substitute(target["expr"], panel)))
+    assert len(targets) >= 15
+    empty: list[str] = []
+
+    def all_have_data() -> bool:
+        empty[:] = [name for name, expr in targets if not run.query(expr)]
+        return not empty
+
+    assert wait_until(all_have_data, 40, step=2), f"no data for: {empty}"
+
+
 def test_every_dashboard_target_has_data_in_mixed(tmp_path: Path) -> None:
     with live(tmp_path, "mixed") as run:
-        targets = []
-        for path in sorted((run.stack.out / "grafana" / "dashboards").glob("*.json")):
-            for panel in json.loads(path.read_text())["panels"]:
-                for target in panel.get("targets", []):
-                    if panel["title"] not in EMPTY_IN_MIXED:
-                        targets.append((f"{path.name}: {panel['title']} [{target.get('refId')}]",
-                                        substitute(target["expr"], panel)))
-        assert len(targets) >= 15
-        empty: list[str] = []
-
-        def all_have_data() -> bool:
-            empty[:] = [name for name, expr in targets if not run.query(expr)]
-            return not empty
-
-        assert wait_until(all_have_data, 40, step=2), f"no data for: {empty}"
+        check_dashboards_have_data(run)

@@ -47,6 +47,7 @@ def loopback_spec(data: dict[str, Any], ports: Ports, capture_url: str | None = 
     spec["scrape"]["prometheus_address"] = f"{LOOPBACK}:{ports.prometheus}"
     spec["alerting"]["alertmanagers"] = [f"{LOOPBACK}:{ports.alertmanager}"]
     spec.setdefault("dashboards", {})["prometheus_url"] = f"http://{LOOPBACK}:{ports.prometheus}"
+    spec.pop("remote_write", None)  # nothing leaves loopback
     if capture_url:
         spec["alerting"]["receivers"] = [{"name": r["name"], "webhook": {"url": f"{capture_url}/{r['name']}"}}
                                          for r in spec["alerting"]["receivers"]]
@@ -130,22 +131,49 @@ def notification_line(notification: Notification) -> str:
     return f"-> {notification.path.lstrip('/')}: {payload.get('status', '?')} {names}"
 
 
+ENGINES = ("prometheus", "victoriametrics")
+
+
+def vm_spec(data: dict[str, Any]) -> dict[str, Any]:
+    """The spec asking for the vmalert rule files too, which the VictoriaMetrics engine runs."""
+    spec = copy.deepcopy(data)
+    spec.setdefault("rulers", {})["vmalert"] = True
+    return spec
+
+
+def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast: bool) -> Any:
+    """The stack on Prometheus (start_stack) or on VictoriaMetrics (vmagent, VictoriaMetrics, vmalert);
+    either has out, prometheus (the query API), alertmanager and stop()."""
+    if engine == "victoriametrics":
+        from .victoriametrics import start_vm_stack
+
+        evaluation = str(load_stack(spec_path).evaluation_interval)
+        return start_vm_stack(spec_path, ports.prometheus, ports.alertmanager, workdir, evaluation, fast)
+    return start_stack(spec_path, ports, workdir, fast)
+
+
 def up(spec_path: Path, scenario: Scenario, rps: float, seed: int, fast: bool, workdir: Path,
-       stop: threading.Event, say: Callable[[str], None]) -> None:
+       stop: threading.Event, say: Callable[[str], None], engine: str = ENGINES[0]) -> None:
     """Run the playground until stop is set."""
     ports = Ports.free()
     capture = CaptureServer(lambda n: say(notification_line(n))).start()
     try:
         spec = loopback_spec(read_spec(spec_path), ports, capture.url)
+        spec = vm_spec(spec) if engine == "victoriametrics" else spec
         local = write_spec(fast_spec(spec) if fast else spec, workdir / spec_path.name)
-        stack = start_stack(local, ports, workdir, fast)
+        stack = start_engine(engine, local, ports, workdir, fast)
         try:
             say(f"rendered {local} into {stack.out}")
-            say(f"Prometheus    {stack.prometheus.url}  (alerts: {stack.prometheus.url}/alerts)")
+            if engine == "victoriametrics":
+                say(f"VictoriaMetrics {stack.prometheus.url}  (vmui: {stack.prometheus.url}/vmui)")
+                say(f"vmagent       {stack.vmagent.url}/targets")
+                say(f"vmalert       {stack.vmalert.url}  (alerts: {stack.vmalert.url}/vmalert/api/v1/alerts)")
+            else:
+                say(f"Prometheus    {stack.prometheus.url}  (alerts: {stack.prometheus.url}/alerts)")
             say(f"Alertmanager  {stack.alertmanager.url}")
             say(f"metrics       http://{LOOPBACK}:{ports.metrics}/metrics")
             say(f"receivers     every receiver is a webhook to {capture.url}; notifications are printed here")
-            say(f"dashboards    {stack.out / 'grafana'} (mount into Grafana; its data source is Prometheus above)")
+            say(f"dashboards    {stack.out / 'grafana'} (mount into Grafana; its data source is the query URL above)")
             say("Ctrl-C stops everything.")
             simulate(load_stack(local), scenario, FOREVER_SECONDS, rps, ports.metrics, seed, stop, report=say)
         finally:

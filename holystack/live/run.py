@@ -73,17 +73,20 @@ def _say(line: str) -> None:
         sys.stdout.flush()
 
 
-def run_up(spec: Path, scenario: str, rps: float, seed: int, fast: bool, workdir: Path | None) -> None:
+def run_up(spec: Path, scenario: str, rps: float, seed: int, fast: bool, workdir: Path | None,
+           engine: str = "prometheus") -> None:
     import tempfile
 
-    from .playground import up
+    from .playground import ENGINES, up
 
+    if engine not in ENGINES:
+        raise UsageError(f"--engine: {engine!r} is not an engine; pick one of {', '.join(ENGINES)}")
     chosen = scenario_named(scenario)
     check_rps(rps)
     load_stack(spec)  # a bad spec is refused before anything starts
     stop = stop_on_signals()
     if workdir is not None:
-        up(spec, chosen, rps, seed, fast, workdir, stop, _say)
+        up(spec, chosen, rps, seed, fast, workdir, stop, _say, engine)
         return
     with tempfile.TemporaryDirectory(prefix="holystack-up-") as tmp:
-        up(spec, chosen, rps, seed, fast, Path(tmp), stop, _say)
+        up(spec, chosen, rps, seed, fast, Path(tmp), stop, _say, engine)

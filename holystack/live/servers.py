@@ -47,6 +47,7 @@ class Server:
     port: int
     log_path: Path
     log: IO[bytes]
+    ready_path: str = "/-/ready"  # VictoriaMetrics' servers answer /health
 
     @property
     def url(self) -> str:
@@ -58,7 +59,7 @@ class Server:
             if self.process.poll() is not None:
                 raise UsageError(f"{self.kind} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=1) as response:
                     if response.status == 200:
                         return self
             except OSError:

@@ -5,12 +5,15 @@ from ..model import Stack
 from ..output import Files, with_manifest
 from .alertmanager import render_alertmanager
 from .grafana import render_grafana
+from .kubernetes import render_kubernetes
 from .prometheus import render_prometheus
 from .readme import render_readme
+from .rulers import render_rulers
 from .ruletests import render_rule_tests
 from .sql import render_sql
 
-RENDERERS = (render_prometheus, render_rule_tests, render_alertmanager, render_grafana, render_sql, render_readme)
+RENDERERS = (render_prometheus, render_rule_tests, render_alertmanager, render_grafana, render_sql, render_readme,
+             render_kubernetes, render_rulers)
 
 
 def render_stack(stack: Stack) -> Files:

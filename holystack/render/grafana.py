@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
@@ -29,7 +30,9 @@ def _dashboard_json(dashboard: g.Dashboard) -> str:
     return to_json(data)
 
 
+@cache
 def render_grafana(stack: Stack) -> Files:
+    """Cached: the Kubernetes output packs the same dashboards; treat the result as read-only."""
     settings = stack.dashboards
     files = {f"{DASHBOARDS_DIR}/{dashboard_uid(stack, slug)}.json": _dashboard_json(dashboard)
              for slug, dashboard in dashboards(stack).items()}

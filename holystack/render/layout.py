@@ -9,6 +9,7 @@ if TYPE_CHECKING:
 
 PROMETHEUS_DIR = "prometheus"
 PROMETHEUS_CONFIG = "prometheus.yml"  # in PROMETHEUS_DIR
+AGENT_CONFIG = "prometheus-agent.yml"  # in PROMETHEUS_DIR: the same scraping, for agent mode
 RULES_DIR = "rules"  # in PROMETHEUS_DIR
 TESTS_DIR = "tests"  # in PROMETHEUS_DIR
 ALERTMANAGER_DIR = "alertmanager"

@@ -7,10 +7,13 @@ from typing import Any
 from ..model import Duration, Stack
 from ..output import Files, to_yaml
 from .alerts import AlertFamily, families, rule_documents
-from .layout import PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
+from .layout import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
 from .recording import cost_rules, daily_cost_rules, request_rules
 from .slo import slo_endpoints, slo_long_rules, slo_rules
 
+# With remote_write: the same scraping for `prometheus --enable-feature=agent`, which refuses rules
+# and Alertmanagers; a ruler next to the remote store evaluates the rules.
+AGENT_REFUSES = ("alerting", "rule_files")
 # Prometheus' default scrape timeout; it must not exceed the scrape interval.
 DEFAULT_SCRAPE_TIMEOUT = Duration(10_000)
 # Rules that read a day or more of samples (24h cost, long SLO windows) run every
@@ -65,11 +68,53 @@ def prometheus_config(stack: Stack) -> dict[str, Any]:
                        "metrics_path": job.metrics_path, "scheme": job.scheme,
                        "static_configs": [{"targets": list(job.targets)}]})
     config["scrape_configs"] = scrape
+    if stack.scale_out.remote_write:
+        config["remote_write"] = remote_write_configs(stack)
+    return config
+
+
+def remote_series(stack: Stack) -> list[str]:
+    """What a remote store needs for the rules, alerts and dashboards: the contract's series, every
+    recorded series, and up (TargetDown, MetricsAbsent)."""
+    recorded = {rule["record"] for groups in rule_files(stack).values() for group in groups
+                for rule in group["rules"] if "record" in rule}
+    return sorted(stack.contract.series_names() | recorded | {"up"})
+
+
+def remote_write_configs(stack: Stack) -> list[dict[str, Any]]:
+    """The spec's remote_write entries; credentials only as files, and only remote_series() sent
+    unless send_everything."""
+    out = []
+    for remote in stack.scale_out.remote_write:
+        entry: dict[str, Any] = {"url": remote.url}
+        if remote.name:
+            entry["name"] = remote.name
+        if remote.password_file:
+            entry["basic_auth"] = {"username": remote.username, "password_file": remote.password_file}
+        if remote.bearer_token_file:
+            entry["authorization"] = {"type": "Bearer", "credentials_file": remote.bearer_token_file}
+        if remote.headers:
+            entry["headers"] = dict(remote.headers)
+        if remote.queue_config:
+            entry["queue_config"] = dict(remote.queue_config)
+        if not remote.send_everything:
+            entry["write_relabel_configs"] = [{"source_labels": ["__name__"], "regex": "|".join(remote_series(stack)),
+                                               "action": "keep"}]
+        out.append(entry)
+    return out
+
+
+def agent_config(stack: Stack) -> dict[str, Any]:
+    """prometheus.yml without what agent mode refuses: scrape and remote-write only."""
+    config = {key: value for key, value in prometheus_config(stack).items() if key not in AGENT_REFUSES}
+    config["global"] = {k: v for k, v in config["global"].items() if k != "evaluation_interval"}
     return config
 
 
 def render_prometheus(stack: Stack) -> Files:
     files = {f"{PROMETHEUS_DIR}/{PROMETHEUS_CONFIG}": to_yaml(prometheus_config(stack), stack.source_name)}
+    if stack.scale_out.remote_write:
+        files[f"{PROMETHEUS_DIR}/{AGENT_CONFIG}"] = to_yaml(agent_config(stack), stack.source_name)
     for name, groups in rule_files(stack).items():
         files[f"{PROMETHEUS_DIR}/{RULES_DIR}/{name}"] = to_yaml({"groups": groups}, stack.source_name)
     return files

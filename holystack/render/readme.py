@@ -9,9 +9,17 @@ from .prometheus import rule_files
 from .text import render_template
 
 
+def _scale_out(stack: Stack) -> dict[str, object]:
+    """What the scale-out sections add to the folder, for its table."""
+    rulers = stack.scale_out.rulers
+    return {"agent": bool(stack.scale_out.remote_write), "kubernetes": stack.scale_out.kubernetes is not None,
+            "rulers": [name for name, on in (("vmalert", rulers.vmalert), ("thanos", rulers.thanos),
+                                             ("mimir", rulers.mimir_namespace is not None)) if on]}
+
+
 def render_readme(stack: Stack) -> Files:
     alerts = sorted({stack.alert_name(rule.kind) for rule in alert_rules(stack)})
     text = render_template(f"out-{README}.j2", source=stack.source_name, notice=generated_notice(stack.source_name), name=stack.name,
                            rule_files=list(rule_files(stack)), alerts=alerts,
-                           dashboards_path=stack.dashboards.path)
+                           dashboards_path=stack.dashboards.path, **_scale_out(stack))
     return {README: text}

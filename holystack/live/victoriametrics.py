@@ -1,0 +1,147 @@
+"""`up --engine victoriametrics`: the scale-out topology on loopback, from Debian's package
+victoria-metrics (1.79): vmagent scrapes with the rendered scrape config and remote-writes to
+VictoriaMetrics; vmalert evaluates the rendered vmalert rules against it, writes the recordings
+back and notifies the real Alertmanager."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..errors import UsageError
+from ..pipeline import render_to
+from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
+from ..render.layout import PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from ..render.rulers import VMALERT_DIR
+from .loopback import LOOPBACK
+from .servers import Server, free_port, start_alertmanager
+
+PACKAGE = "victoria-metrics"
+VICTORIAMETRICS, VMAGENT, VMALERT = "victoria-metrics", "vmagent", "vmalert"
+HEALTH_PATH = "/health"
+SCRAPE_CONFIG = "vmagent-scrape.yml"
+# Debian's vmagent 1.79 parses prometheus.yml strictly and refuses what only Prometheus reads.
+PROMETHEUS_ONLY_KEYS = ("alerting", "rule_files", "remote_write")
+PROMETHEUS_ONLY_GLOBAL_KEYS = ("evaluation_interval",)
+# How soon written samples are visible to queries (VictoriaMetrics' default hides the last 30s),
+# and how often vmagent and vmalert flush what they write: on the fast clock, one scrape.
+FAST_LATENCY_OFFSET = "1s"
+FAST_FLUSH_INTERVAL = "1s"
+# VictoriaMetrics 1.79 makes a new series searchable only ~10 s after its first sample; recordings of
+# recordings would wait for it at every level. On the fast clock a thread asks it to flush its
+# in-memory buffers this often (/internal/force_flush), so alerts fire within seconds, as on Prometheus.
+FORCE_FLUSH_PATH = "/internal/force_flush"
+FORCE_FLUSH_SECONDS = 1.0
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise UsageError(f"{binary} is not installed: apt-get install {PACKAGE} (scripts/setup does it)")
+    return path
+
+
+def scrape_only_config(prometheus_yml: Path, target: Path) -> Path:
+    """The rendered prometheus.yml without what vmagent refuses: the same jobs, intervals and targets."""
+    config = yaml.safe_load(prometheus_yml.read_text("utf-8"))
+    for key in PROMETHEUS_ONLY_KEYS:
+        config.pop(key, None)
+    for key in PROMETHEUS_ONLY_GLOBAL_KEYS:
+        config["global"].pop(key, None)
+    target.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
+    return target
+
+
+def _start(binary: str, args: list[str], port: int, workdir: Path) -> Server:
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / f"{binary}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen([require(binary), *args, f"-httpListenAddr={LOOPBACK}:{port}", "-loggerLevel=WARN"],
+                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir)
+    return Server(binary, process, port, log_path, log, HEALTH_PATH)
+
+
+def start_victoriametrics(port: int, workdir: Path, fast: bool) -> Server:
+    extra = [f"-search.latencyOffset={FAST_LATENCY_OFFSET}", "-search.disableCache"] if fast else []
+    return _start(VICTORIAMETRICS, [f"-storageDataPath={(workdir / 'vm-data').resolve()}", *extra], port, workdir)
+
+
+def start_vmagent(scrape_config: Path, remote_write: str, port: int, workdir: Path) -> Server:
+    return _start(VMAGENT, [f"-promscrape.config={scrape_config.resolve()}", f"-remoteWrite.url={remote_write}",
+                            f"-remoteWrite.tmpDataPath={(workdir / 'vmagent-data').resolve()}",
+                            f"-remoteWrite.flushInterval={FAST_FLUSH_INTERVAL}"], port, workdir)
+
+
+def start_vmalert(rules: Path, victoriametrics: str, alertmanager: str, port: int, workdir: Path,
+                  evaluation_interval: str) -> Server:
+    return _start(VMALERT, [f"-rule={rules.resolve()}/*.yml", f"-datasource.url={victoriametrics}",
+                            f"-remoteWrite.url={victoriametrics}", f"-remoteWrite.flushInterval={FAST_FLUSH_INTERVAL}",
+                            f"-notifier.url={alertmanager}", f"-evaluationInterval={evaluation_interval}",
+                            f"-external.url=http://{LOOPBACK}:{port}"], port, workdir)
+
+
+@dataclass
+class RunningVmStack:
+    """VictoriaMetrics, vmagent, vmalert and Alertmanager running the stack rendered into workdir/out.
+    `prometheus` is VictoriaMetrics: it answers the Prometheus query API."""
+
+    out: Path
+    prometheus: Server
+    vmagent: Server
+    vmalert: Server
+    alertmanager: Server
+    flushing: threading.Event = field(default_factory=threading.Event)  # set: stop flushing
+
+    def flush_often(self) -> "RunningVmStack":
+        """Make new series searchable within a second (the fast clock); stops with stop()."""
+        def loop() -> None:
+            while not self.flushing.wait(FORCE_FLUSH_SECONDS):
+                try:
+                    with urllib.request.urlopen(f"{self.prometheus.url}{FORCE_FLUSH_PATH}", timeout=5):
+                        pass
+                except OSError:
+                    pass
+        threading.Thread(target=loop, name="vm-force-flush", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.flushing.set()
+        for server in (self.vmalert, self.vmagent, self.prometheus, self.alertmanager):
+            server.stop()
+
+
+def start_vm_stack(spec_path: Path, victoriametrics_port: int, alertmanager_port: int, workdir: Path,
+                   evaluation_interval: str, fast: bool = True) -> RunningVmStack:
+    """Render spec_path (which must ask for rulers.vmalert) into workdir/out and start the servers;
+    stop them with stop(). Every server started is stopped if a later one fails."""
+    out = workdir / "out"
+    render_to(spec_path, out)
+    if not (out / VMALERT_DIR).is_dir():
+        raise UsageError(f"{spec_path}: the VictoriaMetrics engine needs rulers.vmalert: true")
+    started: list[Server] = []
+    try:
+        alertmanager = start_alertmanager(out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG, alertmanager_port, workdir)
+        started.append(alertmanager)
+        victoriametrics = start_victoriametrics(victoriametrics_port, workdir, fast)
+        started.append(victoriametrics)
+        alertmanager.wait_ready()
+        victoriametrics.wait_ready()
+        scrape = scrape_only_config(out / PROMETHEUS_DIR / PROMETHEUS_CONFIG, workdir / SCRAPE_CONFIG)
+        vmagent = start_vmagent(scrape, f"{victoriametrics.url}/api/v1/write", free_port(), workdir)
+        started.append(vmagent)
+        vmalert = start_vmalert(out / VMALERT_DIR, victoriametrics.url, alertmanager.url, free_port(), workdir,
+                                evaluation_interval)
+        started.append(vmalert)
+        vmagent.wait_ready()
+        vmalert.wait_ready()
+    except BaseException:
+        for server in reversed(started):
+            server.stop()
+        raise
+    stack = RunningVmStack(out, victoriametrics, vmagent, vmalert, alertmanager)
+    return stack.flush_often() if fast else stack
