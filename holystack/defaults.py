@@ -106,3 +106,10 @@ def effective_rate_window_ms(data: dict[str, Any]) -> int:
         return parse_ms(data["metrics"]["rate_window"])
     slowest = max(job_intervals_ms(data).values())
     return max(parse_ms(DEFAULT_RATE_WINDOW), RATE_WINDOW_MIN_SCRAPES * slowest)
+
+
+# resilience: the client transport's retry, breaker and fallback settings when the spec gives none.
+DEFAULT_RETRY = {"max_attempts": 3, "max_wait": "30s", "backoff_base": "500ms", "backoff_cap": "8s",
+                 "statuses": [429, 500, 502, 503, 504], "deadline": "2m"}
+DEFAULT_BREAKER = {"enabled": True, "failure_ratio": 0.5, "min_calls": 10, "window": "1m", "open_for": "30s",
+                   "half_open_probes": 1}
