@@ -41,7 +41,8 @@ def semantic_problems(data: dict[str, Any]) -> list[Finding]:
     Each check runs even when the schema failed; one that meets data it cannot read is
     skipped, since the schema has already named that problem."""
     checks = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
-              _metrics_prefix, _windows, _burn_rates, _secrets, _routes, _reserved_names, _alerting_timing)
+              _metrics_prefix, _windows, _burn_rates, _secrets, _routes, _reserved_names, _alerting_timing,
+              _resilience)
     findings: list[Finding] = []
     for check in checks:
         try:
@@ -244,3 +245,62 @@ def _alerting_timing(data: dict[str, Any]) -> Iterator[Finding]:
         yield ("alerting", "repeat_interval"), (
             f"{timing['repeat_interval']} must be a multiple of group_interval ({timing['group_interval']}); "
             "Alertmanager only repeats at group_interval ticks")
+
+
+def _resilience(data: dict[str, Any]) -> Iterator[Finding]:
+    """Retry, breaker and fallback settings that cannot work: unknown providers and models, a chain
+    that loops or forks, a backoff cap under its base, statuses that must not be retried."""
+    section = data.get("resilience")
+    if not section:
+        return
+    providers = {p["name"] for p in data["providers"]}
+    models = {m["name"] for m in data["models"]}
+    known = ", ".join(sorted(providers))
+    for name, own in section.get("providers", {}).items():
+        if name not in providers:
+            yield ("resilience", "providers", name), f"{name!r} is not a provider; use one of {known}"
+    policies = [(("resilience",), section)] + [(("resilience", "providers", name), own)
+                                               for name, own in section.get("providers", {}).items()]
+    for where, policy in policies:
+        retry = policy.get("retry", {})
+        if "backoff_base" in retry and "backoff_cap" in retry \
+                and parse_ms(retry["backoff_cap"]) < parse_ms(retry["backoff_base"]):
+            yield where + ("retry", "backoff_cap"), (f"{retry['backoff_cap']} is shorter than backoff_base "
+                                                     f"{retry['backoff_base']}; the cap must be at least the base")
+        for index, status in enumerate(retry.get("statuses", [])):
+            if status != 429 and not 500 <= status <= 599:
+                yield where + ("retry", "statuses", index), (f"{status} is not retried: only 429 and 5xx answers "
+                                                             "are; another 4xx fails the same way again")
+        if "deadline" in retry and parse_ms(retry["deadline"]) == 0:
+            yield where + ("retry", "deadline"), "must be longer than 0s"
+        breaker = policy.get("breaker", {})
+        for key in ("window", "open_for"):
+            if key in breaker and parse_ms(breaker[key]) == 0:
+                yield where + ("breaker", key), "must be longer than 0s"
+    sources: dict[str, int] = {}
+    edges: dict[str, str] = {}
+    for index, edge in enumerate(section.get("fallbacks", [])):
+        where = ("resilience", "fallbacks", index)
+        for key in ("from", "to"):
+            if edge[key] not in providers:
+                yield where + (key,), f"{edge[key]!r} is not a provider; use one of {known}"
+        if edge["from"] == edge["to"]:
+            yield where + ("to",), f"{edge['to']!r} falls back to itself"
+        elif edge["from"] in sources:
+            yield where + ("from",), (f"{edge['from']!r} already falls back in fallbacks[{sources[edge['from']]}]; "
+                                      "a provider has one next provider (chain them: a -> b, b -> c)")
+        else:
+            sources[edge["from"]] = index
+            edges[edge["from"]] = edge["to"]
+        for model in edge.get("models", {}):
+            if model not in models:
+                yield where + ("models", model), f"{model!r} is not a model of the spec"
+    for start, index in sources.items():
+        seen, current = [start], edges[start]
+        while current in edges and current not in seen:
+            seen.append(current)
+            current = edges[current]
+        if current == start:
+            yield ("resilience", "fallbacks", index), ("the fallback chain loops: " + " -> ".join(seen + [start])
+                                                       + "; end it at a provider that falls back to none")
+            break
