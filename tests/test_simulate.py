@@ -11,7 +11,7 @@ import pytest
 
 from holystack.live.scenarios import SCENARIOS
 from holystack.live.traffic import parse_stream
-from holystack.live.upstream import FakeUpstreamServer, Upstream
+from holystack.live.upstream import RETRY_AFTER_MS, RETRY_AFTER_SECONDS, FakeUpstreamServer, Upstream
 
 from .conftest import EXAMPLE
 
@@ -83,7 +83,9 @@ def test_rate_limited_answers_carry_retry_after() -> None:
     limited = [(headers, json.loads(body)) for status, headers, body in answers if status == 429]
     assert limited
     for headers, body in limited:
-        assert headers["retry-after"] == "1" and headers["retry-after-ms"] == "1000"
+        # Both forms, with different values, so that a client reading the wrong one is caught.
+        assert headers["retry-after"] == str(RETRY_AFTER_SECONDS) and headers["retry-after-ms"] == str(RETRY_AFTER_MS)
+        assert float(headers["retry-after-ms"]) / 1000 != float(headers["retry-after"])
         assert headers["x-ratelimit-remaining-requests"] == "0"
         assert body["error"]["code"] == "rate_limit_exceeded"
 
@@ -124,4 +126,6 @@ def test_simulate_runs_and_stops_by_itself() -> None:
     outcomes = dict(part.rsplit(" ", 1) for part in done.stdout.splitlines()[-1].split(": ", 1)[1].split(", "))
     total = sum(map(int, outcomes.values()))
     assert 60 <= total <= 100  # 40 calls/s for 2 s
-    assert 0.05 <= int(outcomes.get("429", 0)) / total <= 0.4
+    # The outcomes are logical calls through the SDK and holystack's retries: a 429 is retried, so
+    # few calls end as 429 (three in a row: 0.8%) although a fifth of the attempts are.
+    assert int(outcomes.get("200", 0)) / total >= 0.9

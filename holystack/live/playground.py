@@ -61,6 +61,9 @@ FAST_ALERTING = {"group_wait": "1s", "group_interval": "2s", "repeat_interval": 
 FAST_RESEND_DELAY = "2s"  # Prometheus sends firing alerts again this often
 
 
+FAST_BREAKER = {"window": FAST_RATE_WINDOW, "open_for": "2s"}
+
+
 def fast_spec(data: dict[str, Any]) -> dict[str, Any]:
     """The spec on a fast clock: 1s scrapes and evaluations, 4s rate windows, 3s for:, 1s group_wait.
     Thresholds, routes and everything else stay as they are."""
@@ -74,6 +77,8 @@ def fast_spec(data: dict[str, Any]) -> dict[str, Any]:
     for kind in DEFAULT_THRESHOLDS:
         thresholds.setdefault(kind, {})["for"] = FAST_FOR
     spec["alerting"].update(FAST_ALERTING)
+    # The client's breakers on the same clock: a breaker open for 30s would leave 4s rate windows empty.
+    spec.setdefault("resilience", {}).setdefault("breaker", {}).update(FAST_BREAKER)
     return spec
 
 
