@@ -184,14 +184,15 @@ class _LogicalCall:
     def after(self, attempt: _Attempt, status: int | str, headers: Mapping[str, str] | None) -> _Step:
         """Record the attempt's outcome in the breaker and decide what comes next."""
         engine = self.engine
-        engine.instrument.breaker(attempt.provider).record(is_failure(status))
+        breaker = engine.instrument.breaker(attempt.provider)
+        breaker.record(is_failure(status))
         self.last_status = status
         retry = self.policy().retry
         if type(status) is int and status not in retry.statuses:
             return _Step("return")
         self.attempts += 1
         reason = reason_of(status)
-        if self.attempts < retry.max_attempts:
+        if self.attempts < retry.max_attempts and breaker.state == c.CIRCUIT_CLOSED:
             wait = retry_after_seconds(headers, engine.wall_clock()) if headers is not None else None
             if wait is None:
                 wait = backoff_seconds(self.attempts, retry.backoff_base.seconds, retry.backoff_cap.seconds, engine.rng)
