@@ -537,3 +537,15 @@ def test_primary_outage_live(tmp_path: Path) -> None:
         simulator.terminate()
         output, _ = simulator.communicate(timeout=30)
     assert simulator.returncode == 0, output
+
+
+def test_a_cancelled_probe_frees_its_slot() -> None:
+    """An asyncio task cancelled mid-probe must not leave the breaker half-open with no probe slot."""
+    clock = FakeClock()
+    breaker = CircuitBreaker(policy(failure_ratio=None, failure_count=1), P, clock=clock)
+    breaker.allow()
+    breaker.record(True)
+    clock.now += 30
+    assert breaker.allow() and not breaker.allow()
+    breaker.release()
+    assert breaker.allow()

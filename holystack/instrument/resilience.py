@@ -135,6 +135,12 @@ class CircuitBreaker:
                 return True
             return False
 
+    def release(self) -> None:
+        """An attempt allow() let through ended without an outcome (cancelled): free its probe slot."""
+        with self._lock:
+            if self._state == c.CIRCUIT_HALF_OPEN:
+                self._probes_in_flight = max(0, self._probes_in_flight - 1)
+
     def record(self, failed: bool) -> None:
         """The outcome of an attempt that allow() let through."""
         if not self.policy.enabled:

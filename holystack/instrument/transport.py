@@ -157,8 +157,9 @@ class _LogicalCall:
         request, lib = self.request, self.engine.lib
         base = self.engine.base_urls[self.provider].rstrip("/")
         url = base + (self.endpoint if self.endpoint != c.OTHER else request.url.path)
-        if request.url.query:
-            url += "?" + request.url.query.decode() if isinstance(request.url.query, bytes) else request.url.query
+        query = request.url.query
+        if query:
+            url += "?" + (query.decode() if isinstance(query, bytes) else query)
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in ("host", "content-length")]
         key = self.engine.api_keys.get(self.provider)
         if key is not None:
@@ -457,7 +458,10 @@ def _build(lib: Any) -> tuple[type, type]:
                     return engine.give_up(call, last_error, last_answer)
                 try:
                     response = self.inner.handle_request(attempt.request)
-                except Exception as error:
+                except BaseException as error:
+                    if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
+                        engine.instrument.breaker(attempt.provider).release()
+                        raise
                     status = status_of_error(error)
                     engine.record_failed(call, attempt, status, None)
                     step = call.after(attempt, status, None)
@@ -504,7 +508,10 @@ def _build(lib: Any) -> tuple[type, type]:
                     return engine.give_up(call, last_error, last_answer)
                 try:
                     response = await self.inner.handle_async_request(attempt.request)
-                except Exception as error:
+                except BaseException as error:
+                    if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
+                        engine.instrument.breaker(attempt.provider).release()
+                        raise
                     status = status_of_error(error)
                     engine.record_failed(call, attempt, status, None)
                     step = call.after(attempt, status, None)
