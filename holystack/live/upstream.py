@@ -148,7 +148,7 @@ def body_for(kind: str, model: str, usage: dict[str, int], call_id: int) -> dict
                 "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
                 "top_p": 1.0, "truncation": "disabled", "user": None,
                 "usage": {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
-                          "input_tokens_details": {"cached_tokens": cached},
+                          "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
                           "output_tokens_details": {"reasoning_tokens": 0}}}
     return {"id": f"chatcmpl-{call_id}", "object": "chat.completion", "created": int(time.time()),
             "model": served_model(model),
