@@ -71,8 +71,14 @@ def limited():
     server.stop()
 
 
+def without_fallbacks():
+    """The example without its fallback chain: its backup's base_url is not on loopback."""
+    stack = load_stack(EXAMPLE)
+    return dataclasses.replace(stack, resilience=dataclasses.replace(stack.resilience, fallbacks=()))
+
+
 def instrument_for(stack=None) -> Instrument:
-    return Instrument.from_spec(stack or EXAMPLE, registry=CollectorRegistry(), initialize=False)
+    return Instrument.from_spec(stack or without_fallbacks(), registry=CollectorRegistry(), initialize=False)
 
 
 def base_url(server: FakeUpstreamServer, provider: str = P) -> str:
@@ -549,3 +555,12 @@ def test_a_cancelled_probe_frees_its_slot() -> None:
     assert breaker.allow() and not breaker.allow()
     breaker.release()
     assert breaker.allow()
+
+
+def test_an_idle_app_shows_its_breakers_closed_and_its_fallback_edges() -> None:
+    instrument = Instrument.from_spec(EXAMPLE, registry=CollectorRegistry())
+    got = samples(instrument.registry)
+    assert got[(f"{P}_circuit_state", labels(provider="backup", state=CIRCUIT_CLOSED))] == 1
+    assert got[(f"{P}_circuit_state", labels(provider="holysheep", state=CIRCUIT_OPEN))] == 0
+    edges = {dict(ls)["reason"] for (n, ls), v in got.items() if n == f"{P}_fallbacks_total" and v == 0}
+    assert edges == {"rate_limited", "server_error", "timeout", "error", "circuit_open"}

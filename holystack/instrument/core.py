@@ -205,7 +205,7 @@ class Instrument:
         self._series: dict[tuple[Any, ...], _CallSeries] = {}
         self._logical: dict[tuple[Any, ...], Any] = {}
         self._breakers: dict[str, Any] = {}
-        self.clock = time.monotonic  # the breakers' clock; tests replace it before the first call
+        self.clock = time.monotonic  # the breakers' clock, read through this attribute: tests may replace it
         self._breakers_lock = threading.Lock()
         # Sinks (the PostgreSQL ledger) get one CallRow per attempt; see holystack.instrument.ledger.
         self.sinks: list[Sink] = []
@@ -241,6 +241,11 @@ class Instrument:
         for endpoint in sorted(self.endpoints):
             for model in sorted(self.models):
                 self._logical_child(endpoint, model, "200")
+        for provider in sorted(self.providers):  # every breaker starts closed, visibly
+            self.breaker(provider)
+        for edge in getattr(self.resilience, "fallbacks", ()):
+            for reason in c.FALLBACK_REASONS:
+                self.fallbacks.labels(edge.source, edge.target, reason)
 
     # Children bound once and kept: labels() costs more than the update that follows it.
     def _call_series(self, provider: str, endpoint: str, model: str, status: int | str) -> "_CallSeries":
@@ -330,7 +335,7 @@ class Instrument:
                 if found is None:
                     found = self._breakers[provider] = CircuitBreaker(
                         policy_for(self.resilience, provider).breaker, provider,
-                        on_change=self.set_circuit_state, clock=self.clock)
+                        on_change=self.set_circuit_state, clock=lambda: self.clock())
         return found
 
     def record_call(self, *, provider: str, endpoint: str, model: str, status: int | str, seconds: float,
