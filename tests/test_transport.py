@@ -484,6 +484,16 @@ def test_status_of_error_follows_the_cause_chain() -> None:
             raise LiteLLMConnectionError("Connection error")  # implicit context
     except Exception as error:
         assert status_of_error(error) == "error"
+    # A status error raised "from None" while handling an earlier timeout (an SDK retrying inside its
+    # except block) is that status: a suppressed context is not a cause.
+    try:
+        try:
+            raise ReadTimeout("first attempt timed out")
+        except Exception:
+            raise LiteLLMConnectionError("429 on the retry") from None
+    except Exception as error:
+        error.status_code = 429
+        assert status_of_error(error) == 429
     real = httpx2.Response(503, request=httpx2.Request("POST", "http://x/v1/chat/completions"))
     assert status_of_error(httpx2.HTTPStatusError("503", request=real.request, response=real)) == 503
 

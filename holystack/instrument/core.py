@@ -71,12 +71,16 @@ def is_connection_error(error: BaseException) -> bool:
 
 
 def error_chain(error: BaseException) -> list[BaseException]:
-    """The error, then its causes: __cause__, else __context__, without looping."""
+    """The error, then its causes: __cause__, else __context__ unless suppressed (``raise ... from
+    None``, as the openai SDK raises its status errors), as Python's own traceback follows them."""
     chain: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and all(current is not seen for seen in chain):
         chain.append(current)
-        current = current.__cause__ if current.__cause__ is not None else current.__context__
+        if current.__cause__ is not None:
+            current = current.__cause__
+        else:
+            current = None if current.__suppress_context__ else current.__context__
     return chain
 
 
