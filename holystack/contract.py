@@ -4,6 +4,7 @@ Defined once here. Names take the spec's ``metrics.prefix`` (P): P_requests_tota
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Labels of the contract.
@@ -62,6 +63,9 @@ OTHER = "other"
 
 # Series Prometheus itself writes, which rules may read besides the contract.
 PROMETHEUS_SERIES = ("up", "ALERTS", "ALERTS_FOR_STATE")
+# Name suffixes of counter series (a histogram's _bucket, _count and _sum are counters too):
+# rate() reads only these, and a metrics prefix may not end with one.
+COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 
 
 @dataclass(frozen=True)
@@ -151,3 +155,7 @@ class Contract:
     def series_names(self) -> frozenset[str]:
         """Every series name the application exposes under this contract."""
         return frozenset(name for metric in self.metrics for name in metric.series_names())
+
+    def readable_series(self, recorded: Iterable[str]) -> frozenset[str]:
+        """What a rule or panel may read: the contract, the stack's recordings, Prometheus' own series."""
+        return self.series_names() | frozenset(recorded) | frozenset(PROMETHEUS_SERIES)

@@ -121,8 +121,8 @@ def plot_daily(days: list[tuple[date, str, Decimal]], month: date, path: Path) -
 
 def cost_report(spec: Path, dsn: str, month_text: str | None, plot: Path | None) -> str:
     """The report's text; writes the plot when asked."""
+    from .identifiers import ledger_schema
     from .pipeline import load_stack
-    from .series import ledger_schema
 
     schema = ledger_schema(load_stack(spec).contract.prefix)
     month = parse_month(month_text)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .durations import parse_ms
-
 DEFAULT_LANGUAGE = "en"
 DEFAULT_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 DEFAULT_SCRAPE_INTERVAL = "15s"
@@ -20,12 +18,15 @@ RATE_WINDOW_MIN_SCRAPES = 4
 # An absent()-style alert must wait at least this many scrapes before firing.
 ABSENT_FOR_MIN_SCRAPES = 2
 
+# How long a ratio alert keeps firing after its share came back (Prometheus keep_firing_for): a share
+# hovering at its level would otherwise fire and resolve at every evaluation.
+RATIO_KEEP_FIRING_FOR = "5m"
 # Threshold levels replace the defaults as a whole; 'for' is filled in when omitted.
 DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
-    "rate_limit_ratio": {"warning": 0.02, "critical": 0.10, "for": "2m"},
-    "server_error_ratio": {"critical": 0.05, "for": "2m"},
-    "timeout_ratio": {"warning": 0.02, "for": "1m"},
-    "success_ratio": {"critical": 0.95, "for": "5m"},
+    "rate_limit_ratio": {"warning": 0.02, "critical": 0.10, "for": "2m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
+    "server_error_ratio": {"critical": 0.05, "for": "2m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
+    "timeout_ratio": {"warning": 0.02, "for": "1m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
+    "success_ratio": {"critical": 0.95, "for": "5m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
     "latency_p95": {"warning": "5s", "for": "3m"},
     "tokens_per_hour": {"info": 10_000_000, "for": "10m"},
     # No budget alerts unless the spec names a budget; a 24 h sum moves slowly, so no 'for'.
@@ -70,6 +71,11 @@ RESERVED_JOB_NAMES = ("prometheus", "alertmanager")
 WATCHDOG_RECEIVER = "holystack-watchdog"
 
 
+def rate_window_floor_ms(slowest_scrape_ms: int) -> int:
+    """The shortest window a rate() may span: RATE_WINDOW_MIN_SCRAPES of the slowest scrape."""
+    return RATE_WINDOW_MIN_SCRAPES * slowest_scrape_ms
+
+
 def thresholds_with_defaults(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The spec's thresholds over the defaults: given levels replace, 'for' is filled in."""
     given = data.get("thresholds", {})
@@ -85,27 +91,9 @@ def thresholds_with_defaults(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return merged
 
 
-def timing_with_defaults(alerting: dict[str, Any]) -> dict[str, Any]:
-    """The alerting section over its defaults."""
+def alerting_with_defaults(alerting: dict[str, Any]) -> dict[str, Any]:
+    """The spec's alerting section over its defaults (DEFAULT_ALERTING)."""
     return {**DEFAULT_ALERTING, **alerting}
-
-
-def latency_buckets(data: dict[str, Any]) -> list[float]:
-    return list(data["metrics"].get("latency_buckets", DEFAULT_LATENCY_BUCKETS))
-
-
-def job_intervals_ms(data: dict[str, Any]) -> dict[str, int]:
-    """Scrape interval of each of the spec's jobs, in ms."""
-    default = data["scrape"].get("interval", DEFAULT_SCRAPE_INTERVAL)
-    return {job["name"]: parse_ms(job.get("interval", default)) for job in data["scrape"]["jobs"]}
-
-
-def effective_rate_window_ms(data: dict[str, Any]) -> int:
-    """The spec's rate window, or the default: 5m, longer when 4 scrapes take longer."""
-    if "rate_window" in data["metrics"]:
-        return parse_ms(data["metrics"]["rate_window"])
-    slowest = max(job_intervals_ms(data).values())
-    return max(parse_ms(DEFAULT_RATE_WINDOW), RATE_WINDOW_MIN_SCRAPES * slowest)
 
 
 # resilience: the client transport's retry, breaker and fallback settings when the spec gives none.

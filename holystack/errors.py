@@ -2,6 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+SpecPath = tuple[Any, ...]
+"""Where a value sits in the spec: ('models', 1, 'prices', 'input')."""
+
+
+def format_path(path: SpecPath) -> str:
+    """('models', 1, 'prices', 'input') -> 'models[1].prices.input'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
 
 
 class HolystackError(Exception):

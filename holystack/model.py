@@ -1,12 +1,14 @@
 """The typed, frozen model of a valid spec. Renderers read only this, never the raw dict."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import defaults as d
-from .contract import Contract
+from . import defaults
+from .contract import TOKEN_CACHED_PROMPT, TOKEN_COMPLETION, TOKEN_PROMPT, Contract
 from .durations import format_ms, parse_ms
+from .promql import quote
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class Endpoint:
     availability: float | None
 
 
+# Spec prices are USD per this many tokens.
+PER_MILLION = 1_000_000
+
+
 @dataclass(frozen=True)
 class Prices:
     """USD per 1M tokens."""
@@ -62,6 +68,17 @@ class Prices:
     def effective_cached_input(self) -> float:
         return self.input if self.cached_input is None else self.cached_input
 
+    def usd_per_token(self) -> dict[str, float]:
+        """USD per token of each token type, as the cost rules price them. prompt counts every
+        prompt token (cached ones included) at input, so cached_prompt carries cached_input - input."""
+        return {TOKEN_PROMPT: self.input / PER_MILLION, TOKEN_COMPLETION: self.output / PER_MILLION,
+                TOKEN_CACHED_PROMPT: (self.effective_cached_input - self.input) / PER_MILLION}
+
+    def usd(self, tokens: Mapping[str, float]) -> float:
+        """What tokens cost, by token type (prompt includes cached_prompt, as in the contract)."""
+        per_token = self.usd_per_token()
+        return sum(count * per_token[token_type] for token_type, count in tokens.items())
+
 
 @dataclass(frozen=True)
 class LlmModel:
@@ -71,10 +88,12 @@ class LlmModel:
 
 @dataclass(frozen=True)
 class Levels:
-    """Alert levels by severity (info, warning, critical) and how long a breach must last."""
+    """Alert levels by severity (info, warning, critical), how long a breach must last, and how long
+    the alert keeps firing once the breach is over."""
 
     levels: tuple[tuple[str, float], ...]
     for_: Duration
+    keep_firing_for: Duration = Duration(0)
 
     def get(self, severity: str) -> float | None:
         return dict(self.levels).get(severity)
@@ -227,8 +246,8 @@ def _resilience(data: dict[str, Any]) -> Resilience:
     section = data.get("resilience", {})
 
     def settings(own: dict[str, Any]) -> ProviderResilience:
-        retry = {**d.DEFAULT_RETRY, **section.get("retry", {}), **own.get("retry", {})}
-        breaker = {**d.DEFAULT_BREAKER, **section.get("breaker", {}), **own.get("breaker", {})}
+        retry = {**defaults.DEFAULT_RETRY, **section.get("retry", {}), **own.get("retry", {})}
+        breaker = {**defaults.DEFAULT_BREAKER, **section.get("breaker", {}), **own.get("breaker", {})}
         if "failure_count" in {**section.get("breaker", {}), **own.get("breaker", {})} and \
                 "failure_ratio" not in {**section.get("breaker", {}), **own.get("breaker", {})}:
             breaker["failure_ratio"] = None  # a count alone replaces the default ratio
@@ -276,7 +295,7 @@ class Stack:
     @property
     def self_jobs(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """(job name, targets) of the jobs that scrape Prometheus and the Alertmanagers."""
-        prometheus, alertmanager = d.RESERVED_JOB_NAMES
+        prometheus, alertmanager = defaults.RESERVED_JOB_NAMES
         jobs = ((prometheus, (self.prometheus_address,)),)
         return jobs + (((alertmanager, self.alerting.alertmanagers),) if self.alerting.alertmanagers else ())
 
@@ -289,60 +308,75 @@ class Stack:
     def slowest_scrape(self) -> Duration:
         return max((job.interval for job in self.jobs), key=lambda duration: duration.ms)
 
+    @property
+    def absent_for_floor(self) -> Duration:
+        """The shortest for: of an absent() alert: ABSENT_FOR_MIN_SCRAPES of the slowest scrape."""
+        return Duration(defaults.ABSENT_FOR_MIN_SCRAPES * self.slowest_scrape.ms)
 
-def _slo(data: dict[str, Any]) -> Slo:
-    """The SLO settings; a window shorter than RATE_WINDOW_MIN_SCRAPES scrapes is lengthened to that."""
-    floor = d.RATE_WINDOW_MIN_SCRAPES * max(d.job_intervals_ms(data).values())
+    @property
+    def rate_window_floor(self) -> Duration:
+        """The shortest window a rate() may span here: RATE_WINDOW_MIN_SCRAPES of the slowest scrape."""
+        return Duration(defaults.rate_window_floor_ms(self.slowest_scrape.ms))
+
+
+def _slo(data: dict[str, Any], slowest_scrape_ms: int) -> Slo:
+    """The SLO settings; a window shorter than the rate-window floor is lengthened to it."""
+    floor = defaults.rate_window_floor_ms(slowest_scrape_ms)
     widen = lambda window: Duration(max(parse_ms(window), floor))  # noqa: E731
-    return Slo(Duration.parse(d.SLO_PERIOD),
+    return Slo(Duration.parse(defaults.SLO_PERIOD),
                tuple(BurnRate(severity, widen(long), widen(short), factor)
-                     for severity, long, short, factor in d.BURN_RATE_ALERTS),
-               data.get("slo", {}).get("min_calls", d.DEFAULT_SLO_MIN_CALLS))
+                     for severity, long, short, factor in defaults.BURN_RATE_ALERTS),
+               data.get("slo", {}).get("min_calls", defaults.DEFAULT_SLO_MIN_CALLS))
 
 
-def _levels(raw: dict[str, Any], parse=float) -> Levels:
-    present = tuple((key, parse(raw[key])) for key in d.LEVEL_KEYS if key in raw)
-    return Levels(present, Duration.parse(raw["for"]))
+def _levels(raw: dict[str, Any], parse: Any = float) -> Levels:
+    present = tuple((key, parse(raw[key])) for key in defaults.LEVEL_KEYS if key in raw)
+    return Levels(present, Duration.parse(raw["for"]), Duration.parse(raw.get("keep_firing_for", "0s")))
 
 
 def _route_matchers(route: dict[str, Any]) -> tuple[str, ...]:
-    matchers = [f'{label}="{_escape(value)}"' for label, value in sorted(route.get("match", {}).items())]
-    matchers += [f'{label}=~"{_escape(value)}"' for label, value in sorted(route.get("match_re", {}).items())]
+    matchers = [f"{label}={quote(value)}" for label, value in sorted(route.get("match", {}).items())]
+    matchers += [f"{label}=~{quote(value)}" for label, value in sorted(route.get("match_re", {}).items())]
     matchers += [m.strip() for m in route.get("matchers", [])]
     return tuple(matchers)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+INTEGRATION_KINDS = ("slack", "pagerduty", "webhook", "email", "opsgenie")
 
 
 def build_model(data: dict[str, Any], source_name: str) -> Stack:
-    """Map a spec that passed read_spec onto the model."""
+    """Map a spec that passed the schema onto the model, applying every default (defaults.py) once."""
     scrape = data["scrape"]
-    scrape_interval = Duration.parse(scrape.get("interval", d.DEFAULT_SCRAPE_INTERVAL))
-    thresholds = d.thresholds_with_defaults(data)
+    scrape_interval = Duration.parse(scrape.get("interval", defaults.DEFAULT_SCRAPE_INTERVAL))
+    jobs = tuple(
+        Job(job["name"], tuple(job["targets"]),
+            Duration.parse(job["interval"]) if "interval" in job else scrape_interval,
+            job.get("metrics_path", defaults.DEFAULT_METRICS_PATH), job.get("scheme", defaults.DEFAULT_SCHEME))
+        for job in scrape["jobs"])
+    slowest_scrape_ms = max(job.interval.ms for job in jobs)
+    metrics = data["metrics"]
+    rate_window = (Duration.parse(metrics["rate_window"]) if "rate_window" in metrics
+                   else Duration(max(parse_ms(defaults.DEFAULT_RATE_WINDOW),
+                                     defaults.rate_window_floor_ms(slowest_scrape_ms))))
+    thresholds = defaults.thresholds_with_defaults(data)
     budget = thresholds["budget"]
-    alerting = d.timing_with_defaults(data["alerting"])
+    alerting = defaults.alerting_with_defaults(data["alerting"])
     dashboards = data.get("dashboards", {})
-    integrations_kinds = ("slack", "pagerduty", "webhook", "email", "opsgenie")
     return Stack(
         source_name=source_name,
         name=data["name"],
         alert_prefix=data["alert_prefix"],
-        language=data.get("language", d.DEFAULT_LANGUAGE),
-        contract=Contract(data["metrics"]["prefix"]),
-        latency_buckets=tuple(float(b) for b in d.latency_buckets(data)),
-        rate_window=Duration(d.effective_rate_window_ms(data)),
+        language=data.get("language", defaults.DEFAULT_LANGUAGE),
+        contract=Contract(metrics["prefix"]),
+        latency_buckets=tuple(float(b) for b in metrics.get("latency_buckets", defaults.DEFAULT_LATENCY_BUCKETS)),
+        rate_window=rate_window,
         scrape_interval=scrape_interval,
         evaluation_interval=Duration.parse(scrape.get("evaluation_interval", str(scrape_interval))),
-        prometheus_address=scrape.get("prometheus_address", d.DEFAULT_PROMETHEUS_ADDRESS),
-        jobs=tuple(
-            Job(job["name"], tuple(job["targets"]),
-                Duration.parse(job["interval"]) if "interval" in job else scrape_interval,
-                job.get("metrics_path", d.DEFAULT_METRICS_PATH), job.get("scheme", d.DEFAULT_SCHEME))
-            for job in scrape["jobs"]),
+        prometheus_address=scrape.get("prometheus_address", defaults.DEFAULT_PROMETHEUS_ADDRESS),
+        jobs=jobs,
         providers=tuple(
-            Provider(p["name"], p.get("base_url"), Duration.parse(p.get("timeout", d.DEFAULT_PROVIDER_TIMEOUT)))
+            Provider(p["name"], p.get("base_url"),
+                     Duration.parse(p.get("timeout", defaults.DEFAULT_PROVIDER_TIMEOUT)))
             for p in data["providers"]),
         endpoints=tuple(
             Endpoint(e["path"], Duration.parse(e["latency_p95"]) if "latency_p95" in e else None,
@@ -375,20 +409,20 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
             runbook_url=alerting.get("runbook_url"),
             receivers=tuple(
                 Receiver(r["name"], tuple(Integration(kind, tuple(sorted(r[kind].items())))
-                                          for kind in integrations_kinds if kind in r))
+                                          for kind in INTEGRATION_KINDS if kind in r))
                 for r in alerting["receivers"]),
             routes=tuple(
                 Route(_route_matchers(r), r["receiver"], bool(r.get("continue", False)),
                       tuple(r["group_by"]) if "group_by" in r else None)
                 for r in alerting["routes"]),
         ),
-        slo=_slo(data),
+        slo=_slo(data, slowest_scrape_ms),
         resilience=_resilience(data),
         dashboards=Dashboards(
-            datasource=dashboards.get("datasource", d.DEFAULT_DATASOURCE),
+            datasource=dashboards.get("datasource", defaults.DEFAULT_DATASOURCE),
             folder=dashboards.get("folder", data["name"]),
             url=dashboards.get("url", "").rstrip("/") or None,
-            prometheus_url=dashboards.get("prometheus_url", d.DEFAULT_PROMETHEUS_URL),
-            path=dashboards.get("path", f"{d.DEFAULT_DASHBOARD_ROOT}/{data['name']}"),
+            prometheus_url=dashboards.get("prometheus_url", defaults.DEFAULT_PROMETHEUS_URL),
+            path=dashboards.get("path", f"{defaults.DEFAULT_DASHBOARD_ROOT}/{data['name']}"),
         ),
     )

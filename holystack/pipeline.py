@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .model import Stack, build_model
+from .model import Stack
 from .output import Drift, Files, drift, write_tree
 from .render import render_stack
-from .spec import read_spec
+from .spec import read_stack
 
 
 def load_stack(spec_path: Path) -> Stack:
     """Read, check and model a spec; raises SpecError with every problem."""
-    return build_model(read_spec(spec_path), source_name=spec_path.name)
+    return read_stack(spec_path)
 
 
 def render_files(spec_path: Path) -> Files:

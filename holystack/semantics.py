@@ -1,27 +1,243 @@
-"""Rules a JSON Schema cannot say: unique names, references, ordered levels, units that
-fit the scrape interval, and secrets kept out of generated files."""
+"""Rules a JSON Schema cannot say, checked on the model (defaults applied once, in model.py):
+unique names, references, ordered levels, units that fit the scrape interval, thresholds that can
+fire. Each check yields (spec path, message); a check that raises has a bug and is not hidden.
+
+The raw-input checks at the end (inline secrets, route syntax) run on the data as written, before
+the schema, so that a secret is refused by name whatever else is wrong."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .contract import OTHER
-from .defaults import (
-    ABSENT_FOR_MIN_SCRAPES,
-    BURN_RATE_ALERTS,
-    RATE_WINDOW_MIN_SCRAPES,
-    RESERVED_JOB_NAMES,
-    WATCHDOG_RECEIVER,
-    effective_rate_window_ms,
-    job_intervals_ms,
-    thresholds_with_defaults,
-    timing_with_defaults,
-)
-from .durations import format_ms, parse_ms
+from .contract import COUNTER_SUFFIXES, OTHER
+from .defaults import ABSENT_FOR_MIN_SCRAPES, RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES, WATCHDOG_RECEIVER
+from .errors import SpecPath, format_path
+from .model import Duration, Stack
 
-Finding = tuple[tuple[Any, ...], str]
+Finding = tuple[SpecPath, str]
+ModelCheck = Callable[[Stack], Iterator[Finding]]
+
+
+def semantic_problems(stack: Stack, schema_failed: bool = False) -> list[Finding]:
+    """Every rule beyond the schema that the modelled spec breaks, as (path, message).
+
+    A check that raises on a spec the schema passed has a bug: the error propagates. When the
+    schema already refused the data, the model may hold what no valid spec has (an empty list, a
+    zero); a check that cannot read it is skipped, since the schema has named the problem."""
+    findings: list[Finding] = []
+    for check in MODEL_CHECKS:
+        try:
+            findings += list(check(stack))
+        except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError):
+            if not schema_failed:
+                raise
+    return findings
+
+
+def _duplicates(names: list[Any], key: str, where: SpecPath) -> Iterator[Finding]:
+    first: dict[Any, int] = {}
+    for index, value in enumerate(names):
+        if value in first:
+            yield where + (index, key), (f"{value!r} is already used by {format_path(where)}[{first[value]}]; "
+                                         "names must be unique")
+        else:
+            first[value] = index
+
+
+def _unique_names(stack: Stack) -> Iterator[Finding]:
+    yield from _duplicates([m.name for m in stack.models], "name", ("models",))
+    yield from _duplicates([e.path for e in stack.endpoints], "path", ("endpoints",))
+    yield from _duplicates([p.name for p in stack.providers], "name", ("providers",))
+    yield from _duplicates([j.name for j in stack.jobs], "name", ("scrape", "jobs"))
+    yield from _duplicates([r.name for r in stack.alerting.receivers], "name", ("alerting", "receivers"))
+
+
+def _receiver_references(stack: Stack) -> Iterator[Finding]:
+    alerting = stack.alerting
+    names = [r.name for r in alerting.receivers]
+    known = ", ".join(repr(n) for n in names)
+    if alerting.default_receiver not in names:
+        yield ("alerting", "default_receiver"), (
+            f"{alerting.default_receiver!r} is not a defined receiver; define it under alerting.receivers "
+            f"or use one of {known}")
+    for index, route in enumerate(alerting.routes):
+        if route.receiver not in names:
+            yield ("alerting", "routes", index, "receiver"), (
+                f"{route.receiver!r} is not a defined receiver; use one of {known}")
+
+
+# Ratio thresholds where a higher share is worse, and the one where a lower share is.
+HIGHER_IS_WORSE = ("rate_limit_ratio", "server_error_ratio", "timeout_ratio")
+LOWER_IS_WORSE = ("success_ratio",)
+
+
+def _levels(stack: Stack) -> Iterator[Finding]:
+    for kind in HIGHER_IS_WORSE + LOWER_IS_WORSE:
+        levels = getattr(stack.thresholds, kind)
+        warning, critical = levels.get("warning"), levels.get("critical")
+        if warning is None or critical is None:
+            continue
+        if kind in HIGHER_IS_WORSE and not warning < critical:
+            yield ("thresholds", kind, "warning"), (
+                f"warning ({warning:g}) must be below critical ({critical:g}): a higher share is worse")
+        if kind in LOWER_IS_WORSE and not warning > critical:
+            yield ("thresholds", kind, "warning"), (
+                f"warning ({warning:g}) must be above critical ({critical:g}): a lower success share is worse")
+
+
+def _buckets_and_latency(stack: Stack) -> Iterator[Finding]:
+    buckets = stack.latency_buckets
+    for index in range(1, len(buckets)):
+        if buckets[index] <= buckets[index - 1]:
+            yield ("metrics", "latency_buckets", index), (
+                f"{buckets[index]:g} is not above {buckets[index - 1]:g}; bucket bounds must increase")
+            return
+    lowest, highest = buckets[0], buckets[-1]
+    default = stack.thresholds.latency_p95.get("warning")
+    checks: list[tuple[SpecPath, float]] = [] if default is None else [(("thresholds", "latency_p95", "warning"),
+                                                                          default)]
+    checks += [(("endpoints", i, "latency_p95"), e.latency_p95.seconds)
+               for i, e in enumerate(stack.endpoints) if e.latency_p95 is not None]
+    for path, seconds in checks:
+        if seconds < lowest or seconds >= highest:
+            yield path, (f"{Duration(round(seconds * 1000))} cannot be measured with latency_buckets "
+                         f"{lowest:g}s..{highest:g}s: a p95 threshold must lie from the first bucket up to below the "
+                         "last one, or the alert can never fire")
+
+
+def _metrics_prefix(stack: Stack) -> Iterator[Finding]:
+    prefix = stack.contract.prefix
+    if prefix.startswith("__"):
+        yield ("metrics", "prefix"), (f"{prefix!r} starts with '__', which Prometheus reserves; "
+                                      "pick a plain name like 'holysheep'")
+    elif prefix.endswith("_") or prefix.endswith(COUNTER_SUFFIXES):
+        yield ("metrics", "prefix"), (f"{prefix!r} must not end with '_' or a metric suffix; "
+                                      "holystack appends _requests_total and the like itself")
+
+
+def _windows(stack: Stack) -> Iterator[Finding]:
+    slowest, floor = stack.slowest_scrape, stack.rate_window_floor
+    if stack.rate_window.ms < floor.ms:
+        yield ("metrics", "rate_window"), (
+            f"{stack.rate_window} is shorter than {RATE_WINDOW_MIN_SCRAPES}x the slowest scrape interval "
+            f"({slowest}); use at least {floor}")
+    absent_for, absent_floor = stack.thresholds.metrics_absent_for, stack.absent_for_floor
+    if absent_for.ms < absent_floor.ms:
+        yield ("thresholds", "metrics_absent", "for"), (
+            f"{absent_for} is shorter than {ABSENT_FOR_MIN_SCRAPES}x the slowest scrape interval; "
+            f"one missed scrape would fire it. Use at least {absent_floor}")
+    if stack.evaluation_interval.ms == 0:
+        yield ("scrape", "evaluation_interval"), "must be above 0s"
+    for index, job in enumerate(stack.jobs):
+        if job.interval.ms == 0:
+            yield ("scrape", "jobs", index, "interval"), "must be above 0s"
+
+
+def _burn_rates(stack: Stack) -> Iterator[Finding]:
+    """A burn-rate alert whose threshold (factor x error budget) reaches 100% of calls can never fire."""
+    top = max(burn.factor for burn in stack.slo.burn_rates)
+    for index, endpoint in enumerate(stack.endpoints):
+        if endpoint.availability is None:
+            continue
+        budget = 1 - endpoint.availability / 100
+        impossible = [burn for burn in stack.slo.burn_rates if burn.factor * budget >= 1]
+        if impossible:
+            burn = impossible[0]
+            yield ("endpoints", index, "availability"), (
+                f"{endpoint.availability:g} leaves an error budget of {budget:.4g} ({budget * 100:.4g}% of calls); "
+                f"the {burn.factor:g}x burn-rate alert over {burn.long_window} would need "
+                f"{burn.factor * budget * 100:.4g}% of calls to fail, so it could never fire. "
+                f"Use an availability above {100 * (1 - 1 / top):.2f}, or leave availability out")
+
+
+def _reserved_names(stack: Stack) -> Iterator[Finding]:
+    for section, items in (("models", stack.models), ("providers", stack.providers)):
+        for index, item in enumerate(items):
+            if item.name == OTHER:
+                yield (section, index, "name"), (
+                    f"{OTHER!r} is reserved for calls to {section} outside the spec; rename it")
+    for index, job in enumerate(stack.jobs):
+        if job.name in RESERVED_JOB_NAMES:
+            yield ("scrape", "jobs", index, "name"), (
+                f"{job.name!r} is the job holystack writes for {job.name.title()} itself; pick another name")
+    for index, receiver in enumerate(stack.alerting.receivers):
+        if receiver.name == WATCHDOG_RECEIVER:
+            yield ("alerting", "receivers", index, "name"), (
+                f"{WATCHDOG_RECEIVER!r} is the receiver holystack writes for the Watchdog")
+
+
+def _alerting_timing(stack: Stack) -> Iterator[Finding]:
+    group_interval, repeat_interval = stack.alerting.group_interval, stack.alerting.repeat_interval
+    if group_interval.ms == 0:
+        yield ("alerting", "group_interval"), "must be above 0s"
+    elif repeat_interval.ms < group_interval.ms or repeat_interval.ms % group_interval.ms:
+        yield ("alerting", "repeat_interval"), (
+            f"{repeat_interval} must be a multiple of group_interval ({group_interval}); "
+            "Alertmanager only repeats at group_interval ticks")
+
+
+def _resilience(stack: Stack) -> Iterator[Finding]:
+    """Retry, breaker and fallback settings that cannot work: unknown providers and models, a chain
+    that loops or forks, a backoff cap under its base, statuses that must not be retried, zero windows.
+    Checked on the merged settings of each provider, reported where they were written."""
+    resilience = stack.resilience
+    providers = {p.name for p in stack.providers}
+    models = {m.name for m in stack.models}
+    known = ", ".join(sorted(providers))
+    for name, _ in resilience.providers:
+        if name not in providers:
+            yield ("resilience", "providers", name), f"{name!r} is not a provider; use one of {known}"
+    for where, policy in [(("resilience",), resilience.default)] + [
+            (("resilience", "providers", name), own) for name, own in resilience.providers]:
+        retry, breaker = policy.retry, policy.breaker
+        if retry.backoff_cap.ms < retry.backoff_base.ms:
+            yield where + ("retry", "backoff_cap"), (f"{retry.backoff_cap} is shorter than backoff_base "
+                                                     f"{retry.backoff_base}; the cap must be at least the base")
+        for index, status in enumerate(retry.statuses):
+            if status != 429 and not 500 <= status <= 599:
+                yield where + ("retry", "statuses", index), (f"{status} is not retried: only 429 and 5xx answers "
+                                                             "are; another 4xx fails the same way again")
+        for key, duration in ((("retry", "deadline"), retry.deadline), (("breaker", "window"), breaker.window),
+                              (("breaker", "open_for"), breaker.open_for)):
+            if duration.ms == 0:
+                yield where + key, "must be longer than 0s"
+    sources: dict[str, int] = {}
+    for index, edge in enumerate(resilience.fallbacks):
+        where = ("resilience", "fallbacks", index)
+        for key, name in (("from", edge.source), ("to", edge.target)):
+            if name not in providers:
+                yield where + (key,), f"{name!r} is not a provider; use one of {known}"
+        if edge.source == edge.target:
+            yield where + ("to",), f"{edge.target!r} falls back to itself"
+        elif edge.source in sources:
+            yield where + ("from",), (f"{edge.source!r} already falls back in fallbacks[{sources[edge.source]}]; "
+                                      "a provider has one next provider (chain them: a -> b, b -> c)")
+        else:
+            sources[edge.source] = index
+        for model, _ in edge.models:
+            if model not in models:
+                yield where + ("models", model), f"{model!r} is not a model of the spec"
+    edges = {edge.source: edge.target for edge in resilience.fallbacks if edge.source != edge.target}
+    for start, index in sources.items():
+        seen, current = [start], edges[start]
+        while current in edges and current not in seen:
+            seen.append(current)
+            current = edges[current]
+        if current == start:
+            yield ("resilience", "fallbacks", index), ("the fallback chain loops: " + " -> ".join(seen + [start])
+                                                       + "; end it at a provider that falls back to none")
+            break
+
+
+MODEL_CHECKS: tuple[ModelCheck, ...] = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
+                                        _metrics_prefix, _windows, _burn_rates, _reserved_names, _alerting_timing,
+                                        _resilience)
+
+
+# -- raw-input checks: on the data as written, before the schema ----------------------------
+RawCheck = Callable[[dict[str, Any]], Iterator[Finding]]
 
 # Inline secret field -> the *_file form to use instead, per integration.
 INLINE_SECRETS: dict[str, dict[str, str]] = {
@@ -36,160 +252,45 @@ MATCHER_RE = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(?:[^"\\
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
-def semantic_problems(data: dict[str, Any]) -> list[Finding]:
-    """Every rule beyond the schema that the spec breaks, as (path, message).
-    Each check runs even when the schema failed; one that meets data it cannot read is
-    skipped, since the schema has already named that problem."""
-    checks = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
-              _metrics_prefix, _windows, _burn_rates, _secrets, _routes, _reserved_names, _alerting_timing,
-              _resilience)
-    findings: list[Finding] = []
-    for check in checks:
-        try:
-            findings.extend(list(check(data)))
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError):
-            continue
-    return findings
+def raw_problems(data: dict[str, Any]) -> list[Finding]:
+    """The raw-input checks' findings. Each reads only what it finds of the right shape: the
+    schema names every other problem of the same data."""
+    return [finding for check in RAW_CHECKS for finding in check(data)]
 
 
-def secret_paths(findings: list[Finding]) -> set[tuple[Any, ...]]:
+def secret_paths(findings: list[Finding]) -> set[SpecPath]:
     """Integrations refused for an inline secret; the schema's complaints about them add nothing."""
     return {path[:4] for path, message in findings if message.startswith(INLINE_SECRET_MESSAGE)}
 
 
-def _duplicates(items: list[dict[str, Any]], key: str, where: tuple[Any, ...]) -> Iterator[Finding]:
-    first: dict[Any, int] = {}
-    for index, item in enumerate(items):
-        value = item.get(key)
-        if value in first:
-            yield where + (index, key), f"{value!r} is already used by {_fmt(where)}[{first[value]}]; names must be unique"
-        else:
-            first[value] = index
+def _mappings(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _fmt(path: tuple[Any, ...]) -> str:
-    from .spec import format_path
-    return format_path(path)
-
-
-def _unique_names(data: dict[str, Any]) -> Iterator[Finding]:
-    yield from _duplicates(data["models"], "name", ("models",))
-    yield from _duplicates(data["endpoints"], "path", ("endpoints",))
-    yield from _duplicates(data["providers"], "name", ("providers",))
-    yield from _duplicates(data["scrape"]["jobs"], "name", ("scrape", "jobs"))
-    yield from _duplicates(data["alerting"]["receivers"], "name", ("alerting", "receivers"))
-
-
-def _receiver_references(data: dict[str, Any]) -> Iterator[Finding]:
-    alerting = data["alerting"]
-    names = [r["name"] for r in alerting["receivers"]]
-    known = ", ".join(repr(n) for n in names)
-    if alerting["default_receiver"] not in names:
-        yield ("alerting", "default_receiver"), (
-            f"{alerting['default_receiver']!r} is not a defined receiver; define it under alerting.receivers or use one of {known}")
-    for index, route in enumerate(alerting.get("routes", [])):
-        if route["receiver"] not in names:
-            yield ("alerting", "routes", index, "receiver"), (
-                f"{route['receiver']!r} is not a defined receiver; use one of {known}")
-
-
-def _levels(data: dict[str, Any]) -> Iterator[Finding]:
-    thresholds = data.get("thresholds", {})
-    for kind in ("rate_limit_ratio", "server_error_ratio", "timeout_ratio"):
-        levels = thresholds.get(kind, {})
-        if "warning" in levels and "critical" in levels and not levels["warning"] < levels["critical"]:
-            yield ("thresholds", kind, "warning"), (
-                f"warning ({levels['warning']}) must be below critical ({levels['critical']}): a higher share is worse")
-    levels = thresholds.get("success_ratio", {})
-    if "warning" in levels and "critical" in levels and not levels["warning"] > levels["critical"]:
-        yield ("thresholds", "success_ratio", "warning"), (
-            f"warning ({levels['warning']}) must be above critical ({levels['critical']}): a lower success share is worse")
-
-
-def _buckets_and_latency(data: dict[str, Any]) -> Iterator[Finding]:
-    from .defaults import latency_buckets
-    buckets = latency_buckets(data)
-    if "latency_buckets" in data["metrics"]:
-        for index in range(1, len(buckets)):
-            if buckets[index] <= buckets[index - 1]:
-                yield ("metrics", "latency_buckets", index), (
-                    f"{buckets[index]} is not above {buckets[index - 1]}; bucket bounds must increase")
-                return
-    lowest, highest = buckets[0], buckets[-1]
-    latency_checks = [(("thresholds", "latency_p95", "warning"), thresholds_with_defaults(data)["latency_p95"]["warning"])]
-    latency_checks += [(("endpoints", i, "latency_p95"), e["latency_p95"])
-                       for i, e in enumerate(data["endpoints"]) if "latency_p95" in e]
-    for path, text in latency_checks:
-        seconds = parse_ms(text) / 1000
-        if seconds < lowest or seconds >= highest:
-            yield path, (f"{text} cannot be measured with latency_buckets {lowest:g}s..{highest:g}s: "
-                         f"a p95 threshold must lie from the first bucket up to below the last one, or the alert can never fire")
-
-
-def _metrics_prefix(data: dict[str, Any]) -> Iterator[Finding]:
-    prefix = data["metrics"]["prefix"]
-    if prefix.startswith("__"):
-        yield ("metrics", "prefix"), f"{prefix!r} starts with '__', which Prometheus reserves; pick a plain name like 'holysheep'"
-    elif prefix.endswith("_") or prefix.endswith(("_total", "_bucket", "_count", "_sum")):
-        yield ("metrics", "prefix"), (f"{prefix!r} must not end with '_' or a metric suffix; "
-                                      "holystack appends _requests_total and the like itself")
-
-
-def _windows(data: dict[str, Any]) -> Iterator[Finding]:
-    slowest = max(job_intervals_ms(data).values())
-    window = effective_rate_window_ms(data)
-    if window < RATE_WINDOW_MIN_SCRAPES * slowest:
-        yield ("metrics", "rate_window"), (
-            f"{format_ms(window)} is shorter than {RATE_WINDOW_MIN_SCRAPES}x the slowest scrape interval "
-            f"({format_ms(slowest)}); use at least {format_ms(RATE_WINDOW_MIN_SCRAPES * slowest)}")
-    absent_for = parse_ms(thresholds_with_defaults(data)["metrics_absent"]["for"])
-    if absent_for < ABSENT_FOR_MIN_SCRAPES * slowest:
-        yield ("thresholds", "metrics_absent", "for"), (
-            f"{format_ms(absent_for)} is shorter than {ABSENT_FOR_MIN_SCRAPES}x the slowest scrape interval; "
-            f"one missed scrape would fire it. Use at least {format_ms(ABSENT_FOR_MIN_SCRAPES * slowest)}")
-    evaluation = parse_ms(data["scrape"].get("evaluation_interval", data["scrape"].get("interval", "15s")))
-    if evaluation == 0:
-        yield ("scrape", "evaluation_interval"), "must be above 0s"
-    for index, job in enumerate(data["scrape"]["jobs"]):
-        if "interval" in job and parse_ms(job["interval"]) == 0:
-            yield ("scrape", "jobs", index, "interval"), "must be above 0s"
-
-
-def _burn_rates(data: dict[str, Any]) -> Iterator[Finding]:
-    """A burn-rate alert whose threshold (factor x error budget) reaches 100% of calls can never fire."""
-    for index, endpoint in enumerate(data["endpoints"]):
-        if "availability" not in endpoint:
-            continue
-        budget = 1 - endpoint["availability"] / 100
-        impossible = [(long, factor) for _, long, _, factor in BURN_RATE_ALERTS if factor * budget >= 1]
-        if impossible:
-            long, factor = impossible[0]
-            floor = 100 * (1 - 1 / max(f for _, _, _, f in BURN_RATE_ALERTS))
-            yield ("endpoints", index, "availability"), (
-                f"{endpoint['availability']:g} leaves an error budget of {budget:.4g} ({budget * 100:.4g}% of calls); "
-                f"the {factor:g}x burn-rate alert over {long} would need {factor * budget * 100:.4g}% of calls to "
-                f"fail, so it could never fire. Use an availability above {floor:.2f}, or leave availability out")
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _secrets(data: dict[str, Any]) -> Iterator[Finding]:
-    for index, receiver in enumerate(data["alerting"]["receivers"]):
+    for index, receiver in enumerate(_mappings(_section(data, "alerting").get("receivers"))):
         where = ("alerting", "receivers", index)
         for integration, fields in INLINE_SECRETS.items():
             for field, file_form in fields.items():
-                if field in receiver.get(integration, {}):
+                if isinstance(receiver.get(integration), dict) and field in receiver[integration]:
                     yield where + (integration, field), (
                         f"{INLINE_SECRET_MESSAGE}; put the value in a file "
                         f"readable by Alertmanager and set {integration}.{file_form} to its path")
         webhook = receiver.get("webhook")
-        if webhook is None:
+        if not isinstance(webhook, dict):
             continue
         if ("url" in webhook) == ("url_file" in webhook):
             yield where + ("webhook",), "give exactly one of url or url_file"
-        elif "url" in webhook:
+        elif isinstance(webhook.get("url"), str):
             yield from _webhook_url(webhook["url"], where + ("webhook", "url"))
 
 
-def _webhook_url(url: str, path: tuple[Any, ...]) -> Iterator[Finding]:
+def _webhook_url(url: str, path: SpecPath) -> Iterator[Finding]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         yield path, f"{url!r} is not an http(s) URL"
@@ -200,107 +301,27 @@ def _webhook_url(url: str, path: tuple[Any, ...]) -> Iterator[Finding]:
 
 
 def _routes(data: dict[str, Any]) -> Iterator[Finding]:
-    alerting = data["alerting"]
-    for name in alerting.get("group_by", []):
-        if name != "..." and not LABEL_NAME_RE.match(name):
+    alerting = _section(data, "alerting")
+    group_by = alerting.get("group_by")
+    for name in group_by if isinstance(group_by, list) else []:
+        if isinstance(name, str) and name != "..." and not LABEL_NAME_RE.match(name):
             yield ("alerting", "group_by"), f"{name!r} is not a label name"
-    for index, route in enumerate(alerting.get("routes", [])):
+    for index, route in enumerate(_mappings(alerting.get("routes"))):
         where = ("alerting", "routes", index)
         for key in ("match", "match_re"):
-            for label in route.get(key, {}):
-                if not LABEL_NAME_RE.match(label):
+            for label in route.get(key) if isinstance(route.get(key), dict) else {}:
+                if not LABEL_NAME_RE.match(str(label)):
                     yield where + (key, label), f"{label!r} is not a label name"
-        for value_index, pattern in enumerate(route.get("match_re", {}).values()):
+        patterns = route.get("match_re") if isinstance(route.get("match_re"), dict) else {}
+        for pattern in patterns.values():
             try:
-                re.compile(pattern)
+                re.compile(str(pattern))
             except re.error as exc:
                 yield where + ("match_re",), f"{pattern!r} is not a regular expression: {exc}"
-        for m_index, matcher in enumerate(route.get("matchers", [])):
-            if not MATCHER_RE.match(matcher):
+        matchers = route.get("matchers")
+        for m_index, matcher in enumerate(matchers if isinstance(matchers, list) else []):
+            if not MATCHER_RE.match(str(matcher)):
                 yield where + ("matchers", m_index), f"{matcher!r} is not a matcher such as severity=\"critical\""
 
 
-def _reserved_names(data: dict[str, Any]) -> Iterator[Finding]:
-    for section in ("models", "providers"):
-        for index, item in enumerate(data[section]):
-            if item["name"] == OTHER:
-                yield (section, index, "name"), (
-                    f"{OTHER!r} is reserved for calls to {section} outside the spec; rename it")
-    for index, job in enumerate(data["scrape"]["jobs"]):
-        if job["name"] in RESERVED_JOB_NAMES:
-            yield ("scrape", "jobs", index, "name"), (
-                f"{job['name']!r} is the job holystack writes for {job['name'].title()} itself; pick another name")
-    for index, receiver in enumerate(data["alerting"]["receivers"]):
-        if receiver["name"] == WATCHDOG_RECEIVER:
-            yield ("alerting", "receivers", index, "name"), f"{WATCHDOG_RECEIVER!r} is the receiver holystack writes for the Watchdog"
-
-
-def _alerting_timing(data: dict[str, Any]) -> Iterator[Finding]:
-    timing = timing_with_defaults(data["alerting"])
-    group_interval = parse_ms(timing["group_interval"])
-    repeat_interval = parse_ms(timing["repeat_interval"])
-    if group_interval == 0:
-        yield ("alerting", "group_interval"), "must be above 0s"
-    elif repeat_interval < group_interval or repeat_interval % group_interval:
-        yield ("alerting", "repeat_interval"), (
-            f"{timing['repeat_interval']} must be a multiple of group_interval ({timing['group_interval']}); "
-            "Alertmanager only repeats at group_interval ticks")
-
-
-def _resilience(data: dict[str, Any]) -> Iterator[Finding]:
-    """Retry, breaker and fallback settings that cannot work: unknown providers and models, a chain
-    that loops or forks, a backoff cap under its base, statuses that must not be retried."""
-    section = data.get("resilience")
-    if not section:
-        return
-    providers = {p["name"] for p in data["providers"]}
-    models = {m["name"] for m in data["models"]}
-    known = ", ".join(sorted(providers))
-    for name, own in section.get("providers", {}).items():
-        if name not in providers:
-            yield ("resilience", "providers", name), f"{name!r} is not a provider; use one of {known}"
-    policies = [(("resilience",), section)] + [(("resilience", "providers", name), own)
-                                               for name, own in section.get("providers", {}).items()]
-    for where, policy in policies:
-        retry = policy.get("retry", {})
-        if "backoff_base" in retry and "backoff_cap" in retry \
-                and parse_ms(retry["backoff_cap"]) < parse_ms(retry["backoff_base"]):
-            yield where + ("retry", "backoff_cap"), (f"{retry['backoff_cap']} is shorter than backoff_base "
-                                                     f"{retry['backoff_base']}; the cap must be at least the base")
-        for index, status in enumerate(retry.get("statuses", [])):
-            if status != 429 and not 500 <= status <= 599:
-                yield where + ("retry", "statuses", index), (f"{status} is not retried: only 429 and 5xx answers "
-                                                             "are; another 4xx fails the same way again")
-        if "deadline" in retry and parse_ms(retry["deadline"]) == 0:
-            yield where + ("retry", "deadline"), "must be longer than 0s"
-        breaker = policy.get("breaker", {})
-        for key in ("window", "open_for"):
-            if key in breaker and parse_ms(breaker[key]) == 0:
-                yield where + ("breaker", key), "must be longer than 0s"
-    sources: dict[str, int] = {}
-    edges: dict[str, str] = {}
-    for index, edge in enumerate(section.get("fallbacks", [])):
-        where = ("resilience", "fallbacks", index)
-        for key in ("from", "to"):
-            if edge[key] not in providers:
-                yield where + (key,), f"{edge[key]!r} is not a provider; use one of {known}"
-        if edge["from"] == edge["to"]:
-            yield where + ("to",), f"{edge['to']!r} falls back to itself"
-        elif edge["from"] in sources:
-            yield where + ("from",), (f"{edge['from']!r} already falls back in fallbacks[{sources[edge['from']]}]; "
-                                      "a provider has one next provider (chain them: a -> b, b -> c)")
-        else:
-            sources[edge["from"]] = index
-            edges[edge["from"]] = edge["to"]
-        for model in edge.get("models", {}):
-            if model not in models:
-                yield where + ("models", model), f"{model!r} is not a model of the spec"
-    for start, index in sources.items():
-        seen, current = [start], edges[start]
-        while current in edges and current not in seen:
-            seen.append(current)
-            current = edges[current]
-        if current == start:
-            yield ("resilience", "fallbacks", index), ("the fallback chain loops: " + " -> ".join(seen + [start])
-                                                       + "; end it at a provider that falls back to none")
-            break
+RAW_CHECKS: tuple[RawCheck, ...] = (_secrets, _routes)

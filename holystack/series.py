@@ -39,95 +39,74 @@ class Series:
     stack: Stack
 
     @property
-    def _p(self) -> str:
+    def _prefix(self) -> str:
         return self.stack.contract.prefix
 
     @property
-    def _w(self) -> str:
+    def _window(self) -> str:
         return str(self.stack.rate_window)
 
     @property
     def requests_by_status(self) -> str:
-        return f"{_level(CALL_LABELS + (c.STATUS_CODE,))}:{self._p}_requests:rate{self._w}"
+        return f"{_level(CALL_LABELS + (c.STATUS_CODE,))}:{self._prefix}_requests:rate{self._window}"
 
     @property
     def requests(self) -> str:
-        return f"{_level(CALL_LABELS)}:{self._p}_requests:rate{self._w}"
+        return f"{_level(CALL_LABELS)}:{self._prefix}_requests:rate{self._window}"
 
     def ratio(self, status_class: str) -> str:
         """Share of calls in a status class (see STATUS_CLASSES)."""
-        return f"{_level(CALL_LABELS)}:{self._p}_requests_{status_class}:ratio_rate{self._w}"
+        return f"{_level(CALL_LABELS)}:{self._prefix}_requests_{status_class}:ratio_rate{self._window}"
 
     @property
     def duration_buckets(self) -> str:
-        return f"{_level(CALL_LABELS + (c.LE,))}:{self._p}_request_duration_seconds_bucket:rate{self._w}"
+        return f"{_level(CALL_LABELS + (c.LE,))}:{self._prefix}_request_duration_seconds_bucket:rate{self._window}"
 
     @property
     def duration_quantile(self) -> str:
         """Latency quantiles; the quantile label says which (0.5, 0.95, 0.99)."""
-        return f"{_level(CALL_LABELS)}:{self._p}_request_duration_seconds:histogram_quantile_rate{self._w}"
+        return f"{_level(CALL_LABELS)}:{self._prefix}_request_duration_seconds:histogram_quantile_rate{self._window}"
 
     @property
     def tokens(self) -> str:
-        return f"{_level(TOKEN_LABELS)}:{self._p}_tokens:rate{self._w}"
+        return f"{_level(TOKEN_LABELS)}:{self._prefix}_tokens:rate{self._window}"
 
     @property
     def token_price(self) -> str:
         """USD per token by model and token_type; for cached_prompt, cached_input - input."""
-        return f"{_level(PRICE_LABELS)}:{self._p}_token_price_usd:spec"
+        return f"{_level(PRICE_LABELS)}:{self._prefix}_token_price_usd:spec"
 
     @property
     def cost_rate(self) -> str:
         """USD per second by provider and model."""
-        return f"{_level(COST_LABELS)}:{self._p}_cost_usd:rate{self._w}"
+        return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:rate{self._window}"
 
     @property
     def cost_24h(self) -> str:
-        return f"{_level(COST_LABELS)}:{self._p}_cost_usd:increase24h"
+        return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:increase24h"
 
     @property
     def cost_month_to_date(self) -> str:
         """USD spent since the start of the calendar month (UTC), kept with the prices of the time."""
-        return f"{_level(COST_LABELS)}:{self._p}_cost_usd:month_to_date"
+        return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:month_to_date"
 
     # -- SLOs, per endpoint ----------------------------------------------------------------
     def endpoint_requests(self, window: str) -> str:
-        return f"{c.ENDPOINT}:{self._p}_requests:rate{window}"
+        return f"{c.ENDPOINT}:{self._prefix}_requests:rate{window}"
 
     def endpoint_error_ratio(self, window: str) -> str:
         """Share of calls that count against availability: 5xx, timeouts, transport errors."""
-        return f"{c.ENDPOINT}:{self._p}_requests_failed:ratio_rate{window}"
+        return f"{c.ENDPOINT}:{self._prefix}_requests_failed:ratio_rate{window}"
 
     def error_budget_burn(self, window: str) -> str:
         """Error ratio over the error budget: 1 spends the budget in exactly the SLO period."""
-        return f"{c.ENDPOINT}:{self._p}_error_budget_burn:rate{window}"
+        return f"{c.ENDPOINT}:{self._prefix}_error_budget_burn:rate{window}"
 
     @property
     def slo_objective(self) -> str:
         """The availability objective of each endpoint, as a ratio (spec: percent)."""
-        return f"{c.ENDPOINT}:{self._p}_slo_objective:ratio"
+        return f"{c.ENDPOINT}:{self._prefix}_slo_objective:ratio"
 
     @property
     def error_budget_remaining(self) -> str:
-        return f"{c.ENDPOINT}:{self._p}_error_budget_remaining:ratio{self.stack.slo.period}"
-
-
-# Grafana caps uids at 40 characters; the spec name is at most 30.
-OVERVIEW_DASHBOARD = "overview"
-COST_DASHBOARD = "cost"
-SLO_DASHBOARD = "slo"
-
-
-def dashboard_uid(stack: Stack, slug: str) -> str:
-    """Stable uid of one of the stack's dashboards, derived from the spec name."""
-    return f"{stack.name}-{slug}"[:40]
-
-
-def dashboard_url(stack: Stack, slug: str) -> str:
-    """Link to a dashboard: absolute when dashboards.url is set, else Grafana-relative."""
-    return f"{stack.dashboards.url or ''}/d/{dashboard_uid(stack, slug)}"
-
-
-def ledger_schema(prefix: str) -> str:
-    """The PostgreSQL schema of the per-call ledger: the metrics prefix, quoted (it may hold capitals)."""
-    return '"' + prefix + '"'
+        return f"{c.ENDPOINT}:{self._prefix}_error_budget_remaining:ratio{self.stack.slo.period}"

@@ -1,5 +1,7 @@
-"""Read a spec file: YAML (duplicate keys and alias bombs refused), JSON Schema, then the
-rules beyond the schema. Every problem is collected with its path and YAML line."""
+"""Read a spec file and model it: YAML (duplicate keys and alias bombs refused), the raw-input
+checks, the JSON Schema, then the model (model.py, every default applied once) and the rules
+beyond the schema, checked on the model (semantics.py). Every problem is collected with its path
+and YAML line, and reported together."""
 from __future__ import annotations
 
 import json
@@ -10,36 +12,22 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import Problem, SpecError
-from .semantics import secret_paths, semantic_problems
+from .errors import Problem, SpecError, SpecPath, format_path
+from .model import Stack, build_model
+from .semantics import raw_problems, secret_paths, semantic_problems
+from .yamlload import YAML_LOADER
 
 # A spec is a few hundred nodes; the reference one about 300. An alias bomb expands
 # to billions. Anything past this many nodes, counted with aliases expanded, is refused.
 MAX_EXPANDED_NODES = 200_000
 MAX_SPEC_BYTES = 5 * 1024 * 1024
 
-Path_ = tuple[Any, ...]
 
 
 def load_schema() -> dict[str, Any]:
     """The JSON Schema of the spec, shipped inside the package."""
     text = resources.files("holystack.schema").joinpath("spec.schema.json").read_text("utf-8")
     return json.loads(text)
-
-
-def format_path(path: Path_) -> str:
-    """('models', 1, 'prices', 'input') -> 'models[1].prices.input'."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""The safe loader, in libyaml's C build when PyYAML has it (5x faster to parse)."""
 
 
 class _Loader(YAML_LOADER):  # type: ignore[misc, valid-type]
@@ -72,7 +60,7 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     return memo[key]
 
 
-def _walk_nodes(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem]) -> None:
+def _walk_nodes(node: yaml.Node, path: SpecPath, lines: dict[SpecPath, int], problems: list[Problem]) -> None:
     """Record the line of every path, and every duplicate mapping key."""
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -95,13 +83,13 @@ def _walk_nodes(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems:
             _walk_nodes(item, path + (index,), lines, problems)
 
 
-def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
+def _line_for(lines: dict[SpecPath, int], path: SpecPath) -> int | None:
     while path not in lines and path:
         path = path[:-1]
     return lines.get(path)
 
 
-def _schema_message(error: jsonschema.ValidationError) -> tuple[Path_, str]:
+def _schema_message(error: jsonschema.ValidationError) -> tuple[SpecPath, str]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -120,12 +108,10 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[Path_, str]:
     return path, error.message
 
 
-def read_spec(path: Path | str) -> dict[str, Any]:
-    """Load and check a spec file; returns the valid data or raises SpecError with every problem."""
+def _read_text(path: Path | str) -> str:
     source = str(path)
-    spec_path = Path(path)
     try:
-        raw = spec_path.read_bytes()
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise SpecError(source, [Problem("", "file not found; pass the path of a holystack spec (default ./holystack.yaml)")]) from None
     except OSError as exc:
@@ -133,21 +119,35 @@ def read_spec(path: Path | str) -> dict[str, Any]:
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError(source, [Problem("", f"file is larger than {MAX_SPEC_BYTES // 1024 // 1024} MiB; a spec is a few KiB")])
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(source, [Problem("", f"not UTF-8 text (byte {exc.start}); save the spec as UTF-8")]) from None
-    return check_spec_text(text, source)
+
+
+def read_spec(path: Path | str) -> dict[str, Any]:
+    """Load and check a spec file; returns the valid data (as written, without defaults) or raises
+    SpecError with every problem."""
+    return _checked(_read_text(path), str(path), Path(path).name)[0]
+
+
+def read_stack(path: Path | str) -> Stack:
+    """Load, check and model a spec file; raises SpecError with every problem."""
+    return _checked(_read_text(path), str(path), Path(path).name)[1]
 
 
 def check_spec_text(text: str, source: str = "<spec>") -> dict[str, Any]:
     """The checks of read_spec on text already in memory."""
+    return _checked(text, source, Path(source).name)[0]
+
+
+def _checked(text: str, source: str, source_name: str) -> tuple[dict[str, Any], Stack]:
     node = _compose(text, source)
     if node is None:
         raise SpecError(source, [Problem("", "the file is empty; start from examples/holysheep.yaml")])
     if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
         raise SpecError(source, [Problem("", f"more than {MAX_EXPANDED_NODES} values once YAML aliases are expanded; "
                                              "refused as an alias bomb. Write the spec out without nested aliases")])
-    lines: dict[Path_, int] = {}
+    lines: dict[SpecPath, int] = {}
     problems: list[Problem] = []
     _walk_nodes(node, (), lines, problems)
     if problems:
@@ -159,20 +159,36 @@ def check_spec_text(text: str, source: str = "<spec>") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SpecError(source, [Problem("", "the top level must be a mapping of fields (version, name, ...)")])
 
-    semantic = semantic_problems(data)
-    refused = secret_paths(semantic)
-    validator = jsonschema.Draft202012Validator(load_schema())
-    for error in validator.iter_errors(data):
+    findings = raw_problems(data)
+    refused = secret_paths(findings)
+    schema_failed = False
+    for error in jsonschema.Draft202012Validator(load_schema()).iter_errors(data):
+        schema_failed = True
         for leaf in _leaf_errors(error):
             where, message = _schema_message(leaf)
             if tuple(leaf.absolute_path)[:4] not in refused:
                 problems.append(Problem(format_path(where), message, _line_for(lines, where)))
-    for where, message in semantic:
-        problems.append(Problem(format_path(where), message, _line_for(lines, where)))
+    stack = _model(data, source_name, schema_failed)
+    if stack is not None:
+        findings += semantic_problems(stack, schema_failed)
+    problems += [Problem(format_path(where), message, _line_for(lines, where)) for where, message in findings]
     if problems:
         problems = sorted(set(problems), key=lambda p: (p.line or 0, p.path, p.message))
         raise SpecError(source, problems)
-    return data
+    assert stack is not None  # the schema passed, so the model was built
+    return data, stack
+
+
+def _model(data: dict[str, Any], source_name: str, schema_failed: bool) -> Stack | None:
+    """The model of the data. Data the schema refused may not have the model's shape: then there is
+    no model (and no semantic check), and the schema's problems are reported alone. Data the schema
+    passed always has it; a failure there is a bug, and raises."""
+    if not schema_failed:
+        return build_model(data, source_name)
+    try:
+        return build_model(data, source_name)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None
 
 
 def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:

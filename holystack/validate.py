@@ -17,9 +17,7 @@ from .model import Stack
 from .output import drift
 from .pipeline import load_stack
 from .render import render_stack
-from .render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
-from .render.prometheus import PROMETHEUS_DIR, RULES_DIR
-from .render.ruletests import TESTS_DIR
+from .render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, DASHBOARDS_DIR, PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
 from .semantics import INLINE_SECRETS
 
 
@@ -85,7 +83,7 @@ def run_checks(stack: Stack, out: Path) -> list[CheckResult]:
         results.append(CheckResult("rule files load", FAIL, "", tuple(errors)))
     results += lint_rules(stack, documents)
     dashboards: dict[str, Any] = {}
-    for path in sorted((out / "grafana" / "dashboards").glob("*.json")):
+    for path in sorted((out / DASHBOARDS_DIR).glob("*.json")):
         dashboards[path.name] = json.loads(path.read_text("utf-8"))
     results += lint_dashboards(stack, dashboards, RuleSet(documents).recorded)
     results.append(_secrets_check(out))

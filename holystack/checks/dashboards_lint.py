@@ -5,10 +5,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..contract import PROMETHEUS_SERIES
+from ..identifiers import MAX_UID_LENGTH, dashboard_uid
 from ..model import Stack
 from ..render.panels import DATASOURCE_VAR, FILTER_VARIABLES, RATE_INTERVAL
-from ..series import dashboard_uid
 from . import promql_ast as ast
 from .result import CheckResult
 
@@ -52,12 +51,12 @@ def lint_dashboard(stack: Stack, path: str, dashboard: dict[str, Any], recorded:
     if not dashboard.get("title"):
         findings.append(f"{path}: no title")
     uid = dashboard.get("uid") or ""
-    if not uid.startswith(dashboard_uid(stack, "")) or len(uid) > 40:
+    if not uid.startswith(dashboard_uid(stack, "")) or len(uid) > MAX_UID_LENGTH:
         findings.append(f"{path}: uid {uid!r} is not a stable uid derived from the spec name")
     ids = [p.get("id") for p in panels(dashboard)]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}, key=str):
         findings.append(f"{path}: panel id {duplicate} is used more than once")
-    known = stack.contract.series_names() | recorded | set(PROMETHEUS_SERIES)
+    known = stack.contract.readable_series(recorded)
     for panel in panels(dashboard):
         title = panel.get("title", "?")
         if panel.get("type") == "row":

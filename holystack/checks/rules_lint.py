@@ -7,17 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import gotemplate
-from ..contract import PROMETHEUS_SERIES
-from ..defaults import ABSENT_FOR_MIN_SCRAPES, RATE_WINDOW_MIN_SCRAPES
+from ..contract import COUNTER_SUFFIXES
+from ..defaults import RATE_WINDOW_MIN_SCRAPES
 from ..durations import format_ms, parse_ms
 from ..model import Stack
-from ..render.alerts import SEVERITIES, SEVERITY
+from ..render.alerts import EXEMPT_COMPARISON, SEVERITIES, SEVERITY, lint_exemptions
 from . import promql_ast as ast
 from .result import CheckResult
 
 Rule = dict[str, Any]
 CAMEL_CASE = re.compile(r"^[A-Z][a-zA-Z0-9]*$")
-COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 
 
 class RuleSet:
@@ -46,7 +45,7 @@ class RuleSet:
 
 
 def check_rate_windows(stack: Stack, rules: RuleSet) -> list[str]:
-    floor = RATE_WINDOW_MIN_SCRAPES * stack.slowest_scrape.ms
+    floor = stack.rate_window_floor.ms
     findings = []
     for where, _, tree in rules.parsed():
         for function, argument in ast.range_calls(tree):
@@ -64,23 +63,23 @@ def check_rate_windows(stack: Stack, rules: RuleSet) -> list[str]:
 
 
 def check_known_metrics(stack: Stack, rules: RuleSet) -> list[str]:
-    known = stack.contract.series_names() | rules.recorded | set(PROMETHEUS_SERIES)
+    known = stack.contract.readable_series(rules.recorded)
     return [f"{where}: reads {name}, which is neither in the metric contract nor recorded by the stack"
             for where, _, tree in rules.parsed() for name in sorted(ast.selector_names(tree) - known)]
 
 
 def check_comparisons(stack: Stack, rules: RuleSet) -> list[str]:
-    watchdog = stack.alert_name("Watchdog")
+    exempt = {name for name, exemptions in lint_exemptions(stack).items() if EXEMPT_COMPARISON in exemptions}
     return [f"{where}: the expression has no comparison, so it fires on any result"
             for where, rule, tree in rules.alerts()
-            if not ast.has_comparison(tree) and not (rule["alert"] == watchdog and ast.is_constant_vector(tree))]
+            if not ast.has_comparison(tree) and not (rule["alert"] in exempt and ast.is_constant_vector(tree))]
 
 
 def check_absent_for(stack: Stack, rules: RuleSet) -> list[str]:
-    floor = ABSENT_FOR_MIN_SCRAPES * stack.slowest_scrape.ms
-    return [f"{where}: absent() needs a for: of at least {format_ms(floor)}, or one missed scrape fires it"
+    floor = stack.absent_for_floor
+    return [f"{where}: absent() needs a for: of at least {floor}, or one missed scrape fires it"
             for where, rule, tree in rules.alerts()
-            if ast.uses_absent(tree) and parse_ms(str(rule.get("for", "0s"))) < floor]
+            if ast.uses_absent(tree) and parse_ms(str(rule.get("for", "0s"))) < floor.ms]
 
 
 def check_fragile(stack: Stack, rules: RuleSet) -> list[str]:

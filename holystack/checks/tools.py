@@ -5,8 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
-from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from ..render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from .result import FAIL, PASS, SKIP, CheckResult
 
 TOOL_TIMEOUT_SECONDS = 300

@@ -20,7 +20,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from ..series import ledger_schema
+from ..identifiers import ledger_schema
 from .core import CallRow, Instrument
 
 log = logging.getLogger("holystack.ledger")

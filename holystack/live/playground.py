@@ -57,6 +57,7 @@ def loopback_spec(data: dict[str, Any], ports: Ports, capture_url: str | None = 
 FAST_SCRAPE = "1s"
 FAST_RATE_WINDOW = "4s"  # RATE_WINDOW_MIN_SCRAPES scrapes
 FAST_FOR = "3s"
+FAST_KEEP_FIRING_FOR = "10s"  # a flapping ratio alert stays up through a few noisy evaluations
 FAST_ALERTING = {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}
 FAST_RESEND_DELAY = "2s"  # Prometheus sends firing alerts again this often
 
@@ -65,7 +66,8 @@ FAST_BREAKER = {"window": FAST_RATE_WINDOW, "open_for": "2s"}
 
 
 def fast_spec(data: dict[str, Any]) -> dict[str, Any]:
-    """The spec on a fast clock: 1s scrapes and evaluations, 4s rate windows, 3s for:, 1s group_wait.
+    """The spec on a fast clock: 1s scrapes and evaluations, 4s rate windows, 3s for:, 10s
+    keep_firing_for, 1s group_wait.
     Thresholds, routes and everything else stay as they are."""
     spec = copy.deepcopy(data)
     scrape = spec["scrape"]
@@ -74,8 +76,10 @@ def fast_spec(data: dict[str, Any]) -> dict[str, Any]:
         job.pop("interval", None)
     spec["metrics"]["rate_window"] = FAST_RATE_WINDOW
     thresholds = spec.setdefault("thresholds", {})
-    for kind in DEFAULT_THRESHOLDS:
+    for kind, default in DEFAULT_THRESHOLDS.items():
         thresholds.setdefault(kind, {})["for"] = FAST_FOR
+        if "keep_firing_for" in default:
+            thresholds[kind]["keep_firing_for"] = FAST_KEEP_FIRING_FOR
     spec["alerting"].update(FAST_ALERTING)
     # The client's breakers on the same clock: a breaker open for 30s would leave 4s rate windows empty.
     spec.setdefault("resilience", {}).setdefault("breaker", {}).update(FAST_BREAKER)

@@ -4,15 +4,12 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from ..defaults import WATCHDOG_RECEIVER
 from ..model import Integration, Receiver, Stack
-from ..output import Files, header, to_yaml
+from ..output import Files, go_template_comment, to_yaml
 from ..series import CALL_LABELS
-from .alerts import SEVERITY
+from .alerts import SEVERITY, families
+from .layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, ALERTMANAGER_TEMPLATE
 
-ALERTMANAGER_DIR = "alertmanager"
-ALERTMANAGER_CONFIG = "alertmanager.yml"  # in ALERTMANAGER_DIR
-TEMPLATE_NAME = "holystack.tmpl"
 TITLE = '{{ template "holystack.title" . }}'
 TEXT = '{{ template "holystack.text" . }}'
 # Which severity mutes which: a critical alert mutes the warning of the same alert and labels.
@@ -53,8 +50,8 @@ def _receiver(receiver: Receiver) -> dict[str, Any]:
 
 def alertmanager_config(stack: Stack) -> dict[str, Any]:
     a = stack.alerting
-    watchdog = {"receiver": WATCHDOG_RECEIVER, "matchers": [f'alertname="{stack.alert_name("Watchdog")}"']}
-    routes = [watchdog]
+    # The families' own routes (the Watchdog's) come first, then the spec's.
+    routes = [route for family in families() for route in family.routes(stack)]
     for route in a.routes:
         entry: dict[str, Any] = {"receiver": route.receiver}
         if route.matchers:
@@ -65,7 +62,7 @@ def alertmanager_config(stack: Stack) -> dict[str, Any]:
             entry["continue"] = True
         routes.append(entry)
     return {
-        "templates": [f"templates/{TEMPLATE_NAME}"],
+        "templates": [f"templates/{ALERTMANAGER_TEMPLATE}"],
         "route": {"receiver": a.default_receiver, "group_by": list(a.group_by),
                   "group_wait": str(a.group_wait), "group_interval": str(a.group_interval),
                   "repeat_interval": str(a.repeat_interval), "routes": routes},
@@ -73,14 +70,14 @@ def alertmanager_config(stack: Stack) -> dict[str, Any]:
             {"source_matchers": [f'{SEVERITY}="{source}"'], "target_matchers": [f'{SEVERITY}="{target}"'],
              "equal": ["alertname", *CALL_LABELS]}
             for source, target in INHIBITIONS],
-        "receivers": [{"name": WATCHDOG_RECEIVER}] + [_receiver(r) for r in a.receivers],
+        "receivers": [receiver for family in families() for receiver in family.receivers(stack)]
+                     + [_receiver(r) for r in a.receivers],
     }
 
 
 def render_alertmanager(stack: Stack) -> Files:
-    template = resources.files("holystack.templates").joinpath(f"alertmanager/{TEMPLATE_NAME}").read_text("utf-8")
+    template = resources.files("holystack.templates").joinpath(f"alertmanager/{ALERTMANAGER_TEMPLATE}").read_text("utf-8")
     return {
         f"{ALERTMANAGER_DIR}/{ALERTMANAGER_CONFIG}": to_yaml(alertmanager_config(stack), stack.source_name),
-        f"{ALERTMANAGER_DIR}/templates/{TEMPLATE_NAME}":
-            "{{/* " + header(stack.source_name).strip("# \n") + " */}}\n" + template,
+        f"{ALERTMANAGER_DIR}/templates/{ALERTMANAGER_TEMPLATE}": go_template_comment(stack.source_name) + template,
     }

@@ -7,9 +7,10 @@ from typing import Any
 from grafanalib import core as g
 
 from .. import contract as c
+from ..identifiers import COST_DASHBOARD
 from ..model import Stack
 from ..promql import SECONDS_PER_HOUR
-from ..series import COST_DASHBOARD, Series
+from ..series import Series
 from .panels import DATASOURCE, Layout, Queries, dashboard, stat, target, texts, threshold_steps, timeseries
 from .recording import PRICE_JOIN, month_forecast
 

@@ -6,9 +6,10 @@ from typing import Any
 from grafanalib import core as g
 
 from .. import contract as c
+from ..identifiers import OVERVIEW_DASHBOARD
 from ..model import Stack
 from ..promql import SECONDS_PER_HOUR, matcher
-from ..series import OVERVIEW_DASHBOARD, P95, Series
+from ..series import P95, Series
 from .panels import (DATASOURCE, RATE_INTERVAL, Layout, Queries, dashboard, stat, target, texts, threshold_steps,
                      timeseries)
 

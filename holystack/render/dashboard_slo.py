@@ -6,8 +6,9 @@ from typing import Any
 from grafanalib import core as g
 
 from .. import contract as c
+from ..identifiers import SLO_DASHBOARD
 from ..model import Stack
-from ..series import SLO_DASHBOARD, Series
+from ..series import Series
 from .panels import DATASOURCE, Layout, Queries, dashboard, target, texts, threshold_steps, timeseries
 
 

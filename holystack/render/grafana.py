@@ -6,15 +6,14 @@ import json
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
+from ..identifiers import COST_DASHBOARD, OVERVIEW_DASHBOARD, SLO_DASHBOARD, dashboard_uid
 from ..model import Stack
 from ..output import Files, to_json, to_yaml
-from ..series import COST_DASHBOARD, OVERVIEW_DASHBOARD, SLO_DASHBOARD, dashboard_uid
 from .dashboard_cost import cost_dashboard
 from .dashboard_overview import overview_dashboard
 from .dashboard_slo import slo_dashboard
+from .layout import DASHBOARDS_DIR, GRAFANA_DIR
 from .slo import slo_endpoints
-
-GRAFANA_DIR = "grafana"
 
 
 def dashboards(stack: Stack) -> dict[str, g.Dashboard]:
@@ -31,18 +30,18 @@ def _dashboard_json(dashboard: g.Dashboard) -> str:
 
 
 def render_grafana(stack: Stack) -> Files:
-    d = stack.dashboards
-    files = {f"{GRAFANA_DIR}/dashboards/{dashboard_uid(stack, slug)}.json": _dashboard_json(dashboard)
+    settings = stack.dashboards
+    files = {f"{DASHBOARDS_DIR}/{dashboard_uid(stack, slug)}.json": _dashboard_json(dashboard)
              for slug, dashboard in dashboards(stack).items()}
     datasources = {"apiVersion": 1, "datasources": [{
-        "name": d.datasource, "type": "prometheus", "uid": f"{stack.name}-prometheus", "access": "proxy",
-        "url": d.prometheus_url, "isDefault": True, "editable": False,
+        "name": settings.datasource, "type": "prometheus", "uid": f"{stack.name}-prometheus", "access": "proxy",
+        "url": settings.prometheus_url, "isDefault": True, "editable": False,
         # Grafana's $__rate_interval is at least 4x this.
         "jsonData": {"timeInterval": str(stack.slowest_scrape)},
     }]}
     providers = {"apiVersion": 1, "providers": [{
-        "name": stack.name, "folder": d.folder, "type": "file", "disableDeletion": True,
-        "allowUiUpdates": False, "updateIntervalSeconds": 60, "options": {"path": d.path},
+        "name": stack.name, "folder": settings.folder, "type": "file", "disableDeletion": True,
+        "allowUiUpdates": False, "updateIntervalSeconds": 60, "options": {"path": settings.path},
     }]}
     files[f"{GRAFANA_DIR}/provisioning/datasources/{stack.name}.yaml"] = to_yaml(datasources, stack.source_name)
     files[f"{GRAFANA_DIR}/provisioning/dashboards/{stack.name}.yaml"] = to_yaml(providers, stack.source_name)

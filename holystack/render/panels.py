@@ -6,10 +6,11 @@ from typing import Any
 from grafanalib import core as g
 
 from .. import contract as c
+from ..identifiers import dashboard_uid
 from ..model import Stack
-from ..output import header
+from ..output import generated_notice
 from ..promql import matcher, selector
-from ..series import Series, dashboard_uid
+from ..series import Series
 from .recording import PRICE_JOIN
 from .text import panel_text
 
@@ -123,7 +124,7 @@ def dashboard(stack: Stack, slug: str, title_key: str, panels: list[Any]) -> g.D
     return g.Dashboard(
         title=panel_text(stack.language, title_key, name=stack.name),
         uid=dashboard_uid(stack, slug),
-        description=header(stack.source_name).strip("# \n"),
+        description=generated_notice(stack.source_name),
         tags=["holystack", stack.name, "llm"],
         timezone="utc", refresh="1m", editable=False,
         graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR,

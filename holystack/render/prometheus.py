@@ -6,13 +6,11 @@ from typing import Any
 
 from ..model import Duration, Stack
 from ..output import Files, to_yaml
-from .alerts import alert_rules, rule_document
+from .alerts import AlertFamily, families, rule_documents
+from .layout import PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
 from .recording import cost_rules, daily_cost_rules, request_rules
 from .slo import slo_endpoints, slo_long_rules, slo_rules
 
-PROMETHEUS_DIR = "prometheus"
-PROMETHEUS_CONFIG = "prometheus.yml"  # in PROMETHEUS_DIR
-RULES_DIR = "rules"
 # Prometheus' default scrape timeout; it must not exceed the scrape interval.
 DEFAULT_SCRAPE_TIMEOUT = Duration(10_000)
 # Rules that read a day or more of samples (24h cost, long SLO windows) run every
@@ -21,10 +19,14 @@ SLOW_GROUP_MAX_INTERVAL = Duration(60_000)
 SLOW_GROUP_EVALUATIONS = 4
 
 
-@cache
 def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:
     """File name (under prometheus/rules/) -> its rule groups. Cached: several renderers
     read it; treat the result as read-only."""
+    return _rule_files(stack, families())
+
+
+@cache
+def _rule_files(stack: Stack, in_force: tuple[AlertFamily, ...]) -> dict[str, list[dict[str, Any]]]:
     evaluation = str(stack.evaluation_interval)
     every = stack.evaluation_interval.ms
     slow = str(Duration(max(every, min(SLOW_GROUP_MAX_INTERVAL.ms, SLOW_GROUP_EVALUATIONS * every))))
@@ -41,7 +43,7 @@ def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:
             {"name": f"{stack.name}-slo-long", "interval": slow, "rules": slo_long_rules(stack)}]
     files[f"{stack.name}-alerts.yml"] = [
         {"name": f"{stack.name}-alerts", "interval": evaluation,
-         "rules": [rule_document(stack, rule) for rule in alert_rules(stack)]}]
+         "rules": rule_documents(stack)}]
     return files
 
 

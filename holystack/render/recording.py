@@ -10,7 +10,6 @@ from ..series import (CALL_LABELS, COST_LABELS, DASHBOARD_QUANTILES, PRICE_LABEL
                       STATUS_CLASSES, TOKEN_LABELS, Series)
 
 Rule = dict[str, Any]
-PER_MILLION = 1_000_000
 # Tokens times their price: the one join every cost expression uses.
 PRICE_JOIN = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
 # How far back the month-to-date rule looks for its own previous value.
@@ -18,15 +17,9 @@ MONTH_TO_DATE_LOOKBACK = "3h"
 
 
 def token_prices(stack: Stack) -> list[tuple[str, str, float]]:
-    """(model, token_type, USD per token). cached_prompt carries cached_input - input,
-    because cached tokens are already counted, and priced at input, under prompt."""
-    prices = []
-    for model in stack.models:
-        p = model.prices
-        prices.append((model.name, c.TOKEN_PROMPT, p.input / PER_MILLION))
-        prices.append((model.name, c.TOKEN_COMPLETION, p.output / PER_MILLION))
-        prices.append((model.name, c.TOKEN_CACHED_PROMPT, (p.effective_cached_input - p.input) / PER_MILLION))
-    return prices
+    """(model, token_type, USD per token), as Prices.usd_per_token gives them."""
+    return [(model.name, token_type, price) for model in stack.models
+            for token_type, price in model.prices.usd_per_token().items()]
 
 
 def share(numerator: str, denominator: str) -> str:

@@ -5,6 +5,7 @@ Go's {{ }} passes through untouched. StrictUndefined: a missing variable is an e
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from ..spec import YAML_LOADER
+from ..yamlload import YAML_LOADER
 
 
 def _loader() -> jinja2.BaseLoader:
@@ -69,9 +70,10 @@ def _fill(source: str, context: dict[str, Any]) -> str:
     return _compiled(source).render(**context).strip()
 
 
-def annotation(language: str, kind: str, **context: Any) -> dict[str, str]:
-    """Rendered summary and description of one alert kind."""
-    texts = text_table("annotations", language)[kind]
+def annotation(language: str, kind: str, table: Mapping[str, Any] | None = None, **context: Any) -> dict[str, str]:
+    """Rendered summary and description of one alert kind, from table when given (a kind -> texts
+    mapping), else from templates/annotations/<language>.yaml."""
+    texts = (table if table is not None else text_table("annotations", language))[kind]
     return {key: _fill(texts[key], context) for key in ("summary", "description")}
 
 

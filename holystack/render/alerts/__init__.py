@@ -1,0 +1,60 @@
+"""Every alert of the stack, assembled from one module per family. To add a family, write its
+module (kinds, rules, promtool cases; see base.AlertFamily) and list it in FAMILIES; its texts go
+into templates/annotations/<language>.yaml under each kind's name."""
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from ...model import Stack
+from . import budget, burn_rate, latency, ratios, targets, tokens, watchdog
+from .family import EXEMPT_COMPARISON, AlertFamily, annotations, rule_document
+from .promtool import CaseBuilder, PromtoolCase
+from .rule import SEVERITIES, SEVERITY, AlertRule
+
+__all__ = ["EXEMPT_COMPARISON", "FAMILIES", "SEVERITIES", "SEVERITY", "AlertFamily", "AlertRule", "alert_rules", "families",
+           "lint_exemptions", "promtool_cases", "rule_documents"]
+
+# The families in the order their alerts stand in the rule file.
+FAMILIES: tuple[AlertFamily, ...] = (ratios.FAMILY, latency.FAMILY, burn_rate.FAMILY, budget.FAMILY, tokens.FAMILY,
+                                     targets.FAMILY, watchdog.FAMILY)
+
+
+def families() -> tuple[AlertFamily, ...]:
+    """The families in force (read at call time, so that a test may extend FAMILIES)."""
+    return FAMILIES
+
+
+@cache
+def _rules(stack: Stack, in_force: tuple[AlertFamily, ...]) -> tuple[tuple[AlertFamily, AlertRule], ...]:
+    found = []
+    for family in in_force:
+        for rule in family.rules(stack):
+            if rule.kind not in family.kinds:
+                raise ValueError(f"family {family.name!r} built a rule of kind {rule.kind!r} it does not declare")
+            found.append((family, rule))
+    return tuple(found)
+
+
+def alert_rules(stack: Stack) -> tuple[AlertRule, ...]:
+    """Every alert of the stack, in a stable order."""
+    return tuple(rule for _, rule in _rules(stack, families()))
+
+
+def rule_documents(stack: Stack) -> list[dict[str, Any]]:
+    """The alerts as they stand in the rule file."""
+    return [rule_document(stack, family, rule) for family, rule in _rules(stack, families())]
+
+
+def promtool_cases(stack: Stack) -> list[PromtoolCase]:
+    """Every family's generated promtool cases, in family order."""
+    cases: list[PromtoolCase] = []
+    for family in families():
+        rules = [rule for owner, rule in _rules(stack, families()) if owner is family]
+        cases += family.cases(CaseBuilder(stack, rules, lambda rule, family=family: annotations(stack, family, rule)))
+    return cases
+
+
+def lint_exemptions(stack: Stack) -> dict[str, frozenset[str]]:
+    """Alert name -> the lint checks it is exempt from, by design of its family."""
+    return {stack.alert_name(kind): family.lint_exemptions for family in families() for kind in family.kinds}

@@ -1,0 +1,92 @@
+"""Spend: the trailing 24 h above the daily budget, and the month's forecast above the monthly one."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ... import contract as c
+from ...identifiers import COST_DASHBOARD
+from ...model import PER_MILLION, LlmModel, Stack
+from ...promql import SECONDS_PER_DAY, number
+from ...series import Series
+from ..recording import month_forecast
+from .family import AlertFamily
+from .promtool import RUN, CaseBuilder, PromtoolCase
+from .rule import AlertRule
+
+DAILY_BUDGET_EXCEEDED = "DailyBudgetExceeded"
+MONTHLY_BUDGET_FORECAST = "MonthlyBudgetForecast"
+# promtool's tests start at 1970-01-01: January.
+PROMTOOL_MONTH_DAYS = 31
+
+
+def rules(stack: Stack) -> list[AlertRule]:
+    series, t = Series(stack), stack.thresholds
+    out = []
+    if t.daily_budget_usd is not None:
+        out.append(AlertRule(DAILY_BUDGET_EXCEEDED, "warning", f"sum({series.cost_24h}) > {number(t.daily_budget_usd)}",
+                             t.budget_for, {"threshold": f"${t.daily_budget_usd:g}"}, t.daily_budget_usd))
+    if t.monthly_budget_usd is not None:
+        # Month-to-date spend at the prices of the time, plus the rest of the month at the pace of
+        # the last 24 hours: a whole daily cycle, so a busy afternoon does not look like a trend.
+        forecast = month_forecast(series.cost_month_to_date, series.cost_24h)
+        out.append(AlertRule(MONTHLY_BUDGET_FORECAST, "warning", f"{forecast}\n> {number(t.monthly_budget_usd)}",
+                             t.budget_for, {"threshold": f"${t.monthly_budget_usd:g}"}, t.monthly_budget_usd))
+    return out
+
+
+def forecast_usd(month_to_date: float, last_24h: float, seconds_left: float) -> float:
+    """month_forecast, in Python: the month so far plus the seconds left at the last 24 h's pace."""
+    return month_to_date + last_24h / SECONDS_PER_DAY * seconds_left
+
+
+def cases(b: CaseBuilder) -> list[PromtoolCase]:
+    """Each budget alert just above and just below its budget, decided by cached-token pricing."""
+    t = b.stack.thresholds
+    # At the end of a case (RUN into a 31-day month) the month so far and the trailing 24 h both
+    # hold the case's whole cost.
+    month_factor = forecast_usd(1, 1, PROMTOOL_MONTH_DAYS * SECONDS_PER_DAY - RUN.seconds)
+    kinds = [(DAILY_BUDGET_EXCEEDED, t.daily_budget_usd, 1.0, "over the last 24 h"),
+             (MONTHLY_BUDGET_FORECAST, t.monthly_budget_usd, month_factor,
+              "this month so far plus the rest of it at the last 24 h's pace")]
+    # The model whose cached tokens save the most, so that their pricing decides the case.
+    model = max(b.stack.models, key=lambda m: (m.prices.input - m.prices.effective_cached_input, m.prices.input))
+    out = []
+    for kind, budget, factor, what in kinds:
+        rule = next(iter(b.rules_of(kind)), None)
+        if rule is None or budget is None:
+            continue
+        for margin in (1.02, 0.98):
+            tokens, cost = _tokens_costing(b, model, margin * budget / factor, budget / factor)
+            value = cost * factor
+            fire = value > budget
+            out.append(b.case(
+                f"{kind} {'fires' if fire else 'stays silent'}: ${value:.2f} of {model.name} {what} "
+                f"against ${budget:g}, cached tokens priced at cached_input",
+                b.tokens(b.call[c.PROVIDER], model.name, tokens), str(RUN), kind,
+                [b.expected(rule, {}, value)] if fire else []))
+    return out
+
+
+def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
+                    budget_usd: float) -> tuple[dict[str, Any], float]:
+    """Token counters that cost about target_usd over the case, reaching their total at two thirds
+    of it and then flat. A share of the prompt is cached: priced at full input price, the same
+    tokens would cost 5% of budget_usd more. Returns the counters' values and their exact cost."""
+    prices = model.prices
+    ramp = b.samples * 2 // 3
+    discount = prices.input - prices.effective_cached_input
+    cached = math.ceil(0.05 * budget_usd * PER_MILLION / discount / ramp) if discount > 0 else 0
+    rest = target_usd - cached * ramp * prices.effective_cached_input / PER_MILLION
+    completion_price = prices.output or prices.input
+    completion = math.ceil(rest / 2 * PER_MILLION / completion_price / ramp) if prices.output else 0
+    rest -= completion * ramp * prices.output / PER_MILLION
+    uncached = max(0, math.ceil(rest * PER_MILLION / prices.input / ramp)) if prices.input else 0
+    per_sample = {c.TOKEN_PROMPT: uncached + cached, c.TOKEN_COMPLETION: completion, c.TOKEN_CACHED_PROMPT: cached}
+    cost = prices.usd({token_type: count * ramp for token_type, count in per_sample.items()})
+    values = {tt: f"0+{per}x{ramp} {per * ramp}x{b.samples - ramp}" for tt, per in per_sample.items()}
+    return values, cost
+
+
+FAMILY = AlertFamily("budget and forecast", (DAILY_BUDGET_EXCEEDED, MONTHLY_BUDGET_FORECAST), rules, cases,
+                     dashboard=COST_DASHBOARD)

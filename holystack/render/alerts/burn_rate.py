@@ -1,0 +1,74 @@
+"""ErrorBudgetBurn: multi-window, multi-burn-rate SLO alerts (Google SRE workbook), per endpoint."""
+from __future__ import annotations
+
+import math
+
+from ... import contract as c
+from ...identifiers import SLO_DASHBOARD
+from ...model import Duration, Stack
+from ...promql import number
+from ...series import Series
+from ..slo import slo_endpoints
+from .family import AlertFamily
+from .promtool import CaseBuilder, PromtoolCase
+from .rule import AlertRule
+
+ERROR_BUDGET_BURN = "ErrorBudgetBurn"
+LONG_WINDOW, SHORT_WINDOW = "long_window", "short_window"
+# When the generated fast-burn case checks that every pair pages.
+PAGE_WITHIN = Duration(10 * 60_000)
+
+
+def rules(stack: Stack) -> list[AlertRule]:
+    """Both windows of a pair burn faster than its factor, and the long window holds at least
+    slo.min_calls calls. Only endpoints with an availability have a burn rate."""
+    if not slo_endpoints(stack):
+        return []
+    series = Series(stack)
+    out = []
+    for burn in stack.slo.burn_rates:
+        long, short = str(burn.long_window), str(burn.short_window)
+        factor = number(burn.factor)
+        expr = (f"{series.error_budget_burn(long)} > {factor}\nand\n{series.error_budget_burn(short)} > {factor}\n"
+                f"and on ({c.ENDPOINT})\n{series.endpoint_requests(long)} * {number(burn.long_window.seconds)}"
+                f" >= {stack.slo.min_calls}")
+        out.append(AlertRule(ERROR_BUDGET_BURN, burn.severity, expr, Duration(0),
+                             {"factor": f"{burn.factor:g}", "long_window": long, "short_window": short,
+                              "period": str(stack.slo.period), "min_calls": str(stack.slo.min_calls)},
+                             burn.factor, labels=((LONG_WINDOW, long), (SHORT_WINDOW, short))))
+    return out
+
+
+def cases(b: CaseBuilder) -> list[PromtoolCase]:
+    """A fast burn pages within minutes; a slow burn opens a ticket and does not page; a fast
+    burn on too few calls stays silent."""
+    rules = b.rules_of(ERROR_BUDGET_BURN)
+    endpoints = slo_endpoints(b.stack)
+    if not rules or not endpoints:
+        return []
+    path, objective = endpoints[0]
+    budget = 1 - objective
+    top = max(r.threshold or 0 for r in rules)
+    fast = min(1.25 * top * budget, (top * budget + 1) / 2)  # above every factor, below 100%
+    slow = 2 * budget  # above 1x, below 3x: only the slowest pair
+    min_calls = b.stack.slo.min_calls
+    steps = PAGE_WITHIN.ms // b.interval.ms
+    enough = math.ceil(2 * min_calls / steps)  # calls per sample: 2x the guard by then
+    scant = min_calls / 2 / (b.samples + 1)  # half the guard over the whole run
+    call = {**b.call, c.ENDPOINT: path}
+    out = []
+    for name, share, per_sample in (("fast burn pages within minutes", fast, enough),
+                                    ("slow burn opens a ticket and does not page", slow, enough),
+                                    (f"fast burn on fewer than {min_calls} calls stays silent", fast, scant)):
+        failed = per_sample * share
+        burn = share / budget
+        guarded = per_sample * (steps + 1) >= min_calls
+        firing = [r for r in rules if guarded and burn > (r.threshold or 0)]
+        out.append(b.case(f"ErrorBudgetBurn on {path}: {name} (error ratio {share:.4g}, budget {budget:.4g})",
+                          b.calls(call, {"200": per_sample - failed, "503": failed}), str(PAGE_WITHIN),
+                          ERROR_BUDGET_BURN,
+                          [b.expected(r, {c.ENDPOINT: path, **dict(r.labels)}, burn) for r in firing]))
+    return out
+
+
+FAMILY = AlertFamily("burn rate", (ERROR_BUDGET_BURN,), rules, cases, dashboard=SLO_DASHBOARD)

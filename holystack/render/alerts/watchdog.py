@@ -1,0 +1,46 @@
+"""Watchdog: always firing, the dead man's switch that proves the whole pipeline is alive."""
+from __future__ import annotations
+
+from typing import Any
+
+from ... import contract as c
+from ...defaults import WATCHDOG_RECEIVER
+from ...model import Duration, Stack
+from .family import EXEMPT_COMPARISON, AlertFamily
+from .promtool import RUN, CaseBuilder, PromtoolCase, ramp
+from .rule import SEVERITY, AlertRule
+
+WATCHDOG = "Watchdog"
+
+
+def rules(stack: Stack) -> list[AlertRule]:
+    return [AlertRule(WATCHDOG, "none", "vector(1)", Duration(0))]
+
+
+def routes(stack: Stack) -> list[dict[str, Any]]:
+    """First of all routes: the Watchdog goes to a receiver that does nothing."""
+    return [{"receiver": WATCHDOG_RECEIVER, "matchers": [f'alertname="{stack.alert_name(WATCHDOG)}"']}]
+
+
+def receivers(stack: Stack) -> list[dict[str, Any]]:
+    return [{"name": WATCHDOG_RECEIVER}]
+
+
+def cases(b: CaseBuilder) -> list[PromtoolCase]:
+    """Watchdog always fires; with no traffic at all (counters flat), it is the only alert."""
+    watchdog, = b.rules_of(WATCHDOG)
+    series = [b.up(1)] + b.calls(b.call, {"200": 0, "429": 0, "503": 0, c.STATUS_TIMEOUT: 0})
+    series += b.histogram(b.call, 0.0, b.stack.latency_buckets[0], per_sample=0)
+    series += b.tokens(b.call[c.PROVIDER], b.call[c.MODEL], {tt: ramp(0, b.samples) for tt in c.TOKEN_TYPES})
+    case = b.case("No traffic at all: no alert but the Watchdog fires (no 0/0 alerts)", series, str(RUN), WATCHDOG,
+                  [b.expected(watchdog, {}, 1)])
+    name = b.stack.alert_name(WATCHDOG)
+    case.expr_tests.append({
+        "expr": 'ALERTS{alertstate="firing"}', "eval_time": str(RUN),
+        "exp_samples": [{"labels": f'ALERTS{{alertname="{name}",alertstate="firing",{SEVERITY}="none"}}',
+                         "value": 1}]})
+    return [case]
+
+
+FAMILY = AlertFamily("watchdog", (WATCHDOG,), rules, cases, routes=routes, receivers=receivers,
+                     lint_exemptions=frozenset({EXEMPT_COMPARISON}))
