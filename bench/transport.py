@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 
 import holystack
 from holystack.instrument import Instrument
-from holystack.instrument.transport import transport
+from holystack.instrument.transport import instrumented_transport
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "holysheep.yaml"
@@ -48,8 +48,8 @@ HEADERS = {"x-ratelimit-limit-requests": "10000", "x-ratelimit-remaining-request
 
 def canned(request: httpx2.Request) -> httpx2.Response:
     stream = b'"stream": true' in request.content or b'"stream":true' in request.content
-    return httpx2.Response(200, headers={**HEADERS, "content-type": "text/event-stream" if stream else "application/json"},
-                           content=STREAM if stream else BODY)
+    content_type = "text/event-stream" if stream else "application/json"
+    return httpx2.Response(200, headers={**HEADERS, "content-type": content_type}, content=STREAM if stream else BODY)
 
 
 def per_call(client: httpx2.Client, calls: int, stream: bool) -> float:
@@ -68,7 +68,7 @@ def per_call(client: httpx2.Client, calls: int, stream: bool) -> float:
 def transport_cost(calls: int, rounds: int) -> None:
     instrument = Instrument.from_spec(EXAMPLE, registry=CollectorRegistry())
     bare = httpx2.Client(transport=httpx2.MockTransport(canned))
-    wrapped = httpx2.Client(transport=transport(instrument, "holysheep", library="httpx2",
+    wrapped = httpx2.Client(transport=instrumented_transport(instrument, "holysheep", library="httpx2",
                                                 inner=httpx2.MockTransport(canned)))
     for stream in (False, True):
         per_call(wrapped, 100, stream)  # warm caches, as a running service has them

@@ -15,8 +15,8 @@ from __future__ import annotations
 from ..defaults import DEFAULT_METRICS_PORT
 from .core import Call, CallRow, Instrument, Sink, status_label, status_of_error
 from .serve import serve
-from .transport import async_http_client, http_client, transport
+from .transport import async_http_client, http_client, instrumented_transport
 from .usage import Usage, usage_from_body
 
 __all__ = ["DEFAULT_METRICS_PORT", "Call", "CallRow", "Instrument", "Sink", "Usage", "async_http_client",
-           "http_client", "serve", "status_label", "status_of_error", "transport", "usage_from_body"]
+           "http_client", "instrumented_transport", "serve", "status_label", "status_of_error", "usage_from_body"]

@@ -67,9 +67,9 @@ def async_http_client(instrument: Instrument, provider: str, *, library: str | N
     return lib.AsyncClient(transport=transport, **options)
 
 
-def transport(instrument: Instrument, provider: str, *, library: str | None = None, asynchronous: bool = False,
-              **options: Any) -> Any:
-    """The bare transport, for a client built elsewhere: Client(transport=transport(...))."""
+def instrumented_transport(instrument: Instrument, provider: str, *, library: str | None = None,
+                           asynchronous: bool = False, **options: Any) -> Any:
+    """The bare transport, for a client built elsewhere: Client(transport=instrumented_transport(...))."""
     lib = import_module(library or default_library())
     return _classes(lib)[1 if asynchronous else 0](instrument, provider, **options)
 
@@ -163,7 +163,8 @@ class _LogicalCall:
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in ("host", "content-length")]
         key = self.engine.api_keys.get(self.provider)
         if key is not None:
-            headers = [(k, v) for k, v in headers if k.lower() != "authorization"] + [("authorization", f"Bearer {key}")]
+            headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
+            headers.append(("authorization", f"Bearer {key}"))
         content = request.content
         if self.body is not None and model != self.body.get("model"):
             content = json.dumps({**self.body, "model": model}).encode()

@@ -27,6 +27,7 @@ from .upstream import FakeUpstreamServer, Upstream, endpoint_kind
 MAX_WORKERS = 512
 STREAM_SHARE = 0.25  # share of chat and Responses calls made as streams (chat with a final usage chunk)
 API_KEY = "sk-simulate"  # the fake checks no key; the SDK insists on one
+MESSAGES = [{"role": "user", "content": "ping"}]
 
 
 def openai_module() -> Any:
@@ -141,13 +142,13 @@ class Traffic:
                 else:
                     client.responses.create(model=route.model, input="ping")
             elif stream:
-                chunks = client.chat.completions.create(model=route.model, messages=[{"role": "user", "content": "ping"}],
-                                                        stream=True, stream_options={"include_usage": True})
+                chunks = client.chat.completions.create(model=route.model, messages=MESSAGES, stream=True,
+                                                        stream_options={"include_usage": True})
                 with chunks:
                     for _ in chunks:
                         pass
             else:
-                client.chat.completions.create(model=route.model, messages=[{"role": "user", "content": "ping"}])
+                client.chat.completions.create(model=route.model, messages=MESSAGES)
         except Exception as error:  # recorded by the transport; the traffic goes on
             status = status_of_error(error)
         with self.lock:
