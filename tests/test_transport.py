@@ -574,3 +574,15 @@ def test_an_idle_app_shows_its_breakers_closed_and_its_fallback_edges() -> None:
     assert got[(f"{P}_circuit_state", labels(provider="holysheep", state=CIRCUIT_OPEN))] == 0
     edges = {dict(ls)["reason"] for (n, ls), v in got.items() if n == f"{P}_fallbacks_total" and v == 0}
     assert edges == {"rate_limited", "server_error", "timeout", "error", "circuit_open"}
+
+
+def test_only_the_http_library_asked_for_is_imported() -> None:
+    code = ("import sys; from prometheus_client import CollectorRegistry; "
+            "from holystack.instrument import Instrument, http_client; "
+            f"i = Instrument.from_spec({str(EXAMPLE)!r}, registry=CollectorRegistry()); "
+            "assert 'httpx' not in sys.modules and 'httpx2' not in sys.modules; "
+            "http_client(i, 'holysheep', library='httpx').close(); "
+            "print('httpx2' in sys.modules, 'httpx' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
