@@ -15,6 +15,10 @@ STATUS_CODE = "status_code"
 TOKEN_TYPE = "token_type"
 RESOURCE = "resource"
 LE = "le"
+REASON = "reason"
+FROM_PROVIDER = "from_provider"
+TO_PROVIDER = "to_provider"
+STATE = "state"
 
 # Values of status_code besides the HTTP status as a string.
 STATUS_TIMEOUT = "timeout"
@@ -37,6 +41,22 @@ BILLABLE_TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION)
 
 # Values of resource on the rate-limit gauges (x-ratelimit-*-{requests,tokens}).
 RESOURCES = ("requests", "tokens")
+
+# Values of state on P_circuit_state: the breaker of a provider is in exactly one of them (value 1).
+CIRCUIT_CLOSED = "closed"
+CIRCUIT_OPEN = "open"
+CIRCUIT_HALF_OPEN = "half_open"
+CIRCUIT_STATES = (CIRCUIT_CLOSED, CIRCUIT_OPEN, CIRCUIT_HALF_OPEN)
+
+# Values of reason on P_retries_total and P_fallbacks_total: why an attempt was retried, or why a call
+# moved to the next provider (the status class of the failed attempt, or the open breaker).
+REASON_RATE_LIMITED = "rate_limited"
+REASON_SERVER_ERROR = "server_error"
+REASON_TIMEOUT = STATUS_TIMEOUT
+REASON_ERROR = STATUS_ERROR
+REASON_CIRCUIT_OPEN = "circuit_open"
+RETRY_REASONS = (REASON_RATE_LIMITED, REASON_SERVER_ERROR, REASON_TIMEOUT, REASON_ERROR)
+FALLBACK_REASONS = (*RETRY_REASONS, REASON_CIRCUIT_OPEN)
 
 # Label value for calls to models (and providers, endpoints) outside the spec, so cardinality stays bounded.
 OTHER = "other"
@@ -73,7 +93,7 @@ class Contract:
     @property
     def requests(self) -> Metric:
         return Metric(f"{self.prefix}_requests_total", "counter", (PROVIDER, ENDPOINT, MODEL, STATUS_CODE),
-                      'One per finished call. status_code is the HTTP status ("200", "429"), '
+                      'One per finished attempt (each retry counts). status_code is the HTTP status ("200", "429"), '
                       '"timeout" or "error"; timeouts and errors are counted here too.')
 
     @property
@@ -98,8 +118,39 @@ class Contract:
                       "From x-ratelimit-limit-{requests,tokens}.")
 
     @property
+    def time_to_first_token(self) -> Metric:
+        return Metric(f"{self.prefix}_time_to_first_token_seconds", "histogram", (PROVIDER, ENDPOINT, MODEL),
+                      "Streams only: seconds from sending the request to the first content event "
+                      "(a chat chunk with content, a Responses output_text delta).")
+
+    @property
+    def calls(self) -> Metric:
+        return Metric(f"{self.prefix}_calls_total", "counter", (ENDPOINT, MODEL, STATUS_CODE),
+                      "One per logical call, whatever its retries and fallbacks: status_code is that of its "
+                      "last attempt, in the vocabulary of requests_total. What the user experienced.")
+
+    @property
+    def retries(self) -> Metric:
+        return Metric(f"{self.prefix}_retries_total", "counter", (PROVIDER, ENDPOINT, MODEL, REASON),
+                      "Attempts retried on the same provider, by the reason of the failed attempt "
+                      "(rate_limited, server_error, timeout, error).")
+
+    @property
+    def fallbacks(self) -> Metric:
+        return Metric(f"{self.prefix}_fallbacks_total", "counter", (FROM_PROVIDER, TO_PROVIDER, REASON),
+                      "Calls moved to the next provider of a fallback chain: the reason of the last failed "
+                      "attempt on from_provider, or circuit_open.")
+
+    @property
+    def circuit_state(self) -> Metric:
+        return Metric(f"{self.prefix}_circuit_state", "gauge", (PROVIDER, STATE),
+                      "1 for the current state of the provider's circuit breaker (closed, open, half_open), "
+                      "0 for the others.")
+
+    @property
     def metrics(self) -> tuple[Metric, ...]:
-        return (self.requests, self.duration, self.tokens, self.ratelimit_remaining, self.ratelimit_limit)
+        return (self.requests, self.duration, self.tokens, self.ratelimit_remaining, self.ratelimit_limit,
+                self.time_to_first_token, self.calls, self.retries, self.fallbacks, self.circuit_state)
 
     def series_names(self) -> frozenset[str]:
         """Every series name the application exposes under this contract."""

@@ -296,6 +296,93 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
 # --- end of the scale-out block
 
 
+# --- resilience: retry, circuit breaker and fallback of holystack.instrument's transport -------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries on one provider: at most max_attempts attempts and max_wait of waiting in all; waits
+    are the rate-limit headers' (capped at backoff_cap) or full-jitter exponential backoff; no new
+    attempt starts past deadline from the start of the logical call (fallbacks included)."""
+
+    max_attempts: int
+    max_wait: Duration
+    backoff_base: Duration
+    backoff_cap: Duration
+    statuses: tuple[int, ...]
+    deadline: Duration
+
+
+@dataclass(frozen=True)
+class BreakerPolicy:
+    """Opens when, within window, failure_count failures happen or, over at least min_calls attempts,
+    the failure share reaches failure_ratio; half-opens after open_for; closes after
+    half_open_probes successful probes, re-opens on a failed one."""
+
+    enabled: bool
+    failure_ratio: float | None
+    failure_count: int | None
+    min_calls: int
+    window: Duration
+    open_for: Duration
+    half_open_probes: int
+
+
+@dataclass(frozen=True)
+class ProviderResilience:
+    retry: RetryPolicy
+    breaker: BreakerPolicy
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """When source's retries are spent or its breaker is open, the call goes to target, its model
+    renamed by models (model asked for -> model sent to target) where listed."""
+
+    source: str
+    target: str
+    models: tuple[tuple[str, str], ...]
+
+    def model_for(self, model: str) -> str:
+        return dict(self.models).get(model, model)
+
+
+@dataclass(frozen=True)
+class Resilience:
+    default: ProviderResilience
+    providers: tuple[tuple[str, ProviderResilience], ...]
+    fallbacks: tuple[Fallback, ...]
+
+    def for_provider(self, name: str) -> ProviderResilience:
+        return dict(self.providers).get(name, self.default)
+
+    def fallback_from(self, name: str) -> Fallback | None:
+        return next((f for f in self.fallbacks if f.source == name), None)
+
+
+def _resilience(data: dict[str, Any]) -> Resilience:
+    """The resilience section with its defaults; a provider's own retry/breaker keys override the
+    section's, which override holystack's (defaults.DEFAULT_RETRY, DEFAULT_BREAKER)."""
+    section = data.get("resilience", {})
+
+    def settings(own: dict[str, Any]) -> ProviderResilience:
+        retry = {**defaults.DEFAULT_RETRY, **section.get("retry", {}), **own.get("retry", {})}
+        breaker = {**defaults.DEFAULT_BREAKER, **section.get("breaker", {}), **own.get("breaker", {})}
+        if "failure_count" in {**section.get("breaker", {}), **own.get("breaker", {})} and \
+                "failure_ratio" not in {**section.get("breaker", {}), **own.get("breaker", {})}:
+            breaker["failure_ratio"] = None  # a count alone replaces the default ratio
+        return ProviderResilience(
+            RetryPolicy(int(retry["max_attempts"]), Duration.parse(retry["max_wait"]),
+                        Duration.parse(retry["backoff_base"]), Duration.parse(retry["backoff_cap"]),
+                        tuple(int(s) for s in retry["statuses"]), Duration.parse(retry["deadline"])),
+            BreakerPolicy(bool(breaker["enabled"]), breaker.get("failure_ratio"), breaker.get("failure_count"),
+                          int(breaker["min_calls"]), Duration.parse(breaker["window"]),
+                          Duration.parse(breaker["open_for"]), int(breaker["half_open_probes"])))
+
+    return Resilience(settings({}),
+                      tuple((name, settings(own)) for name, own in sorted(section.get("providers", {}).items())),
+                      tuple(Fallback(f["from"], f["to"], tuple(sorted(f.get("models", {}).items())))
+                            for f in section.get("fallbacks", [])))
+
+
 @dataclass(frozen=True)
 class Stack:
     """Everything holystack renders from, with every default applied."""
@@ -319,6 +406,7 @@ class Stack:
     dashboards: Dashboards
     slo: Slo
     scale_out: ScaleOut
+    resilience: Resilience
 
     def alert_name(self, kind: str) -> str:
         return f"{self.alert_prefix}{kind}"
@@ -449,6 +537,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
         ),
         slo=_slo(data, slowest_scrape_ms),
         scale_out=_scale_out(data, data["name"], Duration.parse(defaults.SLO_PERIOD)),
+        resilience=_resilience(data),
         dashboards=Dashboards(
             datasource=dashboards.get("datasource", defaults.DEFAULT_DATASOURCE),
             folder=dashboards.get("folder", data["name"]),

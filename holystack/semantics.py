@@ -197,9 +197,62 @@ def _kubernetes(stack: Stack) -> Iterator[Finding]:
             f"use at least {period}, or leave retention out")
 
 
+def _resilience(stack: Stack) -> Iterator[Finding]:
+    """Retry, breaker and fallback settings that cannot work: unknown providers and models, a chain
+    that loops or forks, a backoff cap under its base, statuses that must not be retried, zero windows.
+    Checked on the merged settings of each provider, reported where they were written."""
+    resilience = stack.resilience
+    providers = {p.name for p in stack.providers}
+    models = {m.name for m in stack.models}
+    known = ", ".join(sorted(providers))
+    for name, _ in resilience.providers:
+        if name not in providers:
+            yield ("resilience", "providers", name), f"{name!r} is not a provider; use one of {known}"
+    for where, policy in [(("resilience",), resilience.default)] + [
+            (("resilience", "providers", name), own) for name, own in resilience.providers]:
+        retry, breaker = policy.retry, policy.breaker
+        if retry.backoff_cap.ms < retry.backoff_base.ms:
+            yield where + ("retry", "backoff_cap"), (f"{retry.backoff_cap} is shorter than backoff_base "
+                                                     f"{retry.backoff_base}; the cap must be at least the base")
+        for index, status in enumerate(retry.statuses):
+            if status != 429 and not 500 <= status <= 599:
+                yield where + ("retry", "statuses", index), (f"{status} is not retried: only 429 and 5xx answers "
+                                                             "are; another 4xx fails the same way again")
+        for key, duration in ((("retry", "deadline"), retry.deadline), (("breaker", "window"), breaker.window),
+                              (("breaker", "open_for"), breaker.open_for)):
+            if duration.ms == 0:
+                yield where + key, "must be longer than 0s"
+    sources: dict[str, int] = {}
+    for index, edge in enumerate(resilience.fallbacks):
+        where = ("resilience", "fallbacks", index)
+        for key, name in (("from", edge.source), ("to", edge.target)):
+            if name not in providers:
+                yield where + (key,), f"{name!r} is not a provider; use one of {known}"
+        if edge.source == edge.target:
+            yield where + ("to",), f"{edge.target!r} falls back to itself"
+        elif edge.source in sources:
+            yield where + ("from",), (f"{edge.source!r} already falls back in fallbacks[{sources[edge.source]}]; "
+                                      "a provider has one next provider (chain them: a -> b, b -> c)")
+        else:
+            sources[edge.source] = index
+        for model, _ in edge.models:
+            if model not in models:
+                yield where + ("models", model), f"{model!r} is not a model of the spec"
+    edges = {edge.source: edge.target for edge in resilience.fallbacks if edge.source != edge.target}
+    for start, index in sources.items():
+        seen, current = [start], edges[start]
+        while current in edges and current not in seen:
+            seen.append(current)
+            current = edges[current]
+        if current == start:
+            yield ("resilience", "fallbacks", index), ("the fallback chain loops: " + " -> ".join(seen + [start])
+                                                       + "; end it at a provider that falls back to none")
+            break
+
+
 MODEL_CHECKS: tuple[ModelCheck, ...] = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
                                         _metrics_prefix, _windows, _burn_rates, _reserved_names, _alerting_timing,
-                                        _kubernetes)
+                                        _kubernetes, _resilience)
 
 
 # -- raw-input checks: on the data as written, before the schema ----------------------------

@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from holystack.live.scenarios import SCENARIOS
+from holystack.live.scenarios import SCENARIOS, Scenario
 from holystack.live.traffic import parse_stream
-from holystack.live.upstream import FakeUpstreamServer, Upstream
+from holystack.live.upstream import RETRY_AFTER_MS, RETRY_AFTER_SECONDS, FakeUpstreamServer, Upstream
 
 from .conftest import EXAMPLE
 
@@ -83,7 +83,9 @@ def test_rate_limited_answers_carry_retry_after() -> None:
     limited = [(headers, json.loads(body)) for status, headers, body in answers if status == 429]
     assert limited
     for headers, body in limited:
-        assert headers["retry-after"] == "1" and headers["retry-after-ms"] == "1000"
+        # Both forms, with different values, so that a client reading the wrong one is caught.
+        assert headers["retry-after"] == str(RETRY_AFTER_SECONDS) and headers["retry-after-ms"] == str(RETRY_AFTER_MS)
+        assert float(headers["retry-after-ms"]) / 1000 != float(headers["retry-after"])
         assert headers["x-ratelimit-remaining-requests"] == "0"
         assert body["error"]["code"] == "rate_limit_exceeded"
 
@@ -124,4 +126,59 @@ def test_simulate_runs_and_stops_by_itself() -> None:
     outcomes = dict(part.rsplit(" ", 1) for part in done.stdout.splitlines()[-1].split(": ", 1)[1].split(", "))
     total = sum(map(int, outcomes.values()))
     assert 60 <= total <= 100  # 40 calls/s for 2 s
-    assert 0.05 <= int(outcomes.get("429", 0)) / total <= 0.4
+    # The outcomes are logical calls through the SDK and holystack's retries: a 429 is retried, so
+    # few calls end as 429 (three in a row: 0.8%) although a fifth of the attempts are.
+    assert int(outcomes.get("200", 0)) / total >= 0.9
+
+
+# --- faithful to what SDKs validate (issue 8: the fake was not) --------------------------------------
+
+def test_bodies_and_events_pass_the_openai_sdks_strict_validation(healthy) -> None:
+    """The Responses body lacked created_at, tools, output[].id...; streamed /responses did not exist."""
+    from openai.types import CreateEmbeddingResponse
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.responses import Response, ResponseStreamEvent
+    from pydantic import TypeAdapter
+
+    _, _, payload = post(healthy, "/v1/responses", {"model": "gpt-4.1", "input": "ping"})
+    assert Response.model_validate(json.loads(payload), strict=True).output_text == "pong"
+    status, headers, payload = post(healthy, "/v1/responses", {"model": "gpt-4.1", "input": "ping", "stream": True})
+    assert status == 200 and headers["content-type"] == "text/event-stream"
+    events = [TypeAdapter(ResponseStreamEvent).validate_python(event, strict=True) for event in parse_stream(payload)]
+    kinds = [event.type for event in events]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "pong"
+    assert events[-1].response.usage.input_tokens > 0
+    _, _, payload = post(healthy, "/v1/chat/completions", {"model": "gpt-4.1", "messages": []})
+    ChatCompletion.model_validate(json.loads(payload), strict=True)
+    _, _, payload = post(healthy, "/v1/chat/completions", {"model": "gpt-4.1", "messages": [], "stream": True,
+                                                           "stream_options": {"include_usage": True}})
+    for chunk in parse_stream(payload):
+        ChatCompletionChunk.model_validate(chunk, strict=True)
+    _, _, payload = post(healthy, "/v1/embeddings", {"model": "text-embedding-3-small", "input": "x"})
+    CreateEmbeddingResponse.model_validate(json.loads(payload), strict=True)
+
+
+def test_every_answer_has_a_request_id_and_a_429_charges_no_tokens() -> None:
+    scenario = Scenario("failing", "429s and 5xx", rate_limited=0.3, server_errors=0.1)
+    server = FakeUpstreamServer(Upstream(scenario, THRESHOLDS, client_timeout=1.0, seed=4)).start()
+    try:
+        answers = [post(server, "/v1/chat/completions", {"model": "m", "messages": []}) for _ in range(60)]
+        answers.append(post(server, "/v1/chat/completions", {"messages": []}))  # a 400
+    finally:
+        server.stop()
+    ids = [headers.get("x-request-id") for _, headers, _ in answers]
+    assert all(ids) and len(set(ids)) == len(ids)
+    assert {status for status, _, _ in answers} >= {200, 429, 400, 500}
+    remaining = None
+    checked = 0
+    for status, headers, body in answers[:-1]:
+        now = int(headers["x-ratelimit-remaining-tokens"])
+        if status == 429 and remaining is not None:
+            assert now == remaining  # nothing charged
+            checked += 1
+        elif status == 200 and remaining is not None:
+            usage = json.loads(body)["usage"]
+            assert remaining - now == usage["prompt_tokens"] + usage["completion_tokens"]
+        remaining = now
+    assert checked > 5

@@ -2,19 +2,22 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from .. import contract as c
-from ..model import Stack
-from .usage import NO_USAGE, RATELIMIT_HEADERS, Usage, ratelimit_values, usage_from_body
+from .usage import NO_USAGE, RATELIMIT_HEADERS, Usage, ratelimit_values, read_usage, warn_once
+
+if TYPE_CHECKING:  # the model, the spec pipeline and the generators load only when from_spec reads a file
+    from ..model import Stack
 
 log = logging.getLogger("holystack.instrument")
 
@@ -53,14 +56,50 @@ def is_timeout(error: BaseException) -> bool:
     return any("Timeout" in cls.__name__ for cls in type(error).__mro__)
 
 
+# Connection failures by class name (httpx ConnectError, requests ConnectionError, openai
+# APIConnectionError, aiohttp ClientConnectorError), besides the standard library's ConnectionError.
+_CONNECTION_NAMES = ("ConnectError", "ConnectionError", "ClientConnectorError")
+
+
+def is_connection_error(error: BaseException) -> bool:
+    if isinstance(error, ConnectionError):  # refused, reset, aborted
+        return True
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, ConnectionError):
+        return True
+    return any(cls.__name__ in _CONNECTION_NAMES for cls in type(error).__mro__)
+
+
+def error_chain(error: BaseException) -> list[BaseException]:
+    """The error, then its causes: __cause__, else __context__ unless suppressed (``raise ... from
+    None``, as the openai SDK raises its status errors), as Python's own traceback follows them."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        else:
+            current = None if current.__suppress_context__ else current.__context__
+    return chain
+
+
 def status_of_error(error: BaseException) -> int | str:
-    """The status a failed call counts as: the HTTP status an HTTP error carries, else timeout or error."""
-    for holder in (error, getattr(error, "response", None)):
-        for attribute in ("status_code", "status", "code"):
-            value = getattr(holder, attribute, None)
-            if type(value) is int and 100 <= value <= 599:
-                return value
-    return c.STATUS_TIMEOUT if is_timeout(error) else c.STATUS_ERROR
+    """The status a failed call counts as. A transport timeout anywhere in the cause chain is
+    "timeout", then a failed connection "error", whatever HTTP status a wrapper claims (LiteLLM's
+    Timeout says 408, its connection errors 500); else the HTTP status an HTTP error carries."""
+    chain = error_chain(error)
+    if any(is_timeout(e) for e in chain):
+        return c.STATUS_TIMEOUT
+    if any(is_connection_error(e) for e in chain):
+        return c.STATUS_ERROR
+    for link in chain:
+        for holder in (link, getattr(link, "response", None)):
+            for attribute in ("status_code", "status", "code"):
+                value = getattr(holder, attribute, None)
+                if type(value) is int and 100 <= value <= 599:
+                    return value
+    return c.STATUS_ERROR
 
 
 def _response_id(body: Any) -> str | None:
@@ -68,9 +107,10 @@ def _response_id(body: Any) -> str | None:
     if isinstance(body, Mapping):
         value = body.get("id")
         return value if isinstance(value, str) else None
-    if isinstance(body, list) and body and isinstance(body[-1], Mapping):
+    if isinstance(body, list) and body:
         return _response_id(body[-1])
-    return None
+    value = getattr(body, "id", None)  # an SDK object
+    return value if isinstance(value, str) else None
 
 
 @dataclass
@@ -90,6 +130,28 @@ class Call:
         self.status, self.body, self.headers = status, body, headers
 
 
+@dataclass(frozen=True)
+class CallRow:
+    """One call as the sinks (the PostgreSQL ledger) receive it."""
+
+    ts: datetime
+    provider: str
+    endpoint: str
+    model: str
+    status: str
+    latency_seconds: float
+    prompt_tokens: int
+    completion_tokens: int
+    cached_prompt_tokens: int
+    request_id: str | None
+
+
+class Sink(Protocol):
+    """Receives one CallRow per recorded attempt; must not block (see holystack.instrument.ledger)."""
+
+    def submit(self, row: CallRow) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _CallSeries:
     """The bound children one kind of call (provider, endpoint, model, status) updates."""
@@ -107,7 +169,7 @@ class _CallSeries:
 class Instrument:
     """The contract's metrics for one spec. Thread-safe; bind once per process and share it."""
 
-    def __init__(self, stack: Stack, registry: CollectorRegistry | None = None, initialize: bool = True,
+    def __init__(self, stack: "Stack", registry: CollectorRegistry | None = None, initialize: bool = True,
                  created_series: bool = False):
         registry = REGISTRY if registry is None else registry
         if not created_series:
@@ -117,6 +179,9 @@ class Instrument:
         self.providers = frozenset(p.name for p in stack.providers)
         self.endpoints = frozenset(e.path for e in stack.endpoints)
         self.models = frozenset(m.name for m in stack.models)
+        self.base_urls = {p.name: p.base_url for p in stack.providers}
+        self.timeouts = {p.name: p.timeout.seconds for p in stack.providers}
+        self.resilience = getattr(stack, "resilience", None)
         self.registry = registry
         self.requests = Counter(_counter_name(contract.requests.name), contract.requests.help,
                                 contract.requests.labels, registry=registry)
@@ -131,16 +196,30 @@ class Instrument:
             "limit": Gauge(contract.ratelimit_limit.name, contract.ratelimit_limit.help,
                            contract.ratelimit_limit.labels, registry=registry, multiprocess_mode="mostrecent"),
         }
+        self.ttft = Histogram(contract.time_to_first_token.name, contract.time_to_first_token.help,
+                              contract.time_to_first_token.labels, buckets=stack.latency_buckets, registry=registry)
+        self.calls = Counter(_counter_name(contract.calls.name), contract.calls.help, contract.calls.labels,
+                             registry=registry)
+        self.retries = Counter(_counter_name(contract.retries.name), contract.retries.help,
+                               contract.retries.labels, registry=registry)
+        self.fallbacks = Counter(_counter_name(contract.fallbacks.name), contract.fallbacks.help,
+                                 contract.fallbacks.labels, registry=registry)
+        self.circuit_state = Gauge(contract.circuit_state.name, contract.circuit_state.help,
+                                   contract.circuit_state.labels, registry=registry, multiprocess_mode="mostrecent")
         self._series: dict[tuple[Any, ...], _CallSeries] = {}
-        # Sinks (the PostgreSQL ledger) get one CallRow per call; see holystack.instrument.ledger.
-        self.sinks: list[Any] = []
+        self._logical: dict[tuple[Any, ...], Any] = {}
+        self._breakers: dict[str, Any] = {}
+        self.clock = time.monotonic  # the breakers' clock, read through this attribute: tests may replace it
+        self._breakers_lock = threading.Lock()
+        # Sinks (the PostgreSQL ledger) get one CallRow per attempt; see holystack.instrument.ledger.
+        self.sinks: list[Sink] = []
         self._token_children: dict[tuple[str, str], list[Any]] = {}
         self._gauge_children: dict[tuple[str, str], list[Any]] = {}
         if initialize:
             self._initialize()
 
     @classmethod
-    def from_spec(cls, spec: str | Path | Stack, registry: CollectorRegistry | None = None,
+    def from_spec(cls, spec: "str | Path | Stack", registry: CollectorRegistry | None = None,
                   initialize: bool = True, created_series: bool = False) -> "Instrument":
         """An Instrument for a spec file or an already loaded model.
 
@@ -150,8 +229,8 @@ class Instrument:
         stays quiet: providers x endpoints x models + providers x models x 3 series. Pass
         initialize=False for very large specs. prometheus_client's *_created series are turned off for
         the whole process unless created_series is True: the contract has none."""
-        if not isinstance(spec, Stack):
-            from ..pipeline import load_stack  # spec checks only when given a file
+        if isinstance(spec, (str, Path)):
+            from ..pipeline import load_stack  # spec checks (and their imports) only when given a file
 
             spec = load_stack(Path(spec))
         return cls(spec, registry, initialize, created_series)
@@ -163,6 +242,14 @@ class Instrument:
                     self._token(provider, model, index)
                 for endpoint in sorted(self.endpoints):
                     self._call_series(provider, endpoint, model, "200")
+        for endpoint in sorted(self.endpoints):
+            for model in sorted(self.models):
+                self._logical_child(endpoint, model, "200")
+        for provider in sorted(self.providers):  # every breaker starts closed, visibly
+            self.breaker(provider)
+        for edge in getattr(self.resilience, "fallbacks", ()):
+            for reason in c.FALLBACK_REASONS:
+                self.fallbacks.labels(edge.source, edge.target, reason)
 
     # Children bound once and kept: labels() costs more than the update that follows it.
     def _call_series(self, provider: str, endpoint: str, model: str, status: int | str) -> "_CallSeries":
@@ -212,19 +299,84 @@ class Instrument:
                 endpoint if endpoint in self.endpoints else c.OTHER,
                 model if model in self.models else c.OTHER)
 
+    def _logical_child(self, endpoint: str, model: str, status: int | str) -> Any:
+        key = (endpoint, model, status)
+        child = self._logical.get(key)
+        if child is None:
+            code = status_label(status)
+            _, endpoint, model = self.labels_for(c.OTHER, endpoint, model)
+            child = self.calls.labels(endpoint, model, code)
+            if len(self._logical) < MAX_CACHED_CALL_KINDS:
+                self._logical[key] = child
+        return child
+
+    def record_logical(self, *, endpoint: str, model: str, status: int | str) -> None:
+        """Count one logical call (P_calls_total): status is that of its last attempt."""
+        self._logical_child(endpoint, model, status).inc()
+
+    def record_retry(self, *, provider: str, endpoint: str, model: str, reason: str) -> None:
+        provider, endpoint, model = self.labels_for(provider, endpoint, model)
+        self.retries.labels(provider, endpoint, model, reason).inc()
+
+    def record_fallback(self, *, from_provider: str, to_provider: str, reason: str) -> None:
+        self.fallbacks.labels(self.labels_for(from_provider, "", "")[0], self.labels_for(to_provider, "", "")[0],
+                              reason).inc()
+
+    def set_circuit_state(self, provider: str, state: str) -> None:
+        """P_circuit_state: 1 for state, 0 for the provider's other states."""
+        provider = self.labels_for(provider, "", "")[0]
+        for each in c.CIRCUIT_STATES:
+            self.circuit_state.labels(provider, each).set(1 if each == state else 0)
+
+    def breaker(self, provider: str) -> Any:
+        """The provider's circuit breaker, shared by every client of this Instrument (created on first use)."""
+        found = self._breakers.get(provider)
+        if found is None:
+            from .resilience import CircuitBreaker, policy_for
+
+            with self._breakers_lock:
+                found = self._breakers.get(provider)
+                if found is None:
+                    found = self._breakers[provider] = CircuitBreaker(
+                        policy_for(self.resilience, provider).breaker, provider,
+                        on_change=self.set_circuit_state, clock=lambda: self.clock())
+        return found
+
     def record_call(self, *, provider: str, endpoint: str, model: str, status: int | str, seconds: float,
                     body: Any = None, headers: Mapping[str, str] | None = None,
-                    request_id: str | None = None) -> Usage:
+                    request_id: str | None = None, logical: bool = True, ttft: float | None = None,
+                    usage: Usage | None = None) -> Usage:
         """Count one finished call: its status, its elapsed seconds (once), its tokens, its rate limits.
 
-        model is the model the caller asked for, never the one the body names. request_id goes to
-        the ledger (default: the body's id). Returns the usage read."""
+        model is the model the caller asked for, never the one the body names. body is the parsed
+        JSON, an SDK object (model_dump()) or a list of stream chunks; usage, when given, is used
+        instead of reading body. request_id goes to the ledger (default: the body's id). With logical
+        (the default, for record_call and track()), the call also counts in P_calls_total; the
+        transport passes False per attempt and counts the logical call itself. ttft: seconds to the
+        first token of a stream. Returns the usage read."""
         series = self._series.get((provider, endpoint, model, status))
         if series is None:
             series = self._call_series(provider, endpoint, model, status)
         series.request.inc()
         series.duration.observe(seconds)
-        usage = NO_USAGE if body is None else usage_from_body(body)
+        if logical:
+            self._logical_child(endpoint, model, status).inc()
+        if ttft is not None:
+            self.ttft.labels(series.provider, series.endpoint, series.model).observe(ttft)
+        if usage is None:
+            if body is None:
+                usage = NO_USAGE
+            else:
+                found = read_usage(body)
+                if found is None:
+                    usage = NO_USAGE
+                    if series.status.startswith("2"):
+                        warn_once(f"body:{type(body).__name__}",
+                                  "holystack: no token usage readable in a %s body of %s %s; its tokens count as 0 "
+                                  "(pass the parsed JSON, the SDK object or the list of stream chunks)",
+                                  type(body).__name__, series.provider, series.endpoint)
+                else:
+                    usage = found
         if usage.prompt or usage.completion:
             prompt, completion, cached = series.tokens
             (prompt or self._token(series.provider, series.model, 0)).inc(usage.prompt)
@@ -251,8 +403,6 @@ class Instrument:
         return usage
 
     def _to_sinks(self, series: _CallSeries, seconds: float, usage: Usage, request_id: str | None) -> None:
-        from .ledger import CallRow
-
         row = CallRow(datetime.now(timezone.utc), series.provider, series.endpoint, series.model, series.status,
                       seconds, usage.prompt, usage.completion, usage.cached_prompt, request_id)
         for sink in self.sinks:

@@ -16,14 +16,12 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
 
 from ..identifiers import ledger_schema
-from .core import Instrument
+from .core import CallRow, Instrument
 
 log = logging.getLogger("holystack.ledger")
 
@@ -34,23 +32,6 @@ MAX_ATTEMPTS = 3  # per batch, with a pause between, before its rows are dropped
 _IDLE = object()  # the writer's wake-up when nothing arrived for flush_seconds
 COLUMNS = ("ts", "provider", "endpoint", "model", "status", "latency_seconds", "prompt_tokens",
            "completion_tokens", "cached_prompt_tokens", "request_id")
-
-
-@dataclass(frozen=True)
-class CallRow:
-    ts: datetime
-    provider: str
-    endpoint: str
-    model: str
-    status: str
-    latency_seconds: float
-    prompt_tokens: int
-    completion_tokens: int
-    cached_prompt_tokens: int
-    request_id: str | None
-
-    def values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in COLUMNS)
 
 
 class Ledger:
@@ -141,7 +122,7 @@ class Ledger:
                 if self._connection is None or self._connection.closed:
                     self._connection = self._psycopg.connect(self.dsn, connect_timeout=5, autocommit=False)
                 with self._connection.cursor() as cursor:
-                    cursor.executemany(sql, [row.values() for row in batch])
+                    cursor.executemany(sql, [tuple(getattr(row, name) for name in COLUMNS) for row in batch])
                 self._connection.commit()
                 self.written.inc(len(batch))
                 return

@@ -4,10 +4,17 @@ Usage shapes understood (OpenAI semantics: prompt tokens include the cached ones
 - Chat Completions and Embeddings: ``usage.prompt_tokens``, ``usage.completion_tokens``,
   ``usage.prompt_tokens_details.cached_tokens``;
 - Responses API: ``usage.input_tokens``, ``usage.output_tokens``, ``usage.input_tokens_details.cached_tokens``;
-- streams: the final chunk that carries ``usage`` (pass that chunk, or the list of chunks).
+- streams: the final chunk that carries ``usage`` (pass that chunk, or the list of chunks);
+- Anthropic Messages: ``usage.input_tokens`` (uncached only), ``cache_read_input_tokens``,
+  ``cache_creation_input_tokens``, ``output_tokens``: prompt = all three inputs, cached_prompt = the
+  cache reads, completion = output (a stream's message_start and message_delta events, in a list);
+- Gemini: ``usageMetadata.promptTokenCount`` (cached included), ``cachedContentTokenCount``,
+  ``candidatesTokenCount`` + ``thoughtsTokenCount`` (snake_case from the Python SDK's model_dump too).
+SDK objects (anything with ``model_dump()``, such as openai's ChatCompletion) are read through it.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -42,17 +49,52 @@ def _count(value: Any) -> int:
     return number if number > 0 else 0
 
 
+log = logging.getLogger("holystack.instrument")
+_warned: set[str] = set()
+
+# Anthropic Messages usage keys; their presence tells Anthropic's shape from the Responses API's.
+_ANTHROPIC_CACHE_READ = "cache_read_input_tokens"
+_ANTHROPIC_CACHE_WRITE = "cache_creation_input_tokens"
+# Gemini usageMetadata: (camelCase of the REST API, snake_case of the Python SDK's model_dump).
+_GEMINI = ({"meta": "usageMetadata", "prompt": "promptTokenCount", "cached": "cachedContentTokenCount",
+            "candidates": "candidatesTokenCount", "thoughts": "thoughtsTokenCount"},
+           {"meta": "usage_metadata", "prompt": "prompt_token_count", "cached": "cached_content_token_count",
+            "candidates": "candidates_token_count", "thoughts": "thoughts_token_count"})
+
+
+def warn_once(key: str, message: str, *args: Any) -> None:
+    """Log a warning the first time key is seen in this process."""
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message, *args)
+
+
+def _plain(body: Any) -> Any:
+    """SDK objects (pydantic models: openai, anthropic, google-genai) as plain dicts."""
+    dump = getattr(body, "model_dump", None)
+    if dump is not None and callable(dump):
+        try:
+            return dump()
+        except Exception:  # a model that cannot dump itself counts as unreadable
+            return None
+    return body
+
+
 def usage_from_body(body: Any) -> Usage:
-    """The usage in a parsed response body, a final stream chunk, or a list of stream chunks."""
-    if type(body) is not dict:  # dict is the common case; the ABC checks below cost more
+    """The usage in a parsed response body, a final stream chunk, or a list of stream chunks
+    (dicts or SDK objects); NO_USAGE when there is none."""
+    found = read_usage(body)
+    return NO_USAGE if found is None else found
+
+
+def read_usage(body: Any) -> Usage | None:
+    """Like usage_from_body, but None when the body carries no usage at all (so callers can warn)."""
+    if type(body) is not dict:  # dict is the common case; the checks below cost more
+        body = _plain(body)
         if isinstance(body, Sequence) and not isinstance(body, (str, bytes)):
-            for chunk in reversed(body):  # the usage chunk is the last one that has usage
-                usage = usage_from_body(chunk)
-                if usage != NO_USAGE:
-                    return usage
-            return NO_USAGE
+            return _stream_usage(body)
         if not isinstance(body, Mapping):
-            return NO_USAGE
+            return None
     usage = body.get("usage")
     if type(usage) is dict:  # fast path: Chat Completions with int counts, as every call has
         prompt = usage.get(_CHAT_PROMPT)
@@ -62,17 +104,56 @@ def usage_from_body(body: Any) -> Usage:
         if type(prompt) is int and type(completion) is int and type(cached) is int and prompt >= cached >= 0 \
                 and completion >= 0:
             return Usage(prompt, completion, cached)
-    elif usage is None and body.get("type") == "response.completed":  # Responses API stream event
-        usage = (body.get("response") or {}).get("usage")
+    elif usage is None:
+        kind = body.get("type")
+        if kind == "response.completed":  # Responses API stream event
+            usage = (body.get("response") or {}).get("usage")
+        elif kind == "message_start":  # Anthropic stream: the input side and the first output token
+            usage = (body.get("message") or {}).get("usage")
+        else:
+            return _gemini_usage(body)
     if type(usage) is not dict and not isinstance(usage, Mapping):
-        return NO_USAGE
+        return None
+    if _ANTHROPIC_CACHE_READ in usage or _ANTHROPIC_CACHE_WRITE in usage:
+        read, written = _count(usage.get(_ANTHROPIC_CACHE_READ)), _count(usage.get(_ANTHROPIC_CACHE_WRITE))
+        return Usage(_count(usage.get("input_tokens")) + read + written, _count(usage.get("output_tokens")), read)
     for prompt_key, completion_key, details_key in _SHAPES:
         if prompt_key in usage:
             details = usage.get(details_key)
             cached = _count(details.get(_CACHED)) if isinstance(details, Mapping) else 0
             prompt = _count(usage[prompt_key])
             return Usage(prompt, _count(usage.get(completion_key)), min(cached, prompt))
-    return NO_USAGE
+    if "output_tokens" in usage:  # Anthropic's message_delta: the output count so far
+        return Usage(0, _count(usage["output_tokens"]), 0)
+    return None
+
+
+def _gemini_usage(body: Mapping[str, Any]) -> Usage | None:
+    for keys in _GEMINI:
+        meta = body.get(keys["meta"])
+        if isinstance(meta, Mapping):
+            prompt = _count(meta.get(keys["prompt"]))
+            completion = _count(meta.get(keys["candidates"])) + _count(meta.get(keys["thoughts"]))
+            return Usage(prompt, completion, min(_count(meta.get(keys["cached"])), prompt))
+    return None
+
+
+def _stream_usage(chunks: Sequence[Any]) -> Usage | None:
+    """A stream's usage: the last chunk that has one (OpenAI, Responses, Gemini: cumulative), or
+    Anthropic's message_start (input side) merged with its last message_delta (output count)."""
+    found: Usage | None = None
+    start: Usage | None = None
+    for chunk in chunks:
+        chunk = _plain(chunk)
+        usage = read_usage(chunk) if isinstance(chunk, Mapping) else None
+        if usage is None:
+            continue
+        if isinstance(chunk, Mapping) and chunk.get("type") == "message_start":
+            start = usage
+        elif start is not None and isinstance(chunk, Mapping) and chunk.get("type") == "message_delta":
+            usage = Usage(start.prompt, usage.completion, start.cached_prompt)
+        found = usage
+    return found
 
 
 # The x-ratelimit-* headers, in the order ratelimit_values returns them: (kind, resource, header).

@@ -16,6 +16,7 @@ class Scenario:
     slow: float = 0.0           # answered after 1.5x the endpoint's latency_p95
     token_scale: float = 1.0    # usage multiplied by this (cost-spike)
     outage: bool = False        # the upstream is gone: every connection is refused
+    primary_outage: bool = False  # only the first provider is gone; its fallback chain serves the calls
 
 
 SCENARIOS = {s.name: s for s in (
@@ -26,6 +27,8 @@ SCENARIOS = {s.name: s for s in (
     Scenario("slow", "half the calls take 1.5x their endpoint's latency_p95", slow=0.5),
     Scenario("cost-spike", "prompts and completions 40x larger than usual", token_scale=40.0),
     Scenario("outage", "the upstream stops answering: connections refused", outage=True),
+    Scenario("primary-outage", "the first provider refuses connections; calls succeed through its fallback",
+             primary_outage=True),
     Scenario("mixed", "a bit of everything: 429s, 5xx, timeouts, slow calls, cached prompts",
              rate_limited=0.05, server_errors=0.03, timeouts=0.03, slow=0.1),
 )}

@@ -1,10 +1,12 @@
-"""`holystack simulate`: drive traffic through holystack.instrument to the fake upstream, serve /metrics."""
+"""`holystack simulate`: drive traffic through the real openai SDK and holystack's transport to the
+fake upstream, serve /metrics."""
 from __future__ import annotations
 
-import http.client
+import dataclasses
 import json
 import math
 import random
+import socket
 import threading
 import time
 from collections import Counter as Tally
@@ -14,15 +16,44 @@ from typing import Any, Callable
 
 from prometheus_client import CollectorRegistry
 
-from ..instrument import Instrument, serve
+from ..errors import UsageError
+from ..instrument import Instrument, http_client, serve
 from ..instrument.core import status_of_error
-from ..model import Stack
+from ..model import Fallback, Stack
 from .loopback import LOOPBACK
 from .scenarios import Scenario
 from .upstream import FakeUpstreamServer, Upstream, endpoint_kind
 
 MAX_WORKERS = 512
-STREAM_SHARE = 0.25  # share of chat calls made as streams with a final usage chunk
+STREAM_SHARE = 0.25  # share of chat and Responses calls made as streams (chat with a final usage chunk)
+API_KEY = "sk-simulate"  # the fake checks no key; the SDK insists on one
+MESSAGES = [{"role": "user", "content": "ping"}]
+
+
+def openai_module() -> Any:
+    try:
+        import openai
+    except ImportError:
+        raise UsageError("simulate drives the official openai SDK: pip install 'holystack[simulate]'") from None
+    return openai
+
+
+def refused_port() -> int:
+    """A loopback port nothing listens on: connections to it are refused."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+def with_primary_fallback(stack: Stack) -> Stack:
+    """primary-outage needs a chain from the first provider; the spec's own, else first -> second."""
+    if len(stack.providers) < 2:
+        raise UsageError("--scenario primary-outage: the spec needs a second provider to fall back to")
+    first, second = stack.providers[0].name, stack.providers[1].name
+    if stack.resilience.fallback_from(first) is not None:
+        return stack
+    chain = (*stack.resilience.fallbacks, Fallback(first, second, ()))
+    return dataclasses.replace(stack, resilience=dataclasses.replace(stack.resilience, fallbacks=chain))
 
 
 @dataclass(frozen=True)
@@ -70,35 +101,55 @@ class Traffic:
             client_timeout=min(route.timeout for route in self.routes), seed=seed, hang=self.timeout + 1.0))
         self.outcomes: Tally[str] = Tally()
         self.lock = threading.Lock()
+        retry = stack.resilience.default.retry
+        # A call may take every attempt's timeout and the waits between them.
+        self.call_seconds = retry.max_attempts * self.timeout + retry.max_wait.seconds / 4 + 2
+        self.clients: dict[str, Any] = {}
+
+    def base_urls(self) -> dict[str, str]:
+        """Each provider's prefix on the fake; the first provider's on a refused port in primary-outage."""
+        port = self.upstream.server_address[1]
+        urls = {name: f"http://{LOOPBACK}:{port}/{name}/v1" for name in self.instrument.providers}
+        if self.scenario.primary_outage:
+            first = self.routes[0].provider
+            urls[first] = f"http://{LOOPBACK}:{refused_port()}/{first}/v1"
+        return urls
+
+    def open_clients(self, workers: int) -> None:
+        """One openai client per provider, its http_client holystack's: every attempt is recorded,
+        holystack retries and falls back (max_retries=0: the SDK does not retry on top)."""
+        openai = openai_module()
+        import httpx2  # openai's own HTTP library
+
+        urls = self.base_urls()
+        for name, url in urls.items():
+            limits = httpx2.Limits(max_connections=workers, max_keepalive_connections=workers)
+            self.clients[name] = openai.OpenAI(
+                base_url=url, api_key=API_KEY, max_retries=0, timeout=self.instrument.timeouts[name],
+                http_client=http_client(self.instrument, provider=name, base_urls=urls, limits=limits))
 
     def call(self, route: Route, stream: bool) -> None:
-        host, port = self.upstream.server_address[:2]
-        request: dict[str, Any] = {"model": route.model}
+        client = self.clients[route.provider]
         kind = endpoint_kind(route.endpoint)
-        if kind == "embeddings":
-            request["input"] = "holystack"
-        elif kind == "responses":
-            request["input"] = "ping"
-        else:
-            request["messages"] = [{"role": "user", "content": "ping"}]
-            if stream:
-                request.update(stream=True, stream_options={"include_usage": True})
-        status: int | str
+        status: int | str = 200
         try:
-            with self.instrument.track(provider=route.provider, endpoint=route.endpoint, model=route.model) as call:
-                connection = http.client.HTTPConnection(host, port, timeout=route.timeout)
-                try:
-                    connection.request("POST", f"/{route.provider}/v1{route.endpoint}", json.dumps(request),
-                                       {"content-type": "application/json"})
-                    response = connection.getresponse()
-                    payload = response.read()
-                finally:
-                    connection.close()
-                headers = {name.lower(): value for name, value in response.getheaders()}
-                body = parse_stream(payload) if stream and response.status == 200 else json.loads(payload or b"null")
-                call.response(response.status, body, headers)
-            status = response.status
-        except Exception as error:  # recorded by track(); the traffic goes on
+            if kind == "embeddings":
+                client.embeddings.create(model=route.model, input="holystack")
+            elif kind == "responses":
+                if stream:
+                    with client.responses.stream(model=route.model, input="ping") as events:
+                        events.get_final_response()
+                else:
+                    client.responses.create(model=route.model, input="ping")
+            elif stream:
+                chunks = client.chat.completions.create(model=route.model, messages=MESSAGES, stream=True,
+                                                        stream_options={"include_usage": True})
+                with chunks:
+                    for _ in chunks:
+                        pass
+            else:
+                client.chat.completions.create(model=route.model, messages=MESSAGES)
+        except Exception as error:  # recorded by the transport; the traffic goes on
             status = status_of_error(error)
         with self.lock:
             self.outcomes[str(status)] += 1
@@ -109,7 +160,8 @@ class Traffic:
             self.upstream.start()
         else:
             self.upstream.server_close()  # the port is gone: connections are refused
-        workers = min(MAX_WORKERS, max(8, math.ceil(self.rps * (self.timeout + 2))))
+        workers = min(MAX_WORKERS, max(8, math.ceil(self.rps * self.call_seconds)))
+        self.open_clients(workers)
         started = time.monotonic()
         sent = 0
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simulate")
@@ -126,6 +178,8 @@ class Traffic:
                 stop.wait(min(0.05, 1 / self.rps))
         finally:  # calls in flight end within their timeout; calls not yet started are dropped
             pool.shutdown(wait=True, cancel_futures=True)
+            for client in self.clients.values():
+                client.close()
         if not self.scenario.outage:
             self.upstream.stop()
 
@@ -133,6 +187,9 @@ class Traffic:
 def simulate(stack: Stack, scenario: Scenario, duration: float, rps: float, metrics_port: int, seed: int,
              stop: threading.Event | None = None, report: Callable[[str], None] = print) -> Tally[str]:
     """Run one scenario: fake upstream, traffic through the instrumentation, /metrics on loopback."""
+    openai_module()  # a clear error before anything starts
+    if scenario.primary_outage:
+        stack = with_primary_fallback(stack)
     registry = CollectorRegistry()
     instrument = Instrument.from_spec(stack, registry=registry)
     server, _ = serve(metrics_port, LOOPBACK, registry=registry)

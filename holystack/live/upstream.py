@@ -1,9 +1,12 @@
 """A faithful fake of an OpenAI-compatible API, on 127.0.0.1 and an ephemeral port.
 
-Serves POST .../chat/completions (plain and streamed with a final usage chunk), .../responses and
+Serves POST .../chat/completions (plain and streamed with a final usage chunk), .../responses (plain
+and streamed as response.created ... response.output_text.delta ... response.completed events) and
 .../embeddings under any prefix (one prefix per provider). Bodies carry realistic usage, cached
-prompt tokens included; every answer carries x-ratelimit-* headers; 429s carry retry-after. What
-fails, and how, is drawn from a Scenario with a seeded random source.
+prompt tokens included, and every field the openai SDK's strict validation asks for; every answer
+carries x-request-id and x-ratelimit-* headers; 429s carry retry-after-ms and retry-after with
+different values (the -ms form wins) and charge no tokens. What fails, and how, is drawn from a
+Scenario with a seeded random source. ``served`` counts answers by status, ``tokens`` what was served.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import json
 import random
 import threading
 import time
+from collections import Counter as Tally
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -21,6 +25,10 @@ from .scenarios import Scenario
 LIMIT_REQUESTS = 10_000   # per minute, per model
 LIMIT_TOKENS = 5_000_000  # per minute, per model
 SERVER_ERROR_STATUSES = (500, 502, 503)
+# A 429 asks for this wait twice: retry-after-ms takes precedence over retry-after (seconds).
+RETRY_AFTER_MS = 800
+RETRY_AFTER_SECONDS = 2
+STREAM_GAP = 0.005  # seconds between the events of a stream, so that the first token comes first
 
 
 @dataclass
@@ -53,6 +61,8 @@ class Upstream:
     lock: threading.Lock = field(default_factory=threading.Lock)
     budgets: dict[str, Budget] = field(default_factory=dict)
     served: int = 0
+    statuses: Tally[int] = field(default_factory=Tally)  # answers sent, by status (a timed-out call counts 200)
+    tokens: Tally[str] = field(default_factory=Tally)  # prompt, completion, cached served in 200 answers
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -92,7 +102,8 @@ class Upstream:
             if now - budget.started >= 60:
                 budget.started, budget.requests, budget.tokens = now, 0, 0
             budget.requests += 1
-            budget.tokens += tokens
+            if not limited:  # a refused call consumes no tokens
+                budget.tokens += tokens
             reset = 60 - (now - budget.started)
             remaining_requests = 0 if limited else max(LIMIT_REQUESTS - budget.requests, 0)
             remaining_tokens = max(LIMIT_TOKENS - budget.tokens, 0)
@@ -127,11 +138,17 @@ def body_for(kind: str, model: str, usage: dict[str, int], call_id: int) -> dict
                 "data": [{"object": "embedding", "index": 0, "embedding": [0.0125, -0.0311, 0.0042, 0.0288]}],
                 "usage": {"prompt_tokens": prompt, "total_tokens": prompt}}
     if kind == "responses":
-        return {"id": f"resp_{call_id}", "object": "response", "status": "completed", "model": served_model(model),
-                "output": [{"type": "message", "role": "assistant",
-                            "content": [{"type": "output_text", "text": "pong"}]}],
+        return {"id": f"resp_{call_id}", "object": "response", "created_at": int(time.time()), "status": "completed",
+                "background": False, "error": None, "incomplete_details": None, "instructions": None,
+                "max_output_tokens": None, "metadata": {}, "model": served_model(model),
+                "output": [{"type": "message", "id": f"msg_{call_id}", "status": "completed", "role": "assistant",
+                            "content": [{"type": "output_text", "text": "pong", "annotations": []}]}],
+                "parallel_tool_calls": True, "previous_response_id": None,
+                "reasoning": {"effort": None, "summary": None}, "service_tier": "default", "store": True,
+                "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
+                "top_p": 1.0, "truncation": "disabled", "user": None,
                 "usage": {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
-                          "input_tokens_details": {"cached_tokens": cached},
+                          "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
                           "output_tokens_details": {"reasoning_tokens": 0}}}
     return {"id": f"chatcmpl-{call_id}", "object": "chat.completion", "created": int(time.time()),
             "model": served_model(model),
@@ -149,19 +166,57 @@ def stream_chunks(body: dict[str, Any]) -> list[dict[str, Any]]:
             {**base, "choices": [], "usage": body["usage"]}]
 
 
+def response_events(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Responses answer as its stream events, from response.created to response.completed."""
+    item = body["output"][0]
+    text = item["content"][0]["text"]
+    pending = {**body, "status": "in_progress", "output": [], "usage": None}
+    empty_item = {**item, "status": "in_progress", "content": []}
+    part = {"type": "output_text", "text": "", "annotations": []}
+    events = [{"type": "response.created", "response": pending},
+              {"type": "response.in_progress", "response": pending},
+              {"type": "response.output_item.added", "output_index": 0, "item": empty_item},
+              {"type": "response.content_part.added", "item_id": item["id"], "output_index": 0, "content_index": 0,
+               "part": part}]
+    for piece in (text[:2], text[2:]):
+        events.append({"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0,
+                       "content_index": 0, "delta": piece, "logprobs": []})
+    events += [{"type": "response.output_text.done", "item_id": item["id"], "output_index": 0, "content_index": 0,
+                "text": text, "logprobs": []},
+               {"type": "response.content_part.done", "item_id": item["id"], "output_index": 0, "content_index": 0,
+                "part": {**part, "text": text}},
+               {"type": "response.output_item.done", "output_index": 0, "item": item},
+               {"type": "response.completed", "response": body}]
+    return [{**event, "sequence_number": number} for number, event in enumerate(events)]
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: "FakeUpstreamServer"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: with Nagle's algorithm the body would wait for the
+    # client's delayed ACK (40 ms on Linux) and every answer would look 40 ms slower than it is.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: traffic is counted, not logged
         pass
 
-    def _send(self, status: int, payload: bytes, headers: dict[str, str], content_type: str) -> None:
+    def _send(self, status: int, payload: bytes | list[bytes], headers: dict[str, str], content_type: str) -> None:
+        """Send one answer; a list of pieces (stream events) is written piece by piece, STREAM_GAP apart."""
+        pieces = payload if isinstance(payload, list) else [payload]
+        payload = b"".join(pieces)
+        with self.server.upstream.lock:
+            self.server.upstream.statuses[status] += 1
+            request_id = f"req_{self.server.upstream.served:08d}_{sum(self.server.upstream.statuses.values())}"
         self.send_response(status)
-        for name, value in {**headers, "content-type": content_type, "content-length": str(len(payload))}.items():
+        for name, value in {**headers, "x-request-id": request_id, "content-type": content_type,
+                            "content-length": str(len(payload))}.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        for number, piece in enumerate(pieces):
+            if number:
+                self.wfile.flush()
+                time.sleep(STREAM_GAP)
+            self.wfile.write(piece)
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         upstream = self.server.upstream
@@ -177,10 +232,10 @@ class _Handler(BaseHTTPRequestHandler):
         fate = upstream.fate(self.path)
         time.sleep(fate.delay)
         usage = upstream.usage(kind, upstream.scenario.token_scale)
-        headers = upstream.ratelimit_headers(model, usage["prompt"] + usage["completion"], fate.status == 429)
+        headers = upstream.ratelimit_headers(model, usage["prompt"] + usage["completion"], fate.status != 200)
         if fate.status == 429:
-            headers["retry-after"] = "1"
-            headers["retry-after-ms"] = "1000"  # OpenAI sends both; the -ms form takes precedence
+            headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+            headers["retry-after-ms"] = str(RETRY_AFTER_MS)  # OpenAI sends both; the -ms form takes precedence
             error = {"message": f"Rate limit reached for {model} on requests per min.", "type": "requests",
                      "code": "rate_limit_exceeded"}
             self._send(429, json.dumps({"error": error}).encode(), headers, "application/json")
@@ -190,12 +245,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fate.status, json.dumps({"error": error}).encode(), headers, "application/json")
             return
         body = body_for(kind, model, usage, upstream.served)
+        with upstream.lock:
+            upstream.tokens.update(usage)
         if kind == "chat" and request.get("stream"):
             chunks = stream_chunks(body)
             if not (request.get("stream_options") or {}).get("include_usage"):
                 chunks = chunks[:-1]
-            events = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
-            self._send(200, events.encode(), headers, "text/event-stream")
+            events = [f"data: {json.dumps(chunk)}\n\n".encode() for chunk in chunks] + [b"data: [DONE]\n\n"]
+            self._send(200, events, headers, "text/event-stream")
+            return
+        if kind == "responses" and request.get("stream"):
+            events = [f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+                      for event in response_events(body)]
+            self._send(200, events, headers, "text/event-stream")
             return
         self._send(200, json.dumps(body).encode(), headers, "application/json")
 

@@ -1,0 +1,542 @@
+"""An httpx transport (for ``httpx`` and ``httpx2``, sync and async) that records every attempt and
+owns retries, fallbacks and the circuit breaker.
+
+    from openai import OpenAI
+    from holystack.instrument import Instrument, http_client
+    client = OpenAI(base_url=..., http_client=http_client(instrument, provider="holysheep"), max_retries=0)
+
+Per attempt: P_requests_total, the duration histogram (for a stream: until it ends or is closed),
+tokens read from the body or from the SSE events as the caller consumes them (a bounded tail of a
+plain body, never a second copy of a stream), the rate-limit gauges, time to first token. Per
+logical call: P_calls_total with the status of its last attempt. Retries, fallbacks and breaker
+states as P_retries_total, P_fallbacks_total, P_circuit_state.
+
+Neither httpx nor httpx2 is imported until a client of that library is asked for.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+from .. import contract as c
+from .core import Instrument, status_of_error
+from .resilience import backoff_seconds, is_failure, policy_for, reason_of, retry_after_seconds
+from .usage import NO_USAGE, Usage, read_usage, warn_once
+
+LIBRARIES = ("httpx2", "httpx")
+SHOULD_RETRY = "x-should-retry"  # "false" on what holystack returns: the SDK must not retry it again
+REQUEST_ID = "x-request-id"
+PLAIN_BODY_KEEP = 256 * 1024  # a plain body up to this size is kept whole for reading usage ...
+PLAIN_TAIL_KEEP = 64 * 1024  # ... a longer one only by its tail, where usage is
+_USAGE_KEYS = (b'"usage"', b'"usageMetadata"', b'"usage_metadata"')
+
+
+def default_library() -> str:
+    """httpx2 when installed (the openai SDK's own), else httpx."""
+    for name in LIBRARIES:
+        try:
+            import_module(name)
+        except ImportError:
+            continue
+        return name
+    raise ImportError("holystack's transport needs httpx2 or httpx: pip install httpx2")
+
+
+def http_client(instrument: Instrument, provider: str, *, library: str | None = None, **options: Any) -> Any:
+    """A sync httpx2.Client (or httpx.Client with library="httpx") whose transport records and retries.
+    options go to HolystackTransport (base_urls, api_keys, sleep, rng, inner) or, failing that, the Client."""
+    lib = import_module(library or default_library())
+    transport_options = {k: options.pop(k) for k in list(options) if k in _TRANSPORT_OPTIONS}
+    options.setdefault("timeout", instrument.timeouts.get(provider, 60.0))
+    transport = _classes(lib)[0](instrument, provider, **transport_options)
+    return lib.Client(transport=transport, **options)
+
+
+def async_http_client(instrument: Instrument, provider: str, *, library: str | None = None, **options: Any) -> Any:
+    """The asyncio twin of http_client: an httpx2.AsyncClient (or httpx.AsyncClient)."""
+    lib = import_module(library or default_library())
+    transport_options = {k: options.pop(k) for k in list(options) if k in _TRANSPORT_OPTIONS}
+    options.setdefault("timeout", instrument.timeouts.get(provider, 60.0))
+    transport = _classes(lib)[1](instrument, provider, **transport_options)
+    return lib.AsyncClient(transport=transport, **options)
+
+
+def instrumented_transport(instrument: Instrument, provider: str, *, library: str | None = None,
+                           asynchronous: bool = False, **options: Any) -> Any:
+    """The bare transport, for a client built elsewhere: Client(transport=instrumented_transport(...))."""
+    lib = import_module(library or default_library())
+    return _classes(lib)[1 if asynchronous else 0](instrument, provider, **options)
+
+
+_TRANSPORT_OPTIONS = frozenset({"base_urls", "api_keys", "sleep", "async_sleep", "rng", "inner", "wall_clock"})
+
+
+# --- what one request is about -------------------------------------------------------------------
+class _Describe:
+    """Endpoint (suffix match of the URL path against the spec's endpoints) and requested model."""
+
+    def __init__(self, instrument: Instrument):
+        self.endpoints = sorted(instrument.endpoints, key=len, reverse=True)
+        self._paths: dict[str, str] = {}
+
+    def endpoint(self, path: str) -> str:
+        found = self._paths.get(path)
+        if found is None:
+            found = next((e for e in self.endpoints if path.endswith(e)), c.OTHER)
+            if len(self._paths) < 1000:
+                self._paths[path] = found
+        return found
+
+    @staticmethod
+    def body(request: Any) -> dict[str, Any] | None:
+        try:
+            content = request.content
+        except Exception:  # a streamed request body (uploads): nothing to read
+            return None
+        if not content or content[:1] != b"{":
+            return None
+        try:
+            body = json.loads(content)
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+
+# --- one logical call: which provider next, retry or fall back ------------------------------------
+@dataclass
+class _Attempt:
+    provider: str
+    model: str
+    request: Any
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class _Step:
+    """What to do after an attempt: "return" the answer, "raise" the error, "wait" then try again."""
+
+    kind: str
+    wait: float = 0.0
+
+
+class _LogicalCall:
+    def __init__(self, engine: "_Engine", request: Any):
+        self.engine, self.request = engine, request
+        self.endpoint = engine.describe.endpoint(request.url.path)
+        self.body = engine.describe.body(request)
+        self.model = str(self.body.get("model")) if self.body and "model" in self.body else c.OTHER
+        self.started = engine.clock()
+        self.provider = engine.provider
+        self.fallback: Any = None  # the Fallback edge that led to the current provider
+        self.visited = {self.provider}
+        self.attempts = 0  # on the current provider
+        self.waited = 0.0  # on the current provider
+        self.last_status: int | str = c.STATUS_ERROR
+
+    def policy(self) -> Any:
+        return policy_for(self.engine.instrument.resilience, self.provider)
+
+    def next_attempt(self) -> _Attempt | None:
+        """The next attempt, skipping providers whose breaker is open; None when none is left."""
+        while True:
+            if self.engine.instrument.breaker(self.provider).allow():
+                model = self.fallback.model_for(self.model) if self.fallback else self.model
+                return _Attempt(self.provider, model, self._request_for(model))
+            if not self._fall_back(c.REASON_CIRCUIT_OPEN):
+                return None
+
+    def _request_for(self, model: str) -> Any:
+        if self.provider == self.engine.provider:
+            return self.request
+        request, lib = self.request, self.engine.lib
+        base = self.engine.base_urls[self.provider].rstrip("/")
+        url = base + (self.endpoint if self.endpoint != c.OTHER else request.url.path)
+        query = request.url.query
+        if query:
+            url += "?" + (query.decode() if isinstance(query, bytes) else query)
+        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in ("host", "content-length")]
+        key = self.engine.api_keys.get(self.provider)
+        if key is not None:
+            headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
+            headers.append(("authorization", f"Bearer {key}"))
+        content = request.content
+        if self.body is not None and model != self.body.get("model"):
+            content = json.dumps({**self.body, "model": model}).encode()
+        return lib.Request(request.method, url, headers=headers, content=content, extensions=request.extensions)
+
+    def _fall_back(self, reason: str) -> bool:
+        """Move to the next provider of the chain, counting it; False when there is none (or a cycle)."""
+        edge = self.engine.instrument.resilience.fallback_from(self.provider) \
+            if self.engine.instrument.resilience is not None else None
+        if edge is None or edge.target in self.visited or edge.target not in self.engine.base_urls \
+                or self.engine.clock() - self.started >= self.policy().retry.deadline.seconds:
+            return False
+        self.engine.instrument.record_fallback(from_provider=self.provider, to_provider=edge.target, reason=reason)
+        self.provider, self.fallback = edge.target, edge
+        self.visited.add(edge.target)
+        self.attempts, self.waited = 0, 0.0
+        return True
+
+    def after(self, attempt: _Attempt, status: int | str, headers: Mapping[str, str] | None) -> _Step:
+        """Record the attempt's outcome in the breaker and decide what comes next."""
+        engine = self.engine
+        breaker = engine.instrument.breaker(attempt.provider)
+        breaker.record(is_failure(status))
+        self.last_status = status
+        retry = self.policy().retry
+        if type(status) is int and status not in retry.statuses:
+            return _Step("return")
+        self.attempts += 1
+        reason = reason_of(status)
+        if self.attempts < retry.max_attempts and breaker.state == c.CIRCUIT_CLOSED:
+            wait = retry_after_seconds(headers, engine.wall_clock()) if headers is not None else None
+            if wait is None:
+                wait = backoff_seconds(self.attempts, retry.backoff_base.seconds, retry.backoff_cap.seconds, engine.rng)
+            wait = min(wait, retry.backoff_cap.seconds)
+            elapsed = engine.clock() - self.started
+            if self.waited + wait <= retry.max_wait.seconds and elapsed + wait < retry.deadline.seconds:
+                self.waited += wait
+                engine.instrument.record_retry(provider=attempt.provider, endpoint=self.endpoint,
+                                               model=attempt.model, reason=reason)
+                return _Step("wait", wait)
+        if self._fall_back(reason):
+            return _Step("wait", 0.0)
+        return _Step("return" if type(status) is int else "raise")
+
+
+class _Engine:
+    """What the sync and async transports share."""
+
+    def __init__(self, lib: Any, instrument: Instrument, provider: str, *, base_urls: Mapping[str, str] | None = None,
+                 api_keys: Mapping[str, str] | None = None, rng: random.Random | None = None,
+                 wall_clock: Callable[[], float] = time.time):
+        self.lib, self.instrument, self.provider = lib, instrument, provider
+        self.base_urls = {k: v for k, v in {**instrument.base_urls, **(base_urls or {})}.items() if v}
+        self.api_keys = dict(api_keys or {})
+        self.rng = rng or random.Random()
+        self.wall_clock = wall_clock
+        self.describe = _Describe(instrument)
+
+    def clock(self) -> float:
+        return self.instrument.clock()
+
+    def record_failed(self, call: _LogicalCall, attempt: _Attempt, status: int | str,
+                      headers: Mapping[str, str] | None) -> None:
+        self.instrument.record_call(provider=attempt.provider, endpoint=call.endpoint, model=attempt.model,
+                                    status=status, seconds=time.perf_counter() - attempt.started, headers=headers,
+                                    request_id=headers.get(REQUEST_ID) if headers is not None else None,
+                                    logical=False, usage=NO_USAGE)
+
+    def finish(self, call: _LogicalCall, status: int | str) -> None:
+        self.instrument.record_logical(endpoint=call.endpoint, model=call.model, status=status)
+
+    def give_up(self, call: _LogicalCall, error: BaseException | None, answer: tuple[int, Any, bytes] | None) -> Any:
+        """No attempt left (breakers open down the chain): the last failed answer again, else its error,
+        else a connection error naming the open breaker."""
+        if answer is not None:
+            status, headers, content = answer
+            kept = [(k, v) for k, v in headers.multi_items()
+                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+            self.finish(call, status)
+            return self.lib.Response(status, headers=kept + [(SHOULD_RETRY, "false")], content=content,
+                                     request=call.request)
+        if error is not None:
+            self.finish(call, call.last_status)
+            raise error
+        self.finish(call, c.STATUS_ERROR)
+        raise self.lib.ConnectError(f"holystack: circuit breaker open for {call.provider} and no fallback left",
+                                    request=call.request)
+
+
+# --- reading the body as the caller consumes it ----------------------------------------------------
+class _Observer:
+    """Reads usage and time to first token from the bytes passing by; records at the end, once."""
+
+    def __init__(self, engine: _Engine, call: _LogicalCall, attempt: _Attempt, response: Any):
+        self.engine, self.call, self.attempt = engine, call, attempt
+        self.status: int | str = response.status_code
+        self.headers = response.headers
+        content_type = response.headers.get("content-type", "")
+        self.sse = content_type.startswith("text/event-stream")
+        encoding = response.headers.get("content-encoding", "identity").lower()
+        self.decoder: Any = None
+        if encoding in ("gzip", "deflate"):
+            self.decoder = zlib.decompressobj(32 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+        elif encoding not in ("identity", ""):
+            warn_once(f"encoding:{encoding}", "holystack: cannot read usage from %s-encoded bodies; ask for "
+                      "gzip or identity (Accept-Encoding)", encoding)
+            self.decoder = False
+        self.pending = b""  # SSE: the unfinished line
+        self.kept = bytearray()  # plain body: all of it, or its tail
+        self.whole = True
+        self.usage: Usage | None = None
+        self.anthropic_start: Usage | None = None
+        self.ttft: float | None = None
+        self.done = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.decoder is False or not chunk:
+            return
+        if self.decoder is not None:
+            chunk = self.decoder.decompress(chunk)
+        if self.sse:
+            self._lines(chunk)
+        else:
+            kept = self.kept
+            kept += chunk
+            if len(kept) > PLAIN_BODY_KEEP:
+                del kept[:len(kept) - PLAIN_TAIL_KEEP]
+                self.whole = False
+
+    def _lines(self, chunk: bytes) -> None:
+        data = self.pending + chunk
+        lines = data.split(b"\n")
+        self.pending = lines.pop()
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].strip()
+            if not payload or payload == b"[DONE]":
+                continue
+            if self.ttft is not None and b"sage" not in payload and b"message_start" not in payload:
+                continue  # after the first token only usage-bearing events need parsing
+            try:
+                event = json.loads(payload)
+            except ValueError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if self.ttft is None and _is_content(event):
+                self.ttft = time.perf_counter() - self.attempt.started
+            usage = read_usage(event)
+            if usage is None:
+                continue
+            kind = event.get("type")
+            if kind == "message_start":
+                self.anthropic_start = usage
+            elif kind == "message_delta" and self.anthropic_start is not None:
+                start = self.anthropic_start
+                usage = Usage(start.prompt, usage.completion, start.cached_prompt)
+            self.usage = usage
+
+    def _plain_usage(self) -> Usage | None:
+        data = bytes(self.kept)
+        for key in _USAGE_KEYS:
+            at = data.rfind(key)
+            if at < 0:
+                continue
+            colon = data.find(b":", at + len(key))
+            try:
+                value, _ = json.JSONDecoder().raw_decode(data[colon + 1:].decode("utf-8", "replace").lstrip())
+            except ValueError:
+                continue
+            found = read_usage({key.strip(b'"').decode(): value})
+            if found is not None:
+                return found
+        if self.whole and data:
+            try:
+                return read_usage(json.loads(data))
+            except ValueError:
+                return None
+        return None
+
+    def finish(self, error: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.sse and self.pending:
+            self._lines(b"\n")
+        status = self.status if error is None else status_of_error(error)
+        usage = self.usage if self.sse else self._plain_usage()
+        if usage is None:
+            usage = NO_USAGE
+            if type(status) is int and 200 <= status < 300 and self.decoder is not False:
+                warn_once(f"transport:{self.call.endpoint}", "holystack: no token usage in the answers of %s %s "
+                          "(for chat streams pass stream_options={'include_usage': True})",
+                          self.attempt.provider, self.call.endpoint)
+        self.engine.instrument.record_call(
+            provider=self.attempt.provider, endpoint=self.call.endpoint, model=self.attempt.model, status=status,
+            seconds=time.perf_counter() - self.attempt.started, headers=self.headers,
+            request_id=self.headers.get(REQUEST_ID), logical=False, ttft=self.ttft, usage=usage)
+        self.engine.finish(self.call, status)
+
+
+def _is_content(event: dict[str, Any]) -> bool:
+    """The first event that carries generated output: a chat delta, a Responses or Anthropic delta,
+    a Gemini candidate."""
+    choices = event.get("choices")
+    if choices:
+        delta = choices[0].get("delta") or {}
+        return bool(delta.get("content") or delta.get("tool_calls") or delta.get("refusal")
+                    or delta.get("reasoning_content"))
+    kind = event.get("type")
+    if isinstance(kind, str):
+        return kind.endswith(".delta") or kind == "content_block_delta"
+    return bool(event.get("candidates"))
+
+
+_CLASSES: dict[str, tuple[type, type]] = {}
+
+
+def _classes(lib: Any) -> tuple[type, type]:
+    """The transport classes for one library (httpx or httpx2), built once on first use."""
+    found = _CLASSES.get(lib.__name__)
+    if found is None:
+        found = _CLASSES[lib.__name__] = _build(lib)
+    return found
+
+
+def _build(lib: Any) -> tuple[type, type]:
+    class ObservedStream(lib.SyncByteStream):
+        def __init__(self, inner: Any, observer: _Observer):
+            self.inner, self.observer = inner, observer
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            try:
+                for chunk in self.inner:
+                    self.observer.feed(chunk)
+                    yield chunk
+            except BaseException as error:
+                self.observer.finish(error)
+                raise
+            self.observer.finish()
+
+        def close(self) -> None:
+            try:
+                self.inner.close()
+            finally:
+                self.observer.finish()
+
+    class AsyncObservedStream(lib.AsyncByteStream):
+        def __init__(self, inner: Any, observer: _Observer):
+            self.inner, self.observer = inner, observer
+
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            try:
+                async for chunk in self.inner:
+                    self.observer.feed(chunk)
+                    yield chunk
+            except BaseException as error:
+                self.observer.finish(error)
+                raise
+            self.observer.finish()
+
+        async def aclose(self) -> None:
+            try:
+                await self.inner.aclose()
+            finally:
+                self.observer.finish()
+
+    def hand_back(engine: _Engine, call: _LogicalCall, attempt: _Attempt, response: Any, stream_class: type) -> Any:
+        response.headers[SHOULD_RETRY] = "false"  # holystack has retried what the policy retries
+        response.stream = stream_class(response.stream, _Observer(engine, call, attempt, response))
+        return response
+
+    class HolystackTransport(lib.BaseTransport):
+        """Records every attempt; retries, falls back and breaks circuits per the spec's resilience."""
+
+        def __init__(self, instrument: Instrument, provider: str, *, inner: Any = None,
+                     sleep: Callable[[float], None] = time.sleep, **options: Any):
+            options.pop("async_sleep", None)
+            self.engine = _Engine(lib, instrument, provider, **options)
+            self.inner = inner if inner is not None else lib.HTTPTransport()
+            self.sleep = sleep
+
+        def handle_request(self, request: Any) -> Any:
+            engine = self.engine
+            call = _LogicalCall(engine, request)
+            last_error: BaseException | None = None
+            last_answer: tuple[int, Any, bytes] | None = None
+            while True:
+                attempt = call.next_attempt()
+                if attempt is None:
+                    return engine.give_up(call, last_error, last_answer)
+                try:
+                    response = self.inner.handle_request(attempt.request)
+                except BaseException as error:
+                    if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
+                        engine.instrument.breaker(attempt.provider).release()
+                        raise
+                    status = status_of_error(error)
+                    engine.record_failed(call, attempt, status, None)
+                    step = call.after(attempt, status, None)
+                    last_error, last_answer = error, None
+                    if step.kind == "raise":
+                        engine.finish(call, status)
+                        raise
+                else:
+                    step = call.after(attempt, response.status_code, response.headers)
+                    if step.kind == "return":
+                        return hand_back(engine, call, attempt, response, ObservedStream)
+                    try:
+                        content = response.read()
+                    finally:
+                        response.close()
+                    engine.record_failed(call, attempt, response.status_code, response.headers)
+                    last_error, last_answer = None, (response.status_code, response.headers, content)
+                if step.wait > 0:
+                    self.sleep(step.wait)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class AsyncHolystackTransport(lib.AsyncBaseTransport):
+        """The asyncio twin of HolystackTransport; breakers are shared with it through the Instrument."""
+
+        def __init__(self, instrument: Instrument, provider: str, *, inner: Any = None,
+                     async_sleep: Callable[[float], Any] | None = None, **options: Any):
+            import asyncio  # only for asyncio users: it is a heavy import
+
+            options.pop("sleep", None)
+            self.engine = _Engine(lib, instrument, provider, **options)
+            self.inner = inner if inner is not None else lib.AsyncHTTPTransport()
+            self.sleep = async_sleep or asyncio.sleep
+
+        async def handle_async_request(self, request: Any) -> Any:
+            engine = self.engine
+            call = _LogicalCall(engine, request)
+            last_error: BaseException | None = None
+            last_answer: tuple[int, Any, bytes] | None = None
+            while True:
+                attempt = call.next_attempt()
+                if attempt is None:
+                    return engine.give_up(call, last_error, last_answer)
+                try:
+                    response = await self.inner.handle_async_request(attempt.request)
+                except BaseException as error:
+                    if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
+                        engine.instrument.breaker(attempt.provider).release()
+                        raise
+                    status = status_of_error(error)
+                    engine.record_failed(call, attempt, status, None)
+                    step = call.after(attempt, status, None)
+                    last_error, last_answer = error, None
+                    if step.kind == "raise":
+                        engine.finish(call, status)
+                        raise
+                else:
+                    step = call.after(attempt, response.status_code, response.headers)
+                    if step.kind == "return":
+                        return hand_back(engine, call, attempt, response, AsyncObservedStream)
+                    try:
+                        content = await response.aread()
+                    finally:
+                        await response.aclose()
+                    engine.record_failed(call, attempt, response.status_code, response.headers)
+                    last_error, last_answer = None, (response.status_code, response.headers, content)
+                if step.wait > 0:
+                    await self.sleep(step.wait)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    HolystackTransport.__qualname__ = HolystackTransport.__name__ = f"HolystackTransport[{lib.__name__}]"
+    AsyncHolystackTransport.__qualname__ = AsyncHolystackTransport.__name__ = \
+        f"AsyncHolystackTransport[{lib.__name__}]"
+    return HolystackTransport, AsyncHolystackTransport
