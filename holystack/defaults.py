@@ -33,6 +33,11 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
     "budget": {"for": "0s"},
     "target_down": {"for": "2m"},
     "metrics_absent": {"for": "5m"},
+    # The instrumented client's resilience (holystack.instrument's transport).
+    "fallback_ratio": {"warning": 0.05, "for": "5m"},
+    "retry_ratio": {"warning": 0.10, "for": "5m"},
+    "ratelimit_headroom": {"warning": 0.10, "for": "5m"},
+    "circuit_open": {"for": "1m"},
 }
 LEVEL_KEYS = ("info", "warning", "critical")
 

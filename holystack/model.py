@@ -113,6 +113,10 @@ class Thresholds:
     budget_for: Duration
     target_down_for: Duration
     metrics_absent_for: Duration
+    fallback_ratio: Levels
+    retry_ratio: Levels
+    ratelimit_headroom: Levels
+    circuit_open_for: Duration
 
 
 @dataclass(frozen=True)
@@ -517,6 +521,10 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
             budget_for=Duration.parse(budget["for"]),
             target_down_for=Duration.parse(thresholds["target_down"]["for"]),
             metrics_absent_for=Duration.parse(thresholds["metrics_absent"]["for"]),
+            fallback_ratio=_levels(thresholds["fallback_ratio"]),
+            retry_ratio=_levels(thresholds["retry_ratio"]),
+            ratelimit_headroom=_levels(thresholds["ratelimit_headroom"]),
+            circuit_open_for=Duration.parse(thresholds["circuit_open"]["for"]),
         ),
         alerting=Alerting(
             alertmanagers=tuple(alerting["alertmanagers"]),

@@ -69,8 +69,8 @@ def _receiver_references(stack: Stack) -> Iterator[Finding]:
 
 
 # Ratio thresholds where a higher share is worse, and the one where a lower share is.
-HIGHER_IS_WORSE = ("rate_limit_ratio", "server_error_ratio", "timeout_ratio")
-LOWER_IS_WORSE = ("success_ratio",)
+HIGHER_IS_WORSE = ("rate_limit_ratio", "server_error_ratio", "timeout_ratio", "fallback_ratio", "retry_ratio")
+LOWER_IS_WORSE = ("success_ratio", "ratelimit_headroom")
 
 
 def _levels(stack: Stack) -> Iterator[Finding]:

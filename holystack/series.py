@@ -14,6 +14,8 @@ CALL_LABELS = (c.PROVIDER, c.ENDPOINT, c.MODEL)
 TOKEN_LABELS = (c.PROVIDER, c.MODEL, c.TOKEN_TYPE)
 COST_LABELS = (c.PROVIDER, c.MODEL)
 PRICE_LABELS = (c.MODEL, c.TOKEN_TYPE)
+FALLBACK_LABELS = (c.FROM_PROVIDER, c.TO_PROVIDER)
+HEADROOM_LABELS = (c.PROVIDER, c.MODEL, c.RESOURCE)
 QUANTILE = "quantile"
 DASHBOARD_QUANTILES = ("0.5", "0.95", "0.99")
 P95 = "0.95"
@@ -110,3 +112,39 @@ class Series:
     @property
     def error_budget_remaining(self) -> str:
         return f"{c.ENDPOINT}:{self._prefix}_error_budget_remaining:ratio{self.stack.slo.period}"
+
+    # -- the instrumented client: logical calls, retries, fallbacks, breakers, headroom, first token
+    @property
+    def calls(self) -> str:
+        """Logical calls per second, whatever their retries and fallbacks: what the users asked for."""
+        return f"{self._prefix}_calls:rate{self._window}"
+
+    @property
+    def fallback_share(self) -> str:
+        """Share of the logical calls that moved along each fallback edge (from_provider, to_provider)."""
+        return f"{_level(FALLBACK_LABELS)}:{self._prefix}_fallbacks:ratio_rate{self._window}"
+
+    @property
+    def retry_ratio(self) -> str:
+        """Retried attempts over all attempts, per provider."""
+        return f"{c.PROVIDER}:{self._prefix}_retries:ratio_rate{self._window}"
+
+    @property
+    def ratelimit_headroom(self) -> str:
+        """x-ratelimit remaining over limit, the lowest any instance reports, per provider, model, resource."""
+        return f"{_level(HEADROOM_LABELS)}:{self._prefix}_ratelimit_headroom:min"
+
+    @property
+    def circuit_state(self) -> str:
+        """1 where any instance's breaker of a provider is in that state."""
+        return f"{_level((c.PROVIDER, c.STATE))}:{self._prefix}_circuit_state:max"
+
+    @property
+    def ttft_buckets(self) -> str:
+        """Time-to-first-token bucket rates per endpoint (streams only)."""
+        return f"{_level((c.ENDPOINT, c.LE))}:{self._prefix}_time_to_first_token_seconds_bucket:rate{self._window}"
+
+    @property
+    def ttft_quantile(self) -> str:
+        """p95 time to first token per endpoint; the quantile label says which."""
+        return f"{c.ENDPOINT}:{self._prefix}_time_to_first_token_seconds:histogram_quantile_rate{self._window}"

@@ -8,6 +8,7 @@ from ..model import Duration, Stack
 from ..output import Files, to_yaml
 from .alerts import AlertFamily, families, rule_documents
 from .layout import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
+from .client_rules import client_rules
 from .recording import cost_rules, daily_cost_rules, request_rules
 from .slo import slo_endpoints, slo_long_rules, slo_rules
 
@@ -44,6 +45,8 @@ def _rule_files(stack: Stack, in_force: tuple[AlertFamily, ...]) -> dict[str, li
         files[f"{stack.name}-slo.yml"] = [
             {"name": f"{stack.name}-slo", "interval": evaluation, "rules": slo_rules(stack)},
             {"name": f"{stack.name}-slo-long", "interval": slow, "rules": slo_long_rules(stack)}]
+    files[f"{stack.name}-client.yml"] = [
+        {"name": f"{stack.name}-client", "interval": evaluation, "rules": client_rules(stack)}]
     files[f"{stack.name}-alerts.yml"] = [
         {"name": f"{stack.name}-alerts", "interval": evaluation,
          "rules": rule_documents(stack)}]

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from ...model import Stack
-from . import budget, burn_rate, latency, ratios, targets, tokens, watchdog
+from . import budget, burn_rate, latency, ratios, resilience, targets, tokens, watchdog
 from .family import EXEMPT_COMPARISON, AlertFamily, annotations, rule_document
 from .promtool import CaseBuilder, PromtoolCase
 from .rule import SEVERITIES, SEVERITY, AlertRule
@@ -17,7 +17,7 @@ __all__ = ["EXEMPT_COMPARISON", "FAMILIES", "SEVERITIES", "SEVERITY", "AlertFami
 
 # The families in the order their alerts stand in the rule file.
 FAMILIES: tuple[AlertFamily, ...] = (ratios.FAMILY, latency.FAMILY, burn_rate.FAMILY, budget.FAMILY, tokens.FAMILY,
-                                     targets.FAMILY, watchdog.FAMILY)
+                                     resilience.FAMILY, targets.FAMILY, watchdog.FAMILY)
 
 
 def families() -> tuple[AlertFamily, ...]:
