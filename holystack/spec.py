@@ -101,8 +101,6 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[SpecPath, str]:
         return path + (missing,), "is required but missing"
     if error.validator == "pattern" and "duration" in str(error.schema.get("description", "")):
         return path, f"{error.instance!r} is not a Prometheus duration such as 30s, 5m or 1h"
-    if error.validator == "anyOf" and isinstance(error.instance, dict):
-        return path, "give at least one of warning, critical"
     if error.validator == "const":
         return path, f"{error.instance!r} is not supported; this holystack reads spec version 1"
     return path, error.message

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ from holystack.spec import read_spec
 from .helpers import answers, prom_query, wait_until
 
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
+BACKUP = "backup"
 PREFIX = "E2E"
 RPS = 20
 ALERT_DEADLINE = 45.0     # seconds for an expected alert to reach its receiver
@@ -76,15 +77,24 @@ class Live:
         return {d for d in deliveries(self.capture.notifications) if d.status == "firing"}
 
 
+def with_backup(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with a second provider the first falls back to."""
+    first = spec["providers"][0]
+    spec["providers"].append({**first, "name": BACKUP})
+    spec["resilience"] = {"fallbacks": [{"from": first["name"], "to": BACKUP}]}
+    return spec
+
+
 @contextmanager
-def live(tmp_path: Path, scenario: str, engine: str = ENGINES[0]) -> Iterator[Live]:
+def live(tmp_path: Path, scenario: str, engine: str = ENGINES[0],
+         change: Callable[[dict[str, Any]], dict[str, Any]] = lambda spec: spec) -> Iterator[Live]:
     """Fresh simulator, Prometheus (or vmagent, VictoriaMetrics and vmalert) and Alertmanager for one
-    scenario; everything is stopped after."""
+    scenario; everything is stopped after. change edits the spec first."""
     capture = CaptureServer().start()
     ports = Ports.free()
     slack_url = tmp_path / "slack-url"
     slack_url.write_text(f"{capture.url}/chat\n")
-    spec = fast_spec(loopback_spec(read_spec(SPEC), ports))
+    spec = fast_spec(loopback_spec(change(read_spec(SPEC)), ports))
     for receiver in spec["alerting"]["receivers"]:
         if "webhook" in receiver:
             receiver["webhook"]["url"] = f"{capture.url}/{receiver['name']}"
@@ -111,6 +121,10 @@ def live(tmp_path: Path, scenario: str, engine: str = ENGINES[0]) -> Iterator[Li
             output, _ = simulator.communicate()
         capture.stop()
     assert simulator.returncode == 0, output
+
+
+# Alerts on attempts that the primary's failed attempts may fire (to be read from logical calls instead).
+PRIMARY_OUTAGE_ATTEMPT_ALERTS = ("SuccessRatioLow", "ErrorBudgetBurn")
 
 
 # scenario -> (the alert kind, severity and receiver expected; the kinds that may come with it; the
@@ -148,6 +162,22 @@ def check_scenario(run: Live, scenario: str, more_companions: frozenset[str] = f
 def test_scenario_alert_reaches_its_receiver(tmp_path: Path, scenario: str) -> None:
     with live(tmp_path, scenario) as run:
         check_scenario(run, scenario)
+
+
+def test_primary_outage_falls_back_and_delivers_its_alerts(tmp_path: Path) -> None:
+    """The first provider refuses connections: calls succeed through the backup, the breaker opens
+    (CircuitBreakerOpen pages) and the fallback is reported (FallbackActive, a warning)."""
+    with live(tmp_path, "primary-outage", change=with_backup) as run:
+        expected = {Delivery("pager", "firing", PREFIX + "CircuitBreakerOpen", "critical"),
+                    Delivery("chat", "firing", PREFIX + "FallbackActive", "warning")}
+        arrived = run.capture.wait_for(lambda n: expected <= deliveries(n), ALERT_DEADLINE)
+        firing = run.firing()
+        assert arrived, f"{expected} did not all arrive within {ALERT_DEADLINE}s; got {sorted(map(str, firing))}"
+        # Retrying refused connections before falling back is what the retry ratio reports.
+        allowed = {PREFIX + k for k in ("CircuitBreakerOpen", "FallbackActive", "RetryRatioHigh", *PRIMARY_OUTAGE_ATTEMPT_ALERTS)}
+        assert {d.alertname for d in firing} <= allowed, f"unexpected alerts: {firing}"
+        succeeded = run.query('sum(increase(e2e_calls_total{status_code=~"2.."}[1m])) / sum(increase(e2e_calls_total[1m]))')
+        assert succeeded and float(succeeded[0]["value"][1]) > 0.95, succeeded
 
 
 def test_healthy_traffic_sends_nothing_but_watchdog(tmp_path: Path) -> None:
