@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from holystack.live.scenarios import SCENARIOS, Scenario
+from holystack.live.scenarios import SCENARIOS, TrafficProfile
 from holystack.live.traffic import parse_stream
 from holystack.live.upstream import RETRY_AFTER_MS, RETRY_AFTER_SECONDS, FakeUpstreamServer, Upstream
 
@@ -160,7 +160,7 @@ def test_bodies_and_events_pass_the_openai_sdks_strict_validation(healthy) -> No
 
 
 def test_every_answer_has_a_request_id_and_a_429_charges_no_tokens() -> None:
-    scenario = Scenario("failing", "429s and 5xx", rate_limited=0.3, server_errors=0.1)
+    scenario = TrafficProfile("failing", "429s and 5xx", rate_limited=0.3, server_errors=0.1)
     server = FakeUpstreamServer(Upstream(scenario, THRESHOLDS, client_timeout=1.0, seed=4)).start()
     try:
         answers = [post(server, "/v1/chat/completions", {"model": "m", "messages": []}) for _ in range(60)]

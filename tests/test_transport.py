@@ -25,7 +25,7 @@ from holystack.contract import CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN
 from holystack.instrument import Instrument, async_http_client, http_client, status_of_error, usage_from_body
 from holystack.instrument import usage as usage_module
 from holystack.instrument.resilience import CircuitBreaker, retry_after_seconds
-from holystack.live.scenarios import SCENARIOS, Scenario
+from holystack.live.scenarios import SCENARIOS, TrafficProfile
 from holystack.live.upstream import RETRY_AFTER_MS, FakeUpstreamServer, Upstream
 from holystack.model import Fallback
 
@@ -53,7 +53,7 @@ class FakeClock:
         return self.now
 
 
-def serve(scenario: Scenario, seed: int = 3) -> FakeUpstreamServer:
+def serve(scenario: TrafficProfile, seed: int = 3) -> FakeUpstreamServer:
     return FakeUpstreamServer(Upstream(scenario, THRESHOLDS, client_timeout=2.0, seed=seed)).start()
 
 
@@ -66,7 +66,7 @@ def healthy():
 
 @pytest.fixture
 def limited():
-    server = serve(Scenario("limited", "half the calls 429", rate_limited=0.5))
+    server = serve(TrafficProfile("limited", "half the calls 429", rate_limited=0.5))
     yield server
     server.stop()
 
@@ -242,7 +242,7 @@ def test_a_400_is_never_retried(healthy) -> None:
 
 
 def test_timeouts_are_retried_then_raised() -> None:
-    server = FakeUpstreamServer(Upstream(Scenario("hang", "every call held", timeouts=1.0), THRESHOLDS,
+    server = FakeUpstreamServer(Upstream(TrafficProfile("hang", "every call held", timeouts=1.0), THRESHOLDS,
                                          client_timeout=0.2, seed=1, hang=0.4)).start()
     try:
         instrument = instrument_for()

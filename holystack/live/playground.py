@@ -18,7 +18,7 @@ from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from ..spec import read_spec
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
-from .scenarios import Scenario
+from .scenarios import TrafficProfile
 from .servers import Server, free_port, start_alertmanager, start_prometheus
 from .traffic import simulate
 
@@ -159,7 +159,7 @@ def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast
     return start_stack(spec_path, ports, workdir, fast)
 
 
-def up(spec_path: Path, scenario: Scenario, rps: float, seed: int, fast: bool, workdir: Path,
+def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: bool, workdir: Path,
        stop: threading.Event, say: Callable[[str], None], engine: str = ENGINES[0]) -> None:
     """Run the playground until stop is set."""
     ports = Ports.free()

@@ -9,13 +9,13 @@ from pathlib import Path
 from ..durations import parse_ms
 from ..errors import UsageError
 from ..pipeline import load_stack
-from .scenarios import SCENARIOS, Scenario
+from .scenarios import SCENARIOS, TrafficProfile
 from .traffic import simulate
 
 MAX_RPS = 1000.0
 
 
-def scenario_named(name: str) -> Scenario:
+def scenario_named(name: str) -> TrafficProfile:
     if name not in SCENARIOS:
         raise UsageError(f"--scenario: {name!r} is not a scenario; pick one of {', '.join(SCENARIOS)}")
     return SCENARIOS[name]

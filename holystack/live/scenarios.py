@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Scenario:
+class TrafficProfile:
     """Shares are of all calls, in [0, 1]; the fake upstream draws each call's fate from them."""
 
     name: str
@@ -20,15 +20,15 @@ class Scenario:
 
 
 SCENARIOS = {s.name: s for s in (
-    Scenario("healthy", "every call answered 200, well within its latency threshold"),
-    Scenario("rate-limit", "about 20% of calls answered 429", rate_limited=0.2),
-    Scenario("server-errors", "about 20% of calls answered 5xx", server_errors=0.2),
-    Scenario("timeouts", "about 20% of calls time out", timeouts=0.2),
-    Scenario("slow", "half the calls take 1.5x their endpoint's latency_p95", slow=0.5),
-    Scenario("cost-spike", "prompts and completions 40x larger than usual", token_scale=40.0),
-    Scenario("outage", "the upstream stops answering: connections refused", outage=True),
-    Scenario("primary-outage", "the first provider refuses connections; calls succeed through its fallback",
+    TrafficProfile("healthy", "every call answered 200, well within its latency threshold"),
+    TrafficProfile("rate-limit", "about 20% of calls answered 429", rate_limited=0.2),
+    TrafficProfile("server-errors", "about 20% of calls answered 5xx", server_errors=0.2),
+    TrafficProfile("timeouts", "about 20% of calls time out", timeouts=0.2),
+    TrafficProfile("slow", "half the calls take 1.5x their endpoint's latency_p95", slow=0.5),
+    TrafficProfile("cost-spike", "prompts and completions 40x larger than usual", token_scale=40.0),
+    TrafficProfile("outage", "the upstream stops answering: connections refused", outage=True),
+    TrafficProfile("primary-outage", "the first provider refuses connections; calls succeed through its fallback",
              primary_outage=True),
-    Scenario("mixed", "a bit of everything: 429s, 5xx, timeouts, slow calls, cached prompts",
+    TrafficProfile("mixed", "a bit of everything: 429s, 5xx, timeouts, slow calls, cached prompts",
              rate_limited=0.05, server_errors=0.03, timeouts=0.03, slow=0.1),
 )}

@@ -21,7 +21,7 @@ from ..instrument import Instrument, http_client, serve
 from ..instrument.core import status_of_error
 from ..model import Fallback, Stack
 from .loopback import LOOPBACK
-from .scenarios import Scenario
+from .scenarios import TrafficProfile
 from .upstream import FakeUpstreamServer, Upstream, endpoint_kind
 
 MAX_WORKERS = 512
@@ -91,7 +91,7 @@ def parse_stream(payload: bytes) -> list[dict[str, Any]]:
 class Traffic:
     """Calls at a steady rate for a bounded time, each recorded through the Instrument."""
 
-    def __init__(self, stack: Stack, scenario: Scenario, rps: float, seed: int, instrument: Instrument):
+    def __init__(self, stack: Stack, scenario: TrafficProfile, rps: float, seed: int, instrument: Instrument):
         self.scenario, self.rps, self.instrument = scenario, rps, instrument
         self.rng = random.Random(seed)
         self.routes = routes(stack)
@@ -184,7 +184,7 @@ class Traffic:
             self.upstream.stop()
 
 
-def simulate(stack: Stack, scenario: Scenario, duration: float, rps: float, metrics_port: int, seed: int,
+def simulate(stack: Stack, scenario: TrafficProfile, duration: float, rps: float, metrics_port: int, seed: int,
              stop: threading.Event | None = None, report: Callable[[str], None] = print) -> Tally[str]:
     """Run one scenario: fake upstream, traffic through the instrumentation, /metrics on loopback."""
     openai_module()  # a clear error before anything starts

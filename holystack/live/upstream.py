@@ -6,7 +6,7 @@ and streamed as response.created ... response.output_text.delta ... response.com
 prompt tokens included, and every field the openai SDK's strict validation asks for; every answer
 carries x-request-id and x-ratelimit-* headers; 429s carry retry-after-ms and retry-after with
 different values (the -ms form wins) and charge no tokens. What fails, and how, is drawn from a
-Scenario with a seeded random source. ``served`` counts answers by status, ``tokens`` what was served.
+TrafficProfile with a seeded random source. ``served`` counts answers by status, ``tokens`` what was served.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from .loopback import LoopbackServer
-from .scenarios import Scenario
+from .scenarios import TrafficProfile
 
 LIMIT_REQUESTS = 10_000   # per minute, per model
 LIMIT_TOKENS = 5_000_000  # per minute, per model
@@ -52,7 +52,7 @@ class Budget:
 class Upstream:
     """The fake's behaviour: a scenario, the latency threshold of each path suffix, the client timeout."""
 
-    scenario: Scenario
+    scenario: TrafficProfile
     latency_thresholds: dict[str, float]  # endpoint path -> latency_p95 seconds
     client_timeout: float  # the shortest client timeout: slow answers stay below it
     seed: int = 0
