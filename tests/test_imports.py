@@ -1,8 +1,12 @@
 """Dependencies point one way: the application-side instrumentation loads none of the generator."""
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import holystack
 
 GENERATOR_ONLY = ("jinja2", "grafanalib", "jsonschema", "typer", "promql_parser")
 
@@ -30,3 +34,42 @@ def test_importing_the_package_loads_nothing_until_a_name_is_used() -> None:
     modules = _imported_modules("import holystack")
     assert not any(m.split(".")[0] in GENERATOR_ONLY for m in modules)
     assert any(m.startswith("jsonschema") for m in _imported_modules("import holystack; holystack.load_stack"))
+
+
+def _holystack_imports() -> dict[str, set[str]]:
+    """Module -> the holystack modules it imports, at any depth of its code (function-level too)."""
+    root = Path(holystack.__file__).parent
+    modules = {".".join(p.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module or ""
+                for alias in node.names:
+                    candidate = f"{target}.{alias.name}"
+                    found.add(candidate if candidate in modules else target)
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_no_import_circle() -> None:
+    graph = _holystack_imports()
+    assert len(graph) > 40
+    circles = []
+    for start in sorted(graph):
+        stack = [(start, (start,))]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    circles.append(path)
+                elif nxt not in path:
+                    stack.append((nxt, path + (nxt,)))
+    # A package's __init__ importing its own modules is not a circle unless a module imports the package back.
+    assert circles == [], sorted(set(tuple(sorted(c)) for c in circles))
