@@ -11,12 +11,20 @@ from .model import Stack
 
 # The labels the request ratios keep: one series per provider, endpoint and model.
 CALL_LABELS = (c.PROVIDER, c.ENDPOINT, c.MODEL)
+# The cuts of the latency buckets: the alert's (per provider and endpoint, each endpoint with its own
+# threshold) and the dashboards' (per endpoint and model), never provider x endpoint x model x le.
+LATENCY_ALERT_LABELS = (c.PROVIDER, c.ENDPOINT)
+LATENCY_PANEL_LABELS = (c.ENDPOINT, c.MODEL)
+# The dashboards' cut of calls by status code.
+STATUS_LABELS = (c.PROVIDER, c.ENDPOINT, c.STATUS_CODE)
 TOKEN_LABELS = (c.PROVIDER, c.MODEL, c.TOKEN_TYPE)
 COST_LABELS = (c.PROVIDER, c.MODEL)
 PRICE_LABELS = (c.MODEL, c.TOKEN_TYPE)
 QUANTILE = "quantile"
 DASHBOARD_QUANTILES = ("0.5", "0.95", "0.99")
 P95 = "0.95"
+# The operation of a recorded counter step: the increase since the previous evaluation.
+STEP = "increase_step"
 
 # Status classes with a ratio rule each: name -> regex on status_code.
 STATUS_CLASSES = {
@@ -47,10 +55,6 @@ class Series:
         return str(self.stack.rate_window)
 
     @property
-    def requests_by_status(self) -> str:
-        return f"{_level(CALL_LABELS + (c.STATUS_CODE,))}:{self._p}_requests:rate{self._w}"
-
-    @property
     def requests(self) -> str:
         return f"{_level(CALL_LABELS)}:{self._p}_requests:rate{self._w}"
 
@@ -59,13 +63,24 @@ class Series:
         return f"{_level(CALL_LABELS)}:{self._p}_requests_{status_class}:ratio_rate{self._w}"
 
     @property
+    def requests_by_status(self) -> str:
+        """Calls per second by provider, endpoint and status code (dashboards)."""
+        return f"{_level(STATUS_LABELS)}:{self._p}_requests:rate{self._w}"
+
+    @property
     def duration_buckets(self) -> str:
-        return f"{_level(CALL_LABELS + (c.LE,))}:{self._p}_request_duration_seconds_bucket:rate{self._w}"
+        """Bucket rates in the alert's cut (provider, endpoint)."""
+        return f"{_level(LATENCY_ALERT_LABELS + (c.LE,))}:{self._p}_request_duration_seconds_bucket:rate{self._w}"
+
+    @property
+    def duration_buckets_by_model(self) -> str:
+        """Bucket rates in the dashboards' cut (endpoint, model)."""
+        return f"{_level(LATENCY_PANEL_LABELS + (c.LE,))}:{self._p}_request_duration_seconds_bucket:rate{self._w}"
 
     @property
     def duration_quantile(self) -> str:
-        """Latency quantiles; the quantile label says which (0.5, 0.95, 0.99)."""
-        return f"{_level(CALL_LABELS)}:{self._p}_request_duration_seconds:histogram_quantile_rate{self._w}"
+        """The p95 latency per provider and endpoint; the quantile label says which."""
+        return f"{_level(LATENCY_ALERT_LABELS)}:{self._p}_request_duration_seconds:histogram_quantile_rate{self._w}"
 
     @property
     def tokens(self) -> str:
@@ -82,15 +97,41 @@ class Series:
         return f"{_level(COST_LABELS)}:{self._p}_cost_usd:rate{self._w}"
 
     @property
+    def cost_step(self) -> str:
+        """USD spent since the previous evaluation, by provider and model, at the prices of the time."""
+        return f"{_level(COST_LABELS)}:{self._p}_cost_usd:{STEP}"
+
+    @property
+    def cost_step_total(self) -> str:
+        """USD spent since the previous evaluation, all providers and models."""
+        return f"{self._p}_cost_usd:{STEP}"
+
+    @property
     def cost_24h(self) -> str:
-        return f"{_level(COST_LABELS)}:{self._p}_cost_usd:increase24h"
+        """USD over the trailing 24 h, all providers and models: a sum of recorded steps."""
+        return f"{self._p}_cost_usd:increase24h"
 
     @property
     def cost_month_to_date(self) -> str:
         """USD spent since the start of the calendar month (UTC), kept with the prices of the time."""
+        return f"{self._p}_cost_usd:month_to_date"
+
+    @property
+    def cost_month_to_date_by_model(self) -> str:
+        """The month to date by provider and model, for the dashboards."""
         return f"{_level(COST_LABELS)}:{self._p}_cost_usd:month_to_date"
 
     # -- SLOs, per endpoint ----------------------------------------------------------------
+    @property
+    def endpoint_requests_step(self) -> str:
+        """Calls per endpoint since the previous evaluation: exact counter steps."""
+        return f"{c.ENDPOINT}:{self._p}_requests:{STEP}"
+
+    @property
+    def endpoint_failed_step(self) -> str:
+        """Failed calls (5xx, timeout, error) per endpoint since the previous evaluation."""
+        return f"{c.ENDPOINT}:{self._p}_requests_failed:{STEP}"
+
     def endpoint_requests(self, window: str) -> str:
         return f"{c.ENDPOINT}:{self._p}_requests:rate{window}"
 
