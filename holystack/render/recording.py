@@ -136,3 +136,9 @@ def daily_cost_rules(stack: Stack) -> list[Rule]:
 def month_forecast(month_to_date: str, last_24h: str) -> str:
     """Month-to-date spend plus the rest of the month at the pace of the trailing 24 h."""
     return f"sum({month_to_date})\n+ sum({last_24h}) / {SECONDS_PER_DAY} * {MONTH_LEFT_SECONDS}"
+
+
+def dashboard_only_records(stack: Stack) -> set[str]:
+    """Recorded series that only dashboards read. The month to date by provider and model grows with
+    the models, which the alerts' long windows must not: no alert may read it."""
+    return {Series(stack).cost_month_to_date_by_model}
