@@ -9,8 +9,8 @@ from .. import contract as c
 from ..model import Stack
 from ..output import header
 from ..promql import matcher, selector
-from ..series import Series, dashboard_uid
-from .recording import PRICE_JOIN
+from ..series import LATENCY_PANEL_LABELS, Series, dashboard_uid
+from .recording import share
 from .text import panel_text
 
 DATASOURCE_VAR = "datasource"
@@ -43,9 +43,11 @@ class Layout:
 
 
 class Queries:
-    """PromQL of the dashboards' panels, filtered by the dashboard variables."""
+    """PromQL of the dashboards' panels, filtered by the dashboard variables. Every query reads
+    recorded series; each applies the variables its recording has labels for."""
 
     def __init__(self, stack: Stack):
+        self.stack = stack
         self.p = stack.contract
         self.s = Series(stack)
 
@@ -53,28 +55,48 @@ class Queries:
     def _filters(*labels: str) -> list[str]:
         return [matcher(label, f"${label}", "=~") for label in labels]
 
-    def calls(self, *extra: str) -> str:
-        return selector(self.p.requests.name, *self._filters(*FILTER_VARIABLES), *extra)
-
-    def call_rate(self, labels: str, *extra: str) -> str:
-        return f"sum by ({labels}) (rate({self.calls(*extra)}[{RATE_INTERVAL}]))"
-
-    def call_ratio(self, labels: str, status_regex: str) -> str:
-        numerator = self.call_rate(labels, matcher(c.STATUS_CODE, status_regex, "=~"))
-        return f"{numerator}\n/\n{self.call_rate(labels)}"
-
-    def tokens(self) -> str:
-        return selector(self.p.tokens.name, *self._filters(c.PROVIDER, c.MODEL))
-
-    def cost_over(self, labels: str, window: str) -> str:
-        return f"sum by ({labels}) (\n  increase({self.tokens()}[{window}])\n  * {PRICE_JOIN}\n  {self.s.token_price}\n)"
-
-    def latency(self, quantile: str, *labels: str) -> str:
-        buckets = selector(f"{self.p.duration.name}_bucket", *self._filters(*FILTER_VARIABLES))
-        return f"histogram_quantile({quantile}, sum by ({', '.join((c.LE, *labels))}) (rate({buckets}[{RATE_INTERVAL}])))"
-
     def recorded(self, name: str, *labels: str) -> str:
         return selector(name, *self._filters(*labels))
+
+    def requests(self) -> str:
+        """Calls per second by provider, endpoint and model."""
+        return self.recorded(self.s.requests, *FILTER_VARIABLES)
+
+    def call_rate(self, labels: str = "") -> str:
+        return f"sum{f' by ({labels})' if labels else ''} ({self.requests()})"
+
+    def call_ratio(self, labels: str, status_class: str) -> str:
+        """The share of a status class over the calls, weighted by the calls of each provider,
+        endpoint and model (a recorded ratio is NaN without calls: '>= 0' drops it)."""
+        grouping = f" by ({labels})" if labels else ""
+        ratio = self.recorded(self.s.ratio(status_class), *FILTER_VARIABLES)
+        return f"sum{grouping} ({self.requests()} * ({ratio} >= 0))\n/\n{self.call_rate(labels)}"
+
+    def status_rate(self, labels: str, *extra: str) -> str:
+        """Calls per second by status code; the recording has no model label, so no model filter."""
+        series = selector(self.s.requests_by_status, *self._filters(c.PROVIDER, c.ENDPOINT), *extra)
+        return f"sum by ({labels}) ({series})"
+
+    def endpoint_failed_ratio(self) -> str:
+        """The failed share per endpoint, from the recorded counter steps (every endpoint has them,
+        with or without an SLO)."""
+        failed = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_failed_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
+        calls = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_requests_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
+        return share(failed, calls)
+
+    def tokens(self, labels: str) -> str:
+        return f"sum by ({labels}) ({self.recorded(self.s.tokens, c.PROVIDER, c.MODEL)})"
+
+    def cost_over(self, labels: str, window: str) -> str:
+        """USD over window, summed from the recorded cost steps, each at the prices of its time."""
+        steps = self.recorded(self.s.cost_step, c.PROVIDER, c.MODEL)
+        return f"sum by ({labels}) (sum_over_time({steps}[{window}]))"
+
+    def latency(self, quantile: str, *labels: str) -> str:
+        """A latency quantile from the recorded buckets per endpoint and model (no provider filter:
+        the buckets per provider and endpoint are the alert's)."""
+        buckets = self.recorded(self.s.duration_buckets_by_model, *LATENCY_PANEL_LABELS)
+        return f"histogram_quantile({quantile}, sum by ({', '.join((c.LE, *labels))}) ({buckets}))"
 
     def token_rate(self, token_type: str) -> str:
         """The recorded token rate of one token type, filtered by provider and model."""
@@ -103,7 +125,7 @@ def threshold_steps(levels: list[float]) -> list[dict[str, Any]]:
 
 
 def variables(stack: Stack) -> g.Templating:
-    requests = stack.contract.requests.name
+    requests = Series(stack).requests
     t = texts(stack)
     variables = [g.Template(name=DATASOURCE_VAR, label=t("var_datasource"), query="prometheus",
                             type="datasource", default=stack.dashboards.datasource)]
