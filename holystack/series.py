@@ -11,15 +11,15 @@ from .model import Stack
 
 # The labels the request ratios keep: one series per provider, endpoint and model.
 CALL_LABELS = (c.PROVIDER, c.ENDPOINT, c.MODEL)
-# The cuts of the latency buckets: the alert's (per provider and endpoint, each endpoint with its own
-# threshold) and the dashboards' (per endpoint and model), never provider x endpoint x model x le.
-LATENCY_ALERT_LABELS = (c.PROVIDER, c.ENDPOINT)
-LATENCY_PANEL_LABELS = (c.ENDPOINT, c.MODEL)
+# The cut of the latency buckets, for the alert (each endpoint has its own threshold) and the panels
+# (by endpoint, filtered by provider and endpoint), never provider x endpoint x model x le.
+LATENCY_LABELS = (c.PROVIDER, c.ENDPOINT)
 # The dashboards' cut of calls by status code.
 STATUS_LABELS = (c.PROVIDER, c.ENDPOINT, c.STATUS_CODE)
 TOKEN_LABELS = (c.PROVIDER, c.MODEL, c.TOKEN_TYPE)
 COST_LABELS = (c.PROVIDER, c.MODEL)
 PRICE_LABELS = (c.MODEL, c.TOKEN_TYPE)
+TOKEN_RATE_LABELS = PRICE_LABELS
 QUANTILE = "quantile"
 DASHBOARD_QUANTILES = ("0.5", "0.95", "0.99")
 P95 = "0.95"
@@ -63,28 +63,33 @@ class Series:
         return f"{_level(CALL_LABELS)}:{self._p}_requests_{status_class}:ratio_rate{self._w}"
 
     @property
+    def requests_by_provider_model(self) -> str:
+        """Calls per second by provider and model (dashboards: cost per call, the 429 ratio)."""
+        return f"{_level(COST_LABELS)}:{self._p}_requests:rate{self._w}"
+
+    def ratio_by_provider_model(self, status_class: str) -> str:
+        """Share of calls in a status class by provider and model (dashboards)."""
+        return f"{_level(COST_LABELS)}:{self._p}_requests_{status_class}:ratio_rate{self._w}"
+
+    @property
     def requests_by_status(self) -> str:
         """Calls per second by provider, endpoint and status code (dashboards)."""
         return f"{_level(STATUS_LABELS)}:{self._p}_requests:rate{self._w}"
 
     @property
     def duration_buckets(self) -> str:
-        """Bucket rates in the alert's cut (provider, endpoint)."""
-        return f"{_level(LATENCY_ALERT_LABELS + (c.LE,))}:{self._p}_request_duration_seconds_bucket:rate{self._w}"
-
-    @property
-    def duration_buckets_by_model(self) -> str:
-        """Bucket rates in the dashboards' cut (endpoint, model)."""
-        return f"{_level(LATENCY_PANEL_LABELS + (c.LE,))}:{self._p}_request_duration_seconds_bucket:rate{self._w}"
+        """Bucket rates per provider and endpoint."""
+        return f"{_level(LATENCY_LABELS + (c.LE,))}:{self._p}_request_duration_seconds_bucket:rate{self._w}"
 
     @property
     def duration_quantile(self) -> str:
         """The p95 latency per provider and endpoint; the quantile label says which."""
-        return f"{_level(LATENCY_ALERT_LABELS)}:{self._p}_request_duration_seconds:histogram_quantile_rate{self._w}"
+        return f"{_level(LATENCY_LABELS)}:{self._p}_request_duration_seconds:histogram_quantile_rate{self._w}"
 
     @property
     def tokens(self) -> str:
-        return f"{_level(TOKEN_LABELS)}:{self._p}_tokens:rate{self._w}"
+        """Tokens per second by model and token_type (the alert sums them; no provider: dashboards)."""
+        return f"{_level(TOKEN_RATE_LABELS)}:{self._p}_tokens:rate{self._w}"
 
     @property
     def token_price(self) -> str:

@@ -138,9 +138,10 @@ class Backfilled:
         self.retention = retention
         self.server: Server | None = None
 
-    def start(self) -> Server:
+    def start(self, port: int | None = None) -> Server:
+        """Start (again) on port, or on a free one."""
         self.stop()
-        port = free_port()
+        port = port or free_port()
         self.server = start_prometheus(self.config, port, self.workdir, retention=self.retention).wait_ready(120)
         return self.server
 

@@ -57,7 +57,7 @@ def cost_dashboard(stack: Stack) -> g.Dashboard:
         g.RowPanel(title=t("row_efficiency"), gridPos=layout.row()),
         timeseries(t("cost_per_1k_calls"), "currencyUSD",
                    [target(f"sum by ({c.PROVIDER}, {c.MODEL}) ({q.recorded(s.cost_rate, c.PROVIDER, c.MODEL)})\n/\n"
-                           f"{q.call_rate(f'{c.PROVIDER}, {c.MODEL}')}"
+                           f"sum by ({c.PROVIDER}, {c.MODEL}) ({q.recorded(s.requests_by_provider_model, c.PROVIDER, c.MODEL)})"
                            f"\n* 1000", "A", "{{provider}} {{model}}")], layout.place(8, 8)),
         timeseries(t("cache_hit_ratio"), "percentunit",
                    [target(f"sum by ({c.MODEL}) ({q.token_rate(c.TOKEN_CACHED_PROMPT)})\n/\n"

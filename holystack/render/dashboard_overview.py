@@ -7,8 +7,9 @@ from grafanalib import core as g
 
 from .. import contract as c
 from ..model import Stack
-from ..promql import SECONDS_PER_HOUR, matcher, number, selector
+from ..promql import SECONDS_PER_HOUR, matcher, number
 from ..series import OVERVIEW_DASHBOARD, P95, Series
+from .recording import DASHBOARD_RATIO
 from .panels import (DATASOURCE, Layout, Queries, dashboard, stat, target, texts, threshold_steps,
                      timeseries)
 
@@ -22,21 +23,22 @@ def overview_dashboard(stack: Stack) -> g.Dashboard:
     panels: list[Any] = [
         g.RowPanel(title=t("row_traffic"), gridPos=layout.row()),
         stat(t("stat_request_rate"), "reqps", q.call_rate(), layout.place(6, 4)),
-        stat(t("stat_success_ratio"), "percentunit", q.call_ratio("", "success"), layout.place(6, 4)),
+        stat(t("stat_success_ratio"), "percentunit", q.call_ratio("", c.SUCCESS), layout.place(6, 4)),
         stat(t("stat_p95"), "s", q.latency(P95), layout.place(6, 4)),
         # The trailing 24 h is recorded for the whole stack (what the budget alert reads): no filter.
         stat(t("stat_spend_24h"), "currencyUSD", s.cost_24h, layout.place(6, 4)),
         timeseries(t("request_rate_by_status"), "reqps",
-                   [target(q.status_rate(c.STATUS_CODE), "A", "{{status_code}}")], layout.place(12, 8),
+                   [target(q.call_rate(c.STATUS_CODE), "A", "{{status_code}}")], layout.place(12, 8),
                    stacking={"mode": "normal"}, fillOpacity=30),
         timeseries(t("error_ratio"), "percentunit",
                    [target(q.endpoint_failed_ratio(), "A", "{{endpoint}}")], layout.place(12, 8)),
         timeseries(t("rate_limit_ratio"), "percentunit",
-                   [target(q.call_ratio(f"{c.PROVIDER}, {c.MODEL}", "rate_limited"), "A", "{{provider}} {{model}}")],
+                   [target(q.recorded(s.ratio_by_provider_model(DASHBOARD_RATIO), c.PROVIDER, c.MODEL), "A",
+                           "{{provider}} {{model}}")],
                    layout.place(12, 8), thresholdsStyleMode="line",
                    thresholds=threshold_steps([v for _, v in th.rate_limit_ratio.levels])),
         timeseries(t("timeout_ratio"), "percentunit",
-                   [target(q.call_ratio(f"{c.PROVIDER}, {c.ENDPOINT}", "timeout"), "A",
+                   [target(q.call_ratio(f"{c.PROVIDER}, {c.ENDPOINT}", c.STATUS_TIMEOUT), "A",
                             "{{provider}} {{endpoint}}")],
                    layout.place(12, 8), thresholdsStyleMode="line",
                    thresholds=threshold_steps([v for _, v in th.timeout_ratio.levels])),
@@ -63,8 +65,7 @@ def overview_dashboard(stack: Stack) -> g.Dashboard:
         # interval: no recording counts calls by status over an arbitrary range, and this is a ranking.
         g.Table(title=t("top_failing"), dataSource=DATASOURCE, unit="short",
                 targets=[target(f"topk(10, sum by ({c.PROVIDER}, {c.ENDPOINT}, {c.STATUS_CODE}) (sum_over_time("
-                                f"{selector(s.requests_by_status, *Queries._filters(c.PROVIDER, c.ENDPOINT), non_2xx)}"
-                                f"[$__range])) * {step})", "A", instant=True)],
+                                f"{q.calls(non_2xx)}[$__range])) * {step})", "A", instant=True)],
                 gridPos=layout.place(12, 8)),
         # The rate-limit headroom reads the raw gauges: they are per provider and model already
         # (no aggregation to record) and no rule reads them.

@@ -9,7 +9,7 @@ from .. import contract as c
 from ..model import Stack
 from ..output import header
 from ..promql import matcher, selector
-from ..series import LATENCY_PANEL_LABELS, Series, dashboard_uid
+from ..series import LATENCY_LABELS, Series, dashboard_uid
 from .recording import share
 from .text import panel_text
 
@@ -58,24 +58,17 @@ class Queries:
     def recorded(self, name: str, *labels: str) -> str:
         return selector(name, *self._filters(*labels))
 
-    def requests(self) -> str:
-        """Calls per second by provider, endpoint and model."""
-        return self.recorded(self.s.requests, *FILTER_VARIABLES)
+    def calls(self, *extra: str) -> str:
+        """Calls per second by provider, endpoint and status code: the recording has no model label,
+        so panels built on it follow the provider and endpoint variables only."""
+        return selector(self.s.requests_by_status, *self._filters(c.PROVIDER, c.ENDPOINT), *extra)
 
-    def call_rate(self, labels: str = "") -> str:
-        return f"sum{f' by ({labels})' if labels else ''} ({self.requests()})"
+    def call_rate(self, labels: str = "", *extra: str) -> str:
+        return f"sum{f' by ({labels})' if labels else ''} ({self.calls(*extra)})"
 
-    def call_ratio(self, labels: str, status_class: str) -> str:
-        """The share of a status class over the calls, weighted by the calls of each provider,
-        endpoint and model (a recorded ratio is NaN without calls: '>= 0' drops it)."""
-        grouping = f" by ({labels})" if labels else ""
-        ratio = self.recorded(self.s.ratio(status_class), *FILTER_VARIABLES)
-        return f"sum{grouping} ({self.requests()} * ({ratio} >= 0))\n/\n{self.call_rate(labels)}"
-
-    def status_rate(self, labels: str, *extra: str) -> str:
-        """Calls per second by status code; the recording has no model label, so no model filter."""
-        series = selector(self.s.requests_by_status, *self._filters(c.PROVIDER, c.ENDPOINT), *extra)
-        return f"sum by ({labels}) ({series})"
+    def call_ratio(self, labels: str, status_regex: str) -> str:
+        """The share of calls whose status matches, 0 (not empty) when there are calls but none match."""
+        return share(self.call_rate(labels, matcher(c.STATUS_CODE, status_regex, "=~")), self.call_rate(labels))
 
     def endpoint_failed_ratio(self) -> str:
         """The failed share per endpoint, from the recorded counter steps (every endpoint has them,
@@ -85,22 +78,25 @@ class Queries:
         return share(failed, calls)
 
     def tokens(self, labels: str) -> str:
-        return f"sum by ({labels}) ({self.recorded(self.s.tokens, c.PROVIDER, c.MODEL)})"
+        """Tokens per second; recorded by model and token type, so no provider filter."""
+        return f"sum by ({labels}) ({self.recorded(self.s.tokens, c.MODEL)})"
 
     def cost_over(self, labels: str, window: str) -> str:
-        """USD over window, summed from the recorded cost steps, each at the prices of its time."""
-        steps = self.recorded(self.s.cost_step, c.PROVIDER, c.MODEL)
-        return f"sum by ({labels}) (sum_over_time({steps}[{window}]))"
+        """USD over window: the month to date by provider and model now less window ago. When window
+        reaches into the previous month, the month to date went down: the month so far is what is
+        left (a daily bar at midnight on the 1st still shows the whole last day). Two samples a series."""
+        month = self.recorded(self.s.cost_month_to_date_by_model, c.PROVIDER, c.MODEL)
+        return f"sum by ({labels}) (\n  ({month} - {month} offset {window}) >= 0\n  or {month}\n)"
 
     def latency(self, quantile: str, *labels: str) -> str:
-        """A latency quantile from the recorded buckets per endpoint and model (no provider filter:
-        the buckets per provider and endpoint are the alert's)."""
-        buckets = self.recorded(self.s.duration_buckets_by_model, *LATENCY_PANEL_LABELS)
+        """A latency quantile from the buckets recorded per provider and endpoint: the latency
+        panels follow the provider and endpoint variables, not the model."""
+        buckets = self.recorded(self.s.duration_buckets, *LATENCY_LABELS)
         return f"histogram_quantile({quantile}, sum by ({', '.join((c.LE, *labels))}) ({buckets}))"
 
     def token_rate(self, token_type: str) -> str:
-        """The recorded token rate of one token type, filtered by provider and model."""
-        return selector(self.s.tokens, *self._filters(c.PROVIDER, c.MODEL), matcher(c.TOKEN_TYPE, token_type))
+        """The recorded token rate of one token type, filtered by model."""
+        return selector(self.s.tokens, *self._filters(c.MODEL), matcher(c.TOKEN_TYPE, token_type))
 
 
 def target(expr: str, ref: str, legend: str = "", instant: bool = False) -> g.Target:
@@ -125,7 +121,8 @@ def threshold_steps(levels: list[float]) -> list[dict[str, Any]]:
 
 
 def variables(stack: Stack) -> g.Templating:
-    requests = Series(stack).requests
+    # Every provider, endpoint and model with calls has its ratios recorded.
+    requests = Series(stack).ratio("success")
     t = texts(stack)
     variables = [g.Template(name=DATASOURCE_VAR, label=t("var_datasource"), query="prometheus",
                             type="datasource", default=stack.dashboards.datasource)]

@@ -6,8 +6,8 @@ from typing import Any
 from .. import contract as c
 from ..model import Duration, Stack
 from ..promql import MONTH_ELAPSED_SECONDS, MONTH_LEFT_SECONDS, SECONDS_PER_DAY, by, matcher, number, selector
-from ..series import (CALL_LABELS, COST_LABELS, LATENCY_ALERT_LABELS, LATENCY_PANEL_LABELS, P95, PRICE_LABELS,
-                      QUANTILE, STATUS_CLASSES, STATUS_LABELS, TOKEN_LABELS, Series)
+from ..series import (CALL_LABELS, COST_LABELS, LATENCY_LABELS, P95, PRICE_LABELS,
+                      QUANTILE, STATUS_CLASSES, STATUS_LABELS, TOKEN_LABELS, TOKEN_RATE_LABELS, Series)
 
 Rule = dict[str, Any]
 PER_MILLION = 1_000_000
@@ -39,6 +39,8 @@ def share(numerator: str, denominator: str) -> str:
 
 # The status classes the ratio alerts read, one recorded ratio each per provider, endpoint and model.
 ALERT_RATIOS = ("rate_limited", "server_error", "timeout", "success")
+# The ratio the dashboards read by provider and model.
+DASHBOARD_RATIO = "rate_limited"
 
 
 def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
@@ -66,28 +68,32 @@ def sum_of_steps(steps: str, window: Duration) -> str:
     return f"sum_over_time({steps}{steps_window(window)})"
 
 
-def _ratio(stack: Stack, s: Series, status_class: str) -> Rule:
-    counter = selector(stack.contract.requests.name, matcher(c.STATUS_CODE, STATUS_CLASSES[status_class], "=~"))
-    numerator = f"sum {by(CALL_LABELS)} (rate({counter}[{stack.rate_window}]))"
-    return {"record": s.ratio(status_class), "expr": share(numerator, s.requests)}
+def _class_rate(stack: Stack, labels: tuple[str, ...], status_class: str | None = None) -> str:
+    counter = stack.contract.requests.name
+    if status_class is not None:
+        counter = selector(counter, matcher(c.STATUS_CODE, STATUS_CLASSES[status_class], "=~"))
+    return f"sum {by(labels)} (rate({counter}[{stack.rate_window}]))"
 
 
 def request_rules(stack: Stack) -> list[Rule]:
     """Rates over the base window, read from raw series: the only rules that read them, together with
-    the counter steps that every longer window is summed from."""
+    the counter steps that every longer window is summed from. Each is recorded in the cut its
+    readers need; the raw request counters are scanned whole twice (calls per provider, endpoint and
+    model; calls by status), the ratios read only their status class."""
     s, p, w = Series(stack), stack.contract, str(stack.rate_window)
     failed = selector(p.requests.name, matcher(c.STATUS_CODE, c.FAILED, "=~"))
-    buckets = f"{p.duration.name}_bucket"
-    rules: list[Rule] = [
-        {"record": s.requests, "expr": f"sum {by(CALL_LABELS)} (rate({p.requests.name}[{w}]))"},
-        *[_ratio(stack, s, name) for name in ALERT_RATIOS],
+    rules: list[Rule] = [{"record": s.requests, "expr": _class_rate(stack, CALL_LABELS)}]
+    rules += [{"record": s.ratio(name), "expr": share(_class_rate(stack, CALL_LABELS, name), s.requests)}
+              for name in ALERT_RATIOS]
+    rules += [
+        {"record": s.requests_by_provider_model, "expr": f"sum {by(COST_LABELS)} ({s.requests})"},
+        {"record": s.ratio_by_provider_model(DASHBOARD_RATIO),
+         "expr": share(_class_rate(stack, COST_LABELS, DASHBOARD_RATIO), s.requests_by_provider_model)},
         {"record": s.requests_by_status, "expr": f"sum {by(STATUS_LABELS)} (rate({p.requests.name}[{w}]))"},
         {"record": s.endpoint_requests_step, "expr": counter_step(stack, p.requests.name, (c.ENDPOINT,))},
         {"record": s.endpoint_failed_step, "expr": counter_step(stack, failed, (c.ENDPOINT,))},
         {"record": s.duration_buckets,
-         "expr": f"sum {by(LATENCY_ALERT_LABELS + (c.LE,))} (rate({buckets}[{w}]))"},
-        {"record": s.duration_buckets_by_model,
-         "expr": f"sum {by(LATENCY_PANEL_LABELS + (c.LE,))} (rate({buckets}[{w}]))"},
+         "expr": f"sum {by(LATENCY_LABELS + (c.LE,))} (rate({p.duration.name}_bucket[{w}]))"},
         {"record": s.duration_quantile, "expr": f"histogram_quantile({P95}, {s.duration_buckets})",
          "labels": {QUANTILE: P95}},
     ]
@@ -101,9 +107,9 @@ def cost_rules(stack: Stack) -> list[Rule]:
          "labels": {c.MODEL: model, c.TOKEN_TYPE: token_type}}
         for model, token_type, price in token_prices(stack)
     ]
-    rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_LABELS)} (rate({p.tokens.name}[{w}]))"})
+    rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_RATE_LABELS)} (rate({p.tokens.name}[{w}]))"})
     rules.append({"record": s.cost_rate,
-                  "expr": f"sum {by(COST_LABELS)} (\n  {s.tokens}\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
+                  "expr": f"sum {by(COST_LABELS)} (\n  rate({p.tokens.name}[{w}])\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
     rules.append({"record": s.cost_step,
                   "expr": f"sum {by(COST_LABELS)} (\n  {counter_step(stack, p.tokens.name, TOKEN_LABELS)}\n"
                           f"  * {PRICE_JOIN}\n  {s.token_price}\n)"})

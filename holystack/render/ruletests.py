@@ -11,7 +11,7 @@ from .. import gotemplate
 from ..model import Duration, Stack
 from ..output import Files, to_yaml
 from ..promql import SECONDS_PER_DAY, SECONDS_PER_HOUR, quote
-from ..series import LATENCY_ALERT_LABELS
+from ..series import LATENCY_LABELS
 from .alerts import RATIO_KINDS, SEVERITY, AlertRule, alert_rules, annotations, latency_thresholds
 from .prometheus import PROMETHEUS_DIR, RULES_DIR, rule_files
 from .recording import PER_MILLION
@@ -153,7 +153,7 @@ class Builder:
                                     self._histogram(call, low, high) + self.calls(call, {"200": 100}))
                 scenario.alert_tests.append(self.alert_test(
                     self.eval_time(rule.for_), "LatencyP95High",
-                    [self.expected(rule, {k: call[k] for k in LATENCY_ALERT_LABELS}, value)] if fire else []))
+                    [self.expected(rule, {k: call[k] for k in LATENCY_LABELS}, value)] if fire else []))
                 out.append(scenario)
         return out
 
