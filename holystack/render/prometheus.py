@@ -7,7 +7,7 @@ from typing import Any
 from ..model import Duration, Stack
 from ..output import Files, to_yaml
 from .alerts import alert_rules, rule_document
-from .recording import cost_rules, daily_cost_rules, request_rules
+from .recording import cost_rules, daily_cost_rules, latency_rules, request_rules
 from .slo import slo_endpoints, slo_long_rules, slo_rules
 
 PROMETHEUS_DIR = "prometheus"
@@ -42,7 +42,8 @@ def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:
     slow = str(Duration(max(every, min(SLOW_GROUP_MAX_INTERVAL.ms, SLOW_GROUP_EVALUATIONS * every))))
     files = {
         f"{stack.name}-requests.yml": [
-            {"name": f"{stack.name}-requests", "interval": evaluation, "rules": request_rules(stack)}],
+            {"name": f"{stack.name}-requests", "interval": evaluation, "rules": request_rules(stack)},
+            {"name": f"{stack.name}-latency", "interval": evaluation, "rules": latency_rules(stack)}],
         f"{stack.name}-cost.yml": [
             {"name": f"{stack.name}-cost", "interval": evaluation, "rules": cost_rules(stack)},
             {"name": f"{stack.name}-cost-daily", "interval": slow, "rules": daily_cost_rules(stack)}],

@@ -92,12 +92,20 @@ def request_rules(stack: Stack) -> list[Rule]:
         {"record": s.requests_by_status, "expr": f"sum {by(STATUS_LABELS)} (rate({p.requests.name}[{w}]))"},
         {"record": s.endpoint_requests_step, "expr": counter_step(stack, p.requests.name, (c.ENDPOINT,))},
         {"record": s.endpoint_failed_step, "expr": counter_step(stack, failed, (c.ENDPOINT,))},
+    ]
+    return rules
+
+
+def latency_rules(stack: Stack) -> list[Rule]:
+    """Bucket rates per provider and endpoint and the p95 the alert reads. The raw buckets are most
+    of the raw series: in a group of their own, their scan runs beside the requests' scan."""
+    s, p, w = Series(stack), stack.contract, str(stack.rate_window)
+    return [
         {"record": s.duration_buckets,
          "expr": f"sum {by(LATENCY_LABELS + (c.LE,))} (rate({p.duration.name}_bucket[{w}]))"},
         {"record": s.duration_quantile, "expr": f"histogram_quantile({P95}, {s.duration_buckets})",
          "labels": {QUANTILE: P95}},
     ]
-    return rules
 
 
 def cost_rules(stack: Stack) -> list[Rule]:
