@@ -36,14 +36,10 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import yaml
-
 from holystack import contract as c
-from holystack.checks import promql_ast as ast
 from holystack.live.backfill import (Backfilled, Traffic, backfill_openmetrics, contract_lines, recording_levels,
                                      rule_groups, write_lines)
 from holystack.live.playground import Ports, loopback_spec, write_spec
-from holystack.live.servers import free_port
 from holystack.pipeline import load_stack, render_to
 from holystack.render.text import panel_text
 from holystack.series import CALL_LABELS
