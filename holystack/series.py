@@ -11,14 +11,22 @@ from .model import Stack
 
 # The labels the request ratios keep: one series per provider, endpoint and model.
 CALL_LABELS = (c.PROVIDER, c.ENDPOINT, c.MODEL)
+# The cut of the latency buckets, for the alert (each endpoint has its own threshold) and the panels
+# (by endpoint, filtered by provider and endpoint), never provider x endpoint x model x le.
+LATENCY_LABELS = (c.PROVIDER, c.ENDPOINT)
+# The dashboards' cut of calls by status code.
+STATUS_LABELS = (c.PROVIDER, c.ENDPOINT, c.STATUS_CODE)
 TOKEN_LABELS = (c.PROVIDER, c.MODEL, c.TOKEN_TYPE)
 COST_LABELS = (c.PROVIDER, c.MODEL)
 PRICE_LABELS = (c.MODEL, c.TOKEN_TYPE)
 FALLBACK_LABELS = (c.FROM_PROVIDER, c.TO_PROVIDER)
 HEADROOM_LABELS = (c.PROVIDER, c.MODEL, c.RESOURCE)
+TOKEN_RATE_LABELS = PRICE_LABELS
 QUANTILE = "quantile"
 DASHBOARD_QUANTILES = ("0.5", "0.95", "0.99")
 P95 = "0.95"
+# The operation of a recorded counter step: the increase since the previous evaluation.
+STEP = "increase_step"
 
 # Status classes with a ratio rule each: name -> regex on status_code.
 STATUS_CLASSES = {
@@ -49,10 +57,6 @@ class Series:
         return str(self.stack.rate_window)
 
     @property
-    def requests_by_status(self) -> str:
-        return f"{_level(CALL_LABELS + (c.STATUS_CODE,))}:{self._prefix}_requests:rate{self._window}"
-
-    @property
     def requests(self) -> str:
         return f"{_level(CALL_LABELS)}:{self._prefix}_requests:rate{self._window}"
 
@@ -61,17 +65,33 @@ class Series:
         return f"{_level(CALL_LABELS)}:{self._prefix}_requests_{status_class}:ratio_rate{self._window}"
 
     @property
+    def requests_by_provider_model(self) -> str:
+        """Calls per second by provider and model (dashboards: cost per call, the 429 ratio)."""
+        return f"{_level(COST_LABELS)}:{self._prefix}_requests:rate{self._window}"
+
+    def ratio_by_provider_model(self, status_class: str) -> str:
+        """Share of calls in a status class by provider and model (dashboards)."""
+        return f"{_level(COST_LABELS)}:{self._prefix}_requests_{status_class}:ratio_rate{self._window}"
+
+    @property
+    def requests_by_status(self) -> str:
+        """Calls per second by provider, endpoint and status code (dashboards)."""
+        return f"{_level(STATUS_LABELS)}:{self._prefix}_requests:rate{self._window}"
+
+    @property
     def duration_buckets(self) -> str:
-        return f"{_level(CALL_LABELS + (c.LE,))}:{self._prefix}_request_duration_seconds_bucket:rate{self._window}"
+        """Bucket rates per provider and endpoint."""
+        return f"{_level(LATENCY_LABELS + (c.LE,))}:{self._prefix}_request_duration_seconds_bucket:rate{self._window}"
 
     @property
     def duration_quantile(self) -> str:
-        """Latency quantiles; the quantile label says which (0.5, 0.95, 0.99)."""
-        return f"{_level(CALL_LABELS)}:{self._prefix}_request_duration_seconds:histogram_quantile_rate{self._window}"
+        """The p95 latency per provider and endpoint; the quantile label says which."""
+        return f"{_level(LATENCY_LABELS)}:{self._prefix}_request_duration_seconds:histogram_quantile_rate{self._window}"
 
     @property
     def tokens(self) -> str:
-        return f"{_level(TOKEN_LABELS)}:{self._prefix}_tokens:rate{self._window}"
+        """Tokens per second by model and token_type (the alert sums them; no provider: dashboards)."""
+        return f"{_level(TOKEN_RATE_LABELS)}:{self._prefix}_tokens:rate{self._window}"
 
     @property
     def token_price(self) -> str:
@@ -84,15 +104,41 @@ class Series:
         return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:rate{self._window}"
 
     @property
+    def cost_step(self) -> str:
+        """USD spent since the previous evaluation, by provider and model, at the prices of the time."""
+        return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:{STEP}"
+
+    @property
+    def cost_step_total(self) -> str:
+        """USD spent since the previous evaluation, all providers and models."""
+        return f"{self._prefix}_cost_usd:{STEP}"
+
+    @property
     def cost_24h(self) -> str:
-        return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:increase24h"
+        """USD over the trailing 24 h, all providers and models: a sum of recorded steps."""
+        return f"{self._prefix}_cost_usd:increase24h"
 
     @property
     def cost_month_to_date(self) -> str:
         """USD spent since the start of the calendar month (UTC), kept with the prices of the time."""
+        return f"{self._prefix}_cost_usd:month_to_date"
+
+    @property
+    def cost_month_to_date_by_model(self) -> str:
+        """The month to date by provider and model, for the dashboards."""
         return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:month_to_date"
 
     # -- SLOs, per endpoint ----------------------------------------------------------------
+    @property
+    def endpoint_requests_step(self) -> str:
+        """Calls per endpoint since the previous evaluation: exact counter steps."""
+        return f"{c.ENDPOINT}:{self._prefix}_requests:{STEP}"
+
+    @property
+    def endpoint_failed_step(self) -> str:
+        """Failed calls (5xx, timeout, error) per endpoint since the previous evaluation."""
+        return f"{c.ENDPOINT}:{self._prefix}_requests_failed:{STEP}"
+
     def endpoint_requests(self, window: str) -> str:
         return f"{c.ENDPOINT}:{self._prefix}_requests:rate{window}"
 

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from .checks.dashboards_lint import lint_dashboards
-from .checks.result import FAIL, PASS, SKIP, CheckResult
+from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
+from .checks.retention import check_retention
 from .checks.rules_lint import RuleSet, lint_rules
 from .checks.scale_out import scale_out_checks
 from .checks.tools import tool_checks
@@ -42,7 +43,9 @@ class Report:
         passed = sum(r.status == PASS for r in self.results)
         failed = sum(r.status == FAIL for r in self.results)
         skipped = sum(r.status == SKIP for r in self.results)
+        warned = sum(r.status == WARN for r in self.results)
         lines.append(f"{passed} passed, {failed} failed, {skipped} skipped"
+                     + (f", {warned} warning(s)" if warned else "")
                      + (" (--strict: skipped checks fail)" if self.strict and skipped else ""))
         return "\n".join(lines)
 
@@ -84,6 +87,7 @@ def run_checks(stack: Stack, out: Path) -> list[CheckResult]:
     if errors:
         results.append(CheckResult("rule files load", FAIL, "", tuple(errors)))
     results += lint_rules(stack, documents)
+    results.append(check_retention(stack, out, documents))
     dashboards: dict[str, Any] = {}
     for path in sorted((out / DASHBOARDS_DIR).glob("*.json")):
         dashboards[path.name] = json.loads(path.read_text("utf-8"))

@@ -111,7 +111,9 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
         exact += one_day(instrument, price_table(spec), rng, models)
         time.sleep(SETTLE)
         ledger.close()
-        month_to_date = prom_query(prometheus, "sum(provider_model:e2e_cost_usd:month_to_date)")
+        month_to_date = prom_query(prometheus, "e2e_cost_usd:month_to_date")
+        by_model = prom_query(prometheus, "sum(provider_model:e2e_cost_usd:month_to_date)")
+        last_24h = prom_query(prometheus, "e2e_cost_usd:increase24h")
     finally:
         stack.stop()
         metrics.shutdown()
@@ -121,8 +123,14 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
             "SELECT sum(cost_usd), count(cost_usd) FROM e2e.calls").fetchone()
         history = connection.execute("SELECT count(*) FROM e2e.prices WHERE valid_to IS NOT NULL").fetchone()[0]
     prometheus_total = float(month_to_date[0]["value"][1])
-    print(f"exact ${exact:.6f}  ledger ${float(ledger_total):.6f}  prometheus ${prometheus_total:.6f}")
+    prometheus_by_model = float(by_model[0]["value"][1])
+    prometheus_24h = float(last_24h[0]["value"][1])
+    print(f"exact ${exact:.6f}  ledger ${float(ledger_total):.6f}  prometheus ${prometheus_total:.6f}"
+          f"  by model ${prometheus_by_model:.6f}  24h ${prometheus_24h:.6f}")
     assert history == 1  # the old prompt price of the changed model, closed
     assert priced_rows > 1000
     assert abs(float(ledger_total) - exact) / exact < TOLERANCE
     assert abs(prometheus_total - exact) / exact < TOLERANCE
+    # The dashboards' month by model and the trailing 24 h (both days fall in it) add the same steps.
+    assert abs(prometheus_by_model - prometheus_total) < 1e-9
+    assert abs(prometheus_24h - exact) / exact < TOLERANCE

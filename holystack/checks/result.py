@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
+# A finding worth reading that fails no check, not even with --strict.
+WARN = "warn"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import yaml
 from ..defaults import DEFAULT_THRESHOLDS
 from ..pipeline import load_stack, render_to
 from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
-from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR, retention
 from ..spec import read_spec
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
@@ -117,7 +117,7 @@ def start_stack(spec_path: Path, ports: Ports, workdir: Path, fast: bool = True)
     try:
         alertmanager.wait_ready()
         prometheus = start_prometheus(out / PROMETHEUS_DIR / PROMETHEUS_CONFIG, ports.prometheus, workdir,
-                                      FAST_RESEND_DELAY if fast else None)
+                                      FAST_RESEND_DELAY if fast else None, str(retention(load_stack(spec_path))))
     except BaseException:
         alertmanager.stop()
         raise

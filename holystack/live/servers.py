@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import UsageError
+from ..render.prometheus import RETENTION_FLAG
 from .loopback import LOOPBACK
 
 # Debian ships Alertmanager as prometheus-alertmanager; upstream tarballs call it alertmanager.
@@ -92,12 +93,16 @@ def _start(kind: str, args: list[str], port: int, workdir: Path) -> Server:
     return Server(kind, process, port, log_path, log)
 
 
-def start_prometheus(config: Path, port: int, workdir: Path, resend_delay: str | None = None) -> Server:
+def start_prometheus(config: Path, port: int, workdir: Path, resend_delay: str | None = None,
+                     retention: str | None = None, extra: list[str] | None = None) -> Server:
     """Prometheus on 127.0.0.1:port with its TSDB in workdir; not ready until wait_ready().
 
     resend_delay: how soon a firing alert is sent again (default 1m). Alerts that fire before
-    Prometheus has found its Alertmanagers are dropped until then."""
-    extra = [f"--rules.alert.resend-delay={resend_delay}"] if resend_delay else []
+    Prometheus has found its Alertmanagers are dropped until then. retention: how long it keeps
+    samples (its own default is 15d, shorter than a 30-day SLO window)."""
+    extra = list(extra or [])
+    extra += [f"--rules.alert.resend-delay={resend_delay}"] if resend_delay else []
+    extra += [f"{RETENTION_FLAG}={retention}"] if retention else []
     return _start("prometheus", [*extra,
         f"--config.file={config.resolve()}",
         f"--storage.tsdb.path={(workdir / 'prometheus-data').resolve()}",

@@ -25,8 +25,12 @@ def _bars(title: str, query: str, legend: str, pos: g.GridPos) -> g.BarGauge:
 def cost_dashboard(stack: Stack) -> g.Dashboard:
     q, s, t = Queries(stack), Series(stack), texts(stack)
     budget = stack.thresholds.monthly_budget_usd
-    month_to_date = q.recorded(s.cost_month_to_date, c.PROVIDER, c.MODEL)
-    forecast = month_forecast(month_to_date, q.recorded(s.cost_24h, c.PROVIDER, c.MODEL))
+    # The month to date, the trailing 24 h and the forecast are recorded for the whole stack, as the
+    # budget alerts read them: these panels ignore the provider and model variables. The bars by
+    # model and provider read the per-model recordings and follow the variables.
+    month_to_date = s.cost_month_to_date
+    by_model = q.recorded(s.cost_month_to_date_by_model, c.PROVIDER, c.MODEL)
+    forecast = month_forecast(month_to_date, s.cost_24h)
     layout = Layout()
     month_targets = [target(f"sum({month_to_date})", "A", t("series_month_to_date")),
                      target(forecast, "B", t("series_forecast"))]
@@ -34,8 +38,7 @@ def cost_dashboard(stack: Stack) -> g.Dashboard:
         g.RowPanel(title=t("row_spend"), gridPos=layout.row()),
         stat(t("stat_month_to_date"), "currencyUSD", f"sum({month_to_date})", layout.place(6, 4)),
         stat(t("stat_month_forecast"), "currencyUSD", forecast, layout.place(6, 4)),
-        stat(t("stat_spend_24h"), "currencyUSD", f"sum({q.recorded(s.cost_24h, c.PROVIDER, c.MODEL)})",
-             layout.place(6, 4)),
+        stat(t("stat_spend_24h"), "currencyUSD", f"sum({s.cost_24h})", layout.place(6, 4)),
     ]
     if budget is not None:
         panels.append(stat(t("stat_budget_used"), "percentunit", f"sum({month_to_date}) / {budget:g}",
@@ -49,13 +52,13 @@ def cost_dashboard(stack: Stack) -> g.Dashboard:
         timeseries(t("spend_per_day_by_provider"), "currencyUSD",
                    [target(q.cost_over(c.PROVIDER, "$__interval"), "A", "{{provider}}")], layout.place(12, 8),
                    interval="1d", drawStyle="bars", fillOpacity=80, stacking={"mode": "normal"}),
-        _bars(t("month_by_model"), f"sum by ({c.MODEL}) ({month_to_date})", "{{model}}", layout.place(12, 8)),
-        _bars(t("month_by_provider"), f"sum by ({c.PROVIDER}) ({month_to_date})", "{{provider}}",
+        _bars(t("month_by_model"), f"sum by ({c.MODEL}) ({by_model})", "{{model}}", layout.place(12, 8)),
+        _bars(t("month_by_provider"), f"sum by ({c.PROVIDER}) ({by_model})", "{{provider}}",
               layout.place(12, 8)),
         g.RowPanel(title=t("row_efficiency"), gridPos=layout.row()),
         timeseries(t("cost_per_1k_calls"), "currencyUSD",
                    [target(f"sum by ({c.PROVIDER}, {c.MODEL}) ({q.recorded(s.cost_rate, c.PROVIDER, c.MODEL)})\n/\n"
-                           f"sum by ({c.PROVIDER}, {c.MODEL}) ({q.recorded(s.requests, c.PROVIDER, c.ENDPOINT, c.MODEL)})"
+                           f"sum by ({c.PROVIDER}, {c.MODEL}) ({q.recorded(s.requests_by_provider_model, c.PROVIDER, c.MODEL)})"
                            f"\n* 1000", "A", "{{provider}} {{model}}")], layout.place(8, 8)),
         timeseries(t("cache_hit_ratio"), "percentunit",
                    [target(f"sum by ({c.MODEL}) ({q.token_rate(c.TOKEN_CACHED_PROMPT)})\n/\n"

@@ -8,9 +8,10 @@ from grafanalib import core as g
 from .. import contract as c
 from ..identifiers import OVERVIEW_DASHBOARD
 from ..model import Stack
-from ..promql import SECONDS_PER_HOUR, matcher
+from ..promql import SECONDS_PER_HOUR, matcher, number
 from ..series import P95, Series
-from .panels import (DATASOURCE, RATE_INTERVAL, Layout, Queries, dashboard, stat, target, texts, threshold_steps,
+from .recording import DASHBOARD_RATIO
+from .panels import (DATASOURCE, Layout, Queries, dashboard, stat, target, texts, threshold_steps,
                      timeseries)
 
 
@@ -18,22 +19,23 @@ def overview_dashboard(stack: Stack) -> g.Dashboard:
     q, s, t = Queries(stack), Series(stack), texts(stack)
     th = stack.thresholds
     layout = Layout()
+    non_2xx = matcher(c.STATUS_CODE, c.SUCCESS, "!~")
+    step = number(stack.evaluation_interval.seconds)
     panels: list[Any] = [
         g.RowPanel(title=t("row_traffic"), gridPos=layout.row()),
-        stat(t("stat_request_rate"), "reqps", f"sum(rate({q.calls()}[{RATE_INTERVAL}]))", layout.place(6, 4)),
-        stat(t("stat_success_ratio"), "percentunit",
-             f"sum(rate({q.calls(matcher(c.STATUS_CODE, c.SUCCESS, '=~'))}[{RATE_INTERVAL}]))\n/\n"
-             f"sum(rate({q.calls()}[{RATE_INTERVAL}]))", layout.place(6, 4)),
+        stat(t("stat_request_rate"), "reqps", q.call_rate(), layout.place(6, 4)),
+        stat(t("stat_success_ratio"), "percentunit", q.call_ratio("", c.SUCCESS), layout.place(6, 4)),
         stat(t("stat_p95"), "s", q.latency(P95), layout.place(6, 4)),
-        stat(t("stat_spend_24h"), "currencyUSD", f"sum({q.recorded(s.cost_24h, c.PROVIDER, c.MODEL)})",
-             layout.place(6, 4)),
+        # The trailing 24 h is recorded for the whole stack (what the budget alert reads): no filter.
+        stat(t("stat_spend_24h"), "currencyUSD", s.cost_24h, layout.place(6, 4)),
         timeseries(t("request_rate_by_status"), "reqps",
                    [target(q.call_rate(c.STATUS_CODE), "A", "{{status_code}}")], layout.place(12, 8),
                    stacking={"mode": "normal"}, fillOpacity=30),
         timeseries(t("error_ratio"), "percentunit",
-                   [target(q.call_ratio(c.ENDPOINT, c.FAILED), "A", "{{endpoint}}")], layout.place(12, 8)),
+                   [target(q.endpoint_failed_ratio(), "A", "{{endpoint}}")], layout.place(12, 8)),
         timeseries(t("rate_limit_ratio"), "percentunit",
-                   [target(q.call_ratio(f"{c.PROVIDER}, {c.MODEL}", c.RATE_LIMITED), "A", "{{provider}} {{model}}")],
+                   [target(q.recorded(s.ratio_by_provider_model(DASHBOARD_RATIO), c.PROVIDER, c.MODEL), "A",
+                           "{{provider}} {{model}}")],
                    layout.place(12, 8), thresholdsStyleMode="line",
                    thresholds=threshold_steps([v for _, v in th.rate_limit_ratio.levels])),
         timeseries(t("timeout_ratio"), "percentunit",
@@ -48,8 +50,8 @@ def overview_dashboard(stack: Stack) -> g.Dashboard:
                    layout.place(24, 9)),
         g.RowPanel(title=t("row_cost"), gridPos=layout.row()),
         timeseries(t("tokens_by_model"), "short",
-                   [target(f"sum by ({c.MODEL}, {c.TOKEN_TYPE}) (rate({q.tokens()}[{RATE_INTERVAL}]))", "A",
-                            "{{model}} {{token_type}}")], layout.place(12, 8)),
+                   [target(q.tokens(f"{c.MODEL}, {c.TOKEN_TYPE}"), "A", "{{model}} {{token_type}}")],
+                   layout.place(12, 8)),
         timeseries(t("spend_rate"), "currencyUSD",
                    [target(f"sum by ({c.PROVIDER}) ({q.recorded(s.cost_rate, c.PROVIDER, c.MODEL)}) * {SECONDS_PER_HOUR}",
                             "A", "{{provider}}")], layout.place(12, 8)),
@@ -60,11 +62,14 @@ def overview_dashboard(stack: Stack) -> g.Dashboard:
                    targets=[target(q.cost_over(c.MODEL, "$__range"), "A", "{{model}}", instant=True)],
                    gridPos=layout.place(12, 8), orientation="horizontal", displayMode="gradient", calc="lastNotNull",
                    extraJson={"fieldConfig": {"defaults": {"unit": "currencyUSD"}}}),
+        # Calls over the range, approximated from the recorded 5m rates times the evaluation
+        # interval: no recording counts calls by status over an arbitrary range, and this is a ranking.
         g.Table(title=t("top_failing"), dataSource=DATASOURCE, unit="short",
-                targets=[target(f"topk(10, sum by ({c.PROVIDER}, {c.ENDPOINT}, {c.STATUS_CODE}) "
-                                f"(increase({q.calls(matcher(c.STATUS_CODE, c.SUCCESS, '!~'))}[$__range])))",
-                                "A", instant=True)],
+                targets=[target(f"topk(10, sum by ({c.PROVIDER}, {c.ENDPOINT}, {c.STATUS_CODE}) (sum_over_time("
+                                f"{q.calls(non_2xx)}[$__range])) * {step})", "A", instant=True)],
                 gridPos=layout.place(12, 8)),
+        # The rate-limit headroom reads the raw gauges: they are per provider and model already
+        # (no aggregation to record) and no rule reads them.
         timeseries(t("ratelimit_headroom"), "percentunit",
                    [target(f"{q.recorded(stack.contract.ratelimit_remaining.name, c.PROVIDER, c.MODEL)}\n/\n"
                             f"{q.recorded(stack.contract.ratelimit_limit.name, c.PROVIDER, c.MODEL)}",

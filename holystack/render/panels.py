@@ -10,8 +10,8 @@ from ..identifiers import dashboard_uid
 from ..model import Stack
 from ..output import generated_notice
 from ..promql import matcher, selector
-from ..series import Series
-from .recording import PRICE_JOIN
+from ..series import LATENCY_LABELS, Series
+from .recording import share
 from .text import panel_text
 
 DATASOURCE_VAR = "datasource"
@@ -44,9 +44,11 @@ class Layout:
 
 
 class Queries:
-    """PromQL of the dashboards' panels, filtered by the dashboard variables."""
+    """PromQL of the dashboards' panels, filtered by the dashboard variables. Every query reads
+    recorded series; each applies the variables its recording has labels for."""
 
     def __init__(self, stack: Stack):
+        self.stack = stack
         self.p = stack.contract
         self.s = Series(stack)
 
@@ -54,32 +56,48 @@ class Queries:
     def _filters(*labels: str) -> list[str]:
         return [matcher(label, f"${label}", "=~") for label in labels]
 
-    def calls(self, *extra: str) -> str:
-        return selector(self.p.requests.name, *self._filters(*FILTER_VARIABLES), *extra)
-
-    def call_rate(self, labels: str, *extra: str) -> str:
-        return f"sum by ({labels}) (rate({self.calls(*extra)}[{RATE_INTERVAL}]))"
-
-    def call_ratio(self, labels: str, status_regex: str) -> str:
-        numerator = self.call_rate(labels, matcher(c.STATUS_CODE, status_regex, "=~"))
-        return f"{numerator}\n/\n{self.call_rate(labels)}"
-
-    def tokens(self) -> str:
-        return selector(self.p.tokens.name, *self._filters(c.PROVIDER, c.MODEL))
-
-    def cost_over(self, labels: str, window: str) -> str:
-        return f"sum by ({labels}) (\n  increase({self.tokens()}[{window}])\n  * {PRICE_JOIN}\n  {self.s.token_price}\n)"
-
-    def latency(self, quantile: str, *labels: str) -> str:
-        buckets = selector(f"{self.p.duration.name}_bucket", *self._filters(*FILTER_VARIABLES))
-        return f"histogram_quantile({quantile}, sum by ({', '.join((c.LE, *labels))}) (rate({buckets}[{RATE_INTERVAL}])))"
-
     def recorded(self, name: str, *labels: str) -> str:
         return selector(name, *self._filters(*labels))
 
+    def calls(self, *extra: str) -> str:
+        """Calls per second by provider, endpoint and status code: the recording has no model label,
+        so panels built on it follow the provider and endpoint variables only."""
+        return selector(self.s.requests_by_status, *self._filters(c.PROVIDER, c.ENDPOINT), *extra)
+
+    def call_rate(self, labels: str = "", *extra: str) -> str:
+        return f"sum{f' by ({labels})' if labels else ''} ({self.calls(*extra)})"
+
+    def call_ratio(self, labels: str, status_regex: str) -> str:
+        """The share of calls whose status matches, 0 (not empty) when there are calls but none match."""
+        return share(self.call_rate(labels, matcher(c.STATUS_CODE, status_regex, "=~")), self.call_rate(labels))
+
+    def endpoint_failed_ratio(self) -> str:
+        """The failed share per endpoint, from the recorded counter steps (every endpoint has them,
+        with or without an SLO)."""
+        failed = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_failed_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
+        calls = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_requests_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
+        return share(failed, calls)
+
+    def tokens(self, labels: str) -> str:
+        """Tokens per second; recorded by model and token type, so no provider filter."""
+        return f"sum by ({labels}) ({self.recorded(self.s.tokens, c.MODEL)})"
+
+    def cost_over(self, labels: str, window: str) -> str:
+        """USD over window: the month to date by provider and model now less window ago. When window
+        reaches into the previous month, the month to date went down: the month so far is what is
+        left (a daily bar at midnight on the 1st still shows the whole last day). Two samples a series."""
+        month = self.recorded(self.s.cost_month_to_date_by_model, c.PROVIDER, c.MODEL)
+        return f"sum by ({labels}) (\n  ({month} - {month} offset {window}) >= 0\n  or {month}\n)"
+
+    def latency(self, quantile: str, *labels: str) -> str:
+        """A latency quantile from the buckets recorded per provider and endpoint: the latency
+        panels follow the provider and endpoint variables, not the model."""
+        buckets = self.recorded(self.s.duration_buckets, *LATENCY_LABELS)
+        return f"histogram_quantile({quantile}, sum by ({', '.join((c.LE, *labels))}) ({buckets}))"
+
     def token_rate(self, token_type: str) -> str:
-        """The recorded token rate of one token type, filtered by provider and model."""
-        return selector(self.s.tokens, *self._filters(c.PROVIDER, c.MODEL), matcher(c.TOKEN_TYPE, token_type))
+        """The recorded token rate of one token type, filtered by model."""
+        return selector(self.s.tokens, *self._filters(c.MODEL), matcher(c.TOKEN_TYPE, token_type))
 
 
 def target(expr: str, ref: str, legend: str = "", instant: bool = False) -> g.Target:
@@ -104,7 +122,8 @@ def threshold_steps(levels: list[float]) -> list[dict[str, Any]]:
 
 
 def variables(stack: Stack) -> g.Templating:
-    requests = stack.contract.requests.name
+    # Every provider, endpoint and model with calls has its ratios recorded.
+    requests = Series(stack).ratio("success")
     t = texts(stack)
     variables = [g.Template(name=DATASOURCE_VAR, label=t("var_datasource"), query="prometheus",
                             type="datasource", default=stack.dashboards.datasource)]

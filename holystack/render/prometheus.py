@@ -9,7 +9,7 @@ from ..output import Files, to_yaml
 from .alerts import AlertFamily, families, rule_documents
 from .layout import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
 from .client_rules import client_rules
-from .recording import cost_rules, daily_cost_rules, request_rules
+from .recording import cost_rules, daily_cost_rules, latency_rules, request_rules
 from .slo import slo_endpoints, slo_long_rules, slo_rules
 
 # With remote_write: the same scraping for `prometheus --enable-feature=agent`, which refuses rules
@@ -21,6 +21,18 @@ DEFAULT_SCRAPE_TIMEOUT = Duration(10_000)
 # SLOW_GROUP_EVALUATIONS evaluation intervals, at most once a minute (1m for the usual 15s).
 SLOW_GROUP_MAX_INTERVAL = Duration(60_000)
 SLOW_GROUP_EVALUATIONS = 4
+# Prometheus keeps samples this long only when told (its default is 15d): the rules read the SLO
+# period (30d) of recorded steps, and the cost dashboard a whole month. The flag goes on the
+# command line (prometheus.yml cannot set it); `holystack up` passes it, OUT/README.md states it.
+RETENTION_FLAG = "--storage.tsdb.retention.time"
+LONGEST_MONTH = Duration(31 * 24 * 3600 * 1000)
+RETENTION_MARGIN = Duration(24 * 3600 * 1000)
+
+
+def retention(stack: Stack) -> Duration:
+    """The retention the rendered stack needs: its longest window (the SLO period, or a month of
+    spend), and a day more, so that the oldest step of a window is still there when it is read."""
+    return Duration(max(stack.slo.period.ms, LONGEST_MONTH.ms) + RETENTION_MARGIN.ms)
 
 
 def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:
@@ -36,7 +48,8 @@ def _rule_files(stack: Stack, in_force: tuple[AlertFamily, ...]) -> dict[str, li
     slow = str(Duration(max(every, min(SLOW_GROUP_MAX_INTERVAL.ms, SLOW_GROUP_EVALUATIONS * every))))
     files = {
         f"{stack.name}-requests.yml": [
-            {"name": f"{stack.name}-requests", "interval": evaluation, "rules": request_rules(stack)}],
+            {"name": f"{stack.name}-requests", "interval": evaluation, "rules": request_rules(stack)},
+            {"name": f"{stack.name}-latency", "interval": evaluation, "rules": latency_rules(stack)}],
         f"{stack.name}-cost.yml": [
             {"name": f"{stack.name}-cost", "interval": evaluation, "rules": cost_rules(stack)},
             {"name": f"{stack.name}-cost-daily", "interval": slow, "rules": daily_cost_rules(stack)}],

@@ -6,14 +6,15 @@ from typing import Any
 from .. import contract as c
 from ..model import Duration, Stack
 from ..promql import MONTH_ELAPSED_SECONDS, MONTH_LEFT_SECONDS, SECONDS_PER_DAY, by, matcher, number, selector
-from ..series import (CALL_LABELS, COST_LABELS, DASHBOARD_QUANTILES, PRICE_LABELS, QUANTILE,
-                      STATUS_CLASSES, TOKEN_LABELS, Series)
+from ..series import (CALL_LABELS, COST_LABELS, LATENCY_LABELS, P95, PRICE_LABELS,
+                      QUANTILE, STATUS_CLASSES, STATUS_LABELS, TOKEN_LABELS, TOKEN_RATE_LABELS, Series)
 
 Rule = dict[str, Any]
 # Tokens times their price: the one join every cost expression uses.
 PRICE_JOIN = f"on ({', '.join(PRICE_LABELS)}) group_left ()"
 # How far back the month-to-date rule looks for its own previous value.
 MONTH_TO_DATE_LOOKBACK = "3h"
+DAY = Duration(SECONDS_PER_DAY * 1000)
 
 
 def token_prices(stack: Stack) -> list[tuple[str, str, float]]:
@@ -29,26 +30,75 @@ def share(numerator: str, denominator: str) -> str:
     return f"(\n  {numerator}\n  or {denominator} * 0\n)\n/ {denominator}"
 
 
-def _ratio(s: Series, status_class: str) -> Rule:
-    numerator = f"sum {by(CALL_LABELS)} ({selector(s.requests_by_status, matcher(c.STATUS_CODE, STATUS_CLASSES[status_class], '=~'))})"
-    return {"record": s.ratio(status_class), "expr": share(numerator, s.requests)}
+# The status classes the ratio alerts read, one recorded ratio each per provider, endpoint and model.
+ALERT_RATIOS = ("rate_limited", "server_error", "timeout", "success")
+# The ratio the dashboards read by provider and model.
+DASHBOARD_RATIO = "rate_limited"
+
+
+def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
+    """The increase of each raw counter since the previous evaluation, summed by labels.
+
+    The counters are read one scrape interval in the past, so that samples still being ingested at
+    an evaluation are not skipped; consecutive steps then add up to the counters' exact increase,
+    unlike a sum of extrapolated rates. A counter that went down (a restart) adds its new value; so
+    does a counter seen for the first time. One evaluation reads two samples of each raw series."""
+    lag, step = stack.slowest_scrape, stack.evaluation_interval
+    now, before = f"{counter} offset {lag}", f"{counter} offset {Duration(lag.ms + step.ms)}"
+    return f"sum {by(labels)} (({now} - {before}) >= 0 or {now})"
+
+
+def steps_window(window: Duration) -> str:
+    """The range that holds exactly window / evaluation interval recorded steps. Prometheus 2 range
+    selectors include both ends, so [1h] over a series recorded every 15s holds 241 samples when the
+    reader runs in step with the writer; one millisecond less holds 240 whatever the phase."""
+    return f"[{Duration(window.ms - 1)}]"
+
+
+def sum_of_steps(steps: str, window: Duration) -> str:
+    """The exact increase over window, from a recorded step series: bounded by the recorded series
+    and the window, whatever the number of raw series."""
+    return f"sum_over_time({steps}{steps_window(window)})"
+
+
+def _class_rate(stack: Stack, labels: tuple[str, ...], status_class: str | None = None) -> str:
+    counter = stack.contract.requests.name
+    if status_class is not None:
+        counter = selector(counter, matcher(c.STATUS_CODE, STATUS_CLASSES[status_class], "=~"))
+    return f"sum {by(labels)} (rate({counter}[{stack.rate_window}]))"
 
 
 def request_rules(stack: Stack) -> list[Rule]:
+    """Rates over the base window, read from raw series: the only rules that read them, together with
+    the counter steps that every longer window is summed from. Each is recorded in the cut its
+    readers need; the raw request counters are scanned whole twice (calls per provider, endpoint and
+    model; calls by status), the ratios read only their status class."""
     s, p, w = Series(stack), stack.contract, str(stack.rate_window)
-    rules: list[Rule] = [
-        {"record": s.requests_by_status,
-         "expr": f"sum {by(CALL_LABELS + (c.STATUS_CODE,))} (rate({p.requests.name}[{w}]))"},
-        {"record": s.requests, "expr": f"sum {by(CALL_LABELS)} ({s.requests_by_status})"},
+    failed = selector(p.requests.name, matcher(c.STATUS_CODE, c.FAILED, "=~"))
+    rules: list[Rule] = [{"record": s.requests, "expr": _class_rate(stack, CALL_LABELS)}]
+    rules += [{"record": s.ratio(name), "expr": share(_class_rate(stack, CALL_LABELS, name), s.requests)}
+              for name in ALERT_RATIOS]
+    rules += [
+        {"record": s.requests_by_provider_model, "expr": f"sum {by(COST_LABELS)} ({s.requests})"},
+        {"record": s.ratio_by_provider_model(DASHBOARD_RATIO),
+         "expr": share(_class_rate(stack, COST_LABELS, DASHBOARD_RATIO), s.requests_by_provider_model)},
+        {"record": s.requests_by_status, "expr": f"sum {by(STATUS_LABELS)} (rate({p.requests.name}[{w}]))"},
+        {"record": s.endpoint_requests_step, "expr": counter_step(stack, p.requests.name, (c.ENDPOINT,))},
+        {"record": s.endpoint_failed_step, "expr": counter_step(stack, failed, (c.ENDPOINT,))},
     ]
-    rules += [_ratio(s, name) for name in STATUS_CLASSES]
-    rules.append({"record": s.duration_buckets,
-                  "expr": f"sum {by(CALL_LABELS + (c.LE,))} (rate({p.duration.name}_bucket[{w}]))"})
-    for q in DASHBOARD_QUANTILES:
-        rules.append({"record": s.duration_quantile,
-                      "expr": f"histogram_quantile({q}, {s.duration_buckets})",
-                      "labels": {QUANTILE: q}})
     return rules
+
+
+def latency_rules(stack: Stack) -> list[Rule]:
+    """Bucket rates per provider and endpoint and the p95 the alert reads. The raw buckets are most
+    of the raw series: in a group of their own, their scan runs beside the requests' scan."""
+    s, p, w = Series(stack), stack.contract, str(stack.rate_window)
+    return [
+        {"record": s.duration_buckets,
+         "expr": f"sum {by(LATENCY_LABELS + (c.LE,))} (rate({p.duration.name}_bucket[{w}]))"},
+        {"record": s.duration_quantile, "expr": f"histogram_quantile({P95}, {s.duration_buckets})",
+         "labels": {QUANTILE: P95}},
+    ]
 
 
 def cost_rules(stack: Stack) -> list[Rule]:
@@ -58,39 +108,44 @@ def cost_rules(stack: Stack) -> list[Rule]:
          "labels": {c.MODEL: model, c.TOKEN_TYPE: token_type}}
         for model, token_type, price in token_prices(stack)
     ]
-    rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_LABELS)} (rate({p.tokens.name}[{w}]))"})
+    rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_RATE_LABELS)} (rate({p.tokens.name}[{w}]))"})
     rules.append({"record": s.cost_rate,
-                  "expr": f"sum {by(COST_LABELS)} (\n  {s.tokens}\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
-    rules.append(month_to_date_rule(stack, s))
+                  "expr": f"sum {by(COST_LABELS)} (\n  rate({p.tokens.name}[{w}])\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
+    rules.append({"record": s.cost_step,
+                  "expr": f"sum {by(COST_LABELS)} (\n  {counter_step(stack, p.tokens.name, TOKEN_LABELS)}\n"
+                          f"  * {PRICE_JOIN}\n  {s.token_price}\n)"})
+    rules.append({"record": s.cost_step_total, "expr": f"sum({s.cost_step})"})
+    rules.append(month_to_date_rule(stack, s.cost_month_to_date, s.cost_step_total))
+    # For the dashboards' spend by model and provider this month; no alert reads it.
+    rules.append(month_to_date_rule(stack, s.cost_month_to_date_by_model, s.cost_step))
     return rules
 
 
-def month_to_date_rule(stack: Stack, s: Series) -> Rule:
+def month_to_date_rule(stack: Stack, record: str, step: str) -> Rule:
     """Spend since the month began (UTC), at the prices of each moment.
 
-    Each evaluation adds to its own previous value the tokens counted since the previous evaluation,
-    at the current prices. The tokens are read one scrape interval in the past, so that samples still
-    being ingested at an evaluation are not skipped: the sum of these steps is the counters' exact
-    increase, unlike a sum of extrapolated rates. A counter that went down (a restart) adds its new
-    value. The first evaluation of a month starts again from zero; so does a gap in Prometheus' own
-    evaluations longer than MONTH_TO_DATE_LOOKBACK (the month-to-date then under-counts)."""
-    step, lag = stack.evaluation_interval, stack.slowest_scrape
-    tokens = stack.contract.tokens.name
-    now, before = f"{tokens} offset {lag}", f"{tokens} offset {Duration(lag.ms + step.ms)}"
-    added = (f"sum {by(COST_LABELS)} (\n  sum {by(TOKEN_LABELS)} (({now} - {before}) >= 0 or {now})\n"
-             f"  * {PRICE_JOIN}\n  {s.token_price}\n)")
-    previous = (f"last_over_time({s.cost_month_to_date}[{MONTH_TO_DATE_LOOKBACK}])\n"
-                f"  unless on () ({MONTH_ELAPSED_SECONDS} < {number(step.seconds)})")
-    return {"record": s.cost_month_to_date,
-            "expr": f"(\n  {previous}\n)\n+ {added}\nor\n{added}\nor\n(\n  {previous}\n)"}
+    Each evaluation adds the recorded cost step (the tokens counted since the previous evaluation,
+    at the current prices; see counter_step) to its own previous value, so its steps add up to the
+    counters' exact increase. The first evaluation of a month starts again from zero; so does a gap
+    in Prometheus' own evaluations longer than MONTH_TO_DATE_LOOKBACK (the month-to-date then
+    under-counts)."""
+    previous = (f"last_over_time({record}[{MONTH_TO_DATE_LOOKBACK}])\n"
+                f"  unless on () ({MONTH_ELAPSED_SECONDS} < {number(stack.evaluation_interval.seconds)})")
+    return {"record": record, "expr": f"(\n  {previous}\n)\n+ {step}\nor\n{step}\nor\n(\n  {previous}\n)"}
 
 
 def daily_cost_rules(stack: Stack) -> list[Rule]:
-    s, p = Series(stack), stack.contract
-    return [{"record": s.cost_24h,
-             "expr": f"sum {by(COST_LABELS)} (\n  increase({p.tokens.name}[1d])\n  * {PRICE_JOIN}\n  {s.token_price}\n)"}]
+    """The trailing 24 h, summed from the recorded steps: each at the prices of its time."""
+    s = Series(stack)
+    return [{"record": s.cost_24h, "expr": sum_of_steps(s.cost_step_total, DAY)}]
 
 
 def month_forecast(month_to_date: str, last_24h: str) -> str:
     """Month-to-date spend plus the rest of the month at the pace of the trailing 24 h."""
     return f"sum({month_to_date})\n+ sum({last_24h}) / {SECONDS_PER_DAY} * {MONTH_LEFT_SECONDS}"
+
+
+def dashboard_only_records(stack: Stack) -> set[str]:
+    """Recorded series that only dashboards read. The month to date by provider and model grows with
+    the models, which the alerts' long windows must not: no alert may read it."""
+    return {Series(stack).cost_month_to_date_by_model}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from .. import contract as c
 from ..model import Duration, Stack
-from ..promql import by, matcher, number, selector
+from ..promql import number
 from ..series import Series
-from .recording import Rule, share
+from .recording import Rule, share, sum_of_steps
 
 
 def slo_endpoints(stack: Stack) -> list[tuple[str, float]]:
@@ -21,13 +21,15 @@ def _windows(stack: Stack, long: bool) -> list[Duration]:
 
 
 def _window_rules(stack: Stack, s: Series, window: Duration) -> list[Rule]:
-    w, requests = str(window), stack.contract.requests.name
-    failed = selector(requests, matcher(c.STATUS_CODE, c.FAILED, "=~"))
-    endpoint = by((c.ENDPOINT,))
+    """Calls per second, the failed share and the burn rate over one window, summed from the
+    recorded per-endpoint counter steps: traffic-weighted (failed calls over all calls), 0 when
+    there were calls and no failures, NaN only without calls. The samples read grow with the
+    endpoints and the window, never with the raw series."""
+    w, seconds = str(window), number(window.seconds)
     return [
-        {"record": s.endpoint_requests(w), "expr": f"sum {endpoint} (rate({requests}[{w}]))"},
+        {"record": s.endpoint_requests(w), "expr": f"{sum_of_steps(s.endpoint_requests_step, window)} / {seconds}"},
         {"record": s.endpoint_error_ratio(w),
-         "expr": share(f"sum {endpoint} (rate({failed}[{w}]))", s.endpoint_requests(w))},
+         "expr": share(f"{sum_of_steps(s.endpoint_failed_step, window)} / {seconds}", s.endpoint_requests(w))},
         {"record": s.error_budget_burn(w),
          "expr": f"{s.endpoint_error_ratio(w)}\n/ on ({c.ENDPOINT}) (1 - {s.slo_objective})"},
     ]

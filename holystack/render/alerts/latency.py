@@ -4,7 +4,7 @@ from __future__ import annotations
 from ... import contract as c
 from ...model import Stack
 from ...promql import alternation, matcher, number, selector
-from ...series import P95, QUANTILE, Series
+from ...series import LATENCY_LABELS, P95, QUANTILE, Series
 from .family import AlertFamily
 from .promtool import CaseBuilder, PromtoolCase
 from .rule import AlertRule, seconds_text
@@ -73,7 +73,7 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
             verb = "fires" if fire else "stays silent"
             out.append(b.case(f"LatencyP95High {verb} on {path}: p95 {value:g}s against {threshold:g}s",
                               b.histogram(call, low, high) + b.calls(call, {"200": 100}), b.eval_time(rule.for_),
-                              LATENCY_P95_HIGH, [b.expected(rule, call, value)] if fire else []))
+                              LATENCY_P95_HIGH, [b.expected(rule, {k: call[k] for k in LATENCY_LABELS}, value)] if fire else []))
     return out
 
 

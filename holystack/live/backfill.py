@@ -1,0 +1,179 @@
+"""History for a real Prometheus without waiting for it: raw contract counters written as OpenMetrics
+and loaded with `promtool tsdb create-blocks-from openmetrics`, then the recording rules evaluated over
+that history with `promtool tsdb create-blocks-from rules`, level by level (promtool cannot backfill a
+rule that reads another rule being backfilled). Used by the scale test and bench/scale.py."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import contract as c
+from ..checks import promql_ast as ast
+from ..model import Stack
+from ..promql import quote
+from .servers import Server, free_port, start_prometheus
+
+PROMTOOL_TIMEOUT_SECONDS = 900
+OK_STATUS, FAILED_STATUS = "200", "503"
+BACKFILL_RULES, BACKFILL_BLOCKS = "backfill-rules.yml", "backfill-blocks"
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Calls per second of each provider x endpoint x model, and the failed share as a function of
+    the time in seconds since the start (failure episodes)."""
+
+    calls_per_second: float = 0.5
+    failed_share: Callable[[float], float] = lambda t: 0.01
+    latency_buckets: bool = True
+    tokens_per_call: tuple[int, int, int] = (1200, 300, 400)  # prompt, completion, cached_prompt
+
+
+def _labels(values: dict[str, str]) -> str:
+    return "{" + ",".join(f"{k}={quote(v)}" for k, v in values.items()) + "}"
+
+
+def contract_lines(stack: Stack, start: int, samples: int, resolution: int, traffic: Traffic,
+                   target: dict[str, str]) -> Iterator[str]:
+    """OpenMetrics text of the contract counters: `samples` samples every `resolution` seconds from
+    `start` (Unix seconds). Counters start at 0 and grow by the traffic of each interval."""
+    p = stack.contract
+    calls = [(pr.name, e.path, m.name) for pr in stack.providers for e in stack.endpoints for m in stack.models]
+    per_step = traffic.calls_per_second * resolution
+    failed_after = [0.0]
+    for i in range(1, samples):
+        failed_after.append(failed_after[-1] + per_step * traffic.failed_share(i * resolution))
+    times = [start + i * resolution for i in range(samples)]
+    yield f"# TYPE {p.requests.name.removesuffix('_total')} counter"
+    for provider, endpoint, model in calls:
+        for status in (OK_STATUS, FAILED_STATUS):
+            name = p.requests.name + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint, c.MODEL: model,
+                                              c.STATUS_CODE: status, **target})
+            for i, t in enumerate(times):
+                value = failed_after[i] if status == FAILED_STATUS else i * per_step - failed_after[i]
+                yield f"{name} {value:.6g} {t}"
+    if traffic.latency_buckets:
+        bounds = [repr(float(b)) for b in stack.latency_buckets] + ["+Inf"]
+        yield f"# TYPE {p.duration.name} histogram"
+        for provider, endpoint, model in calls:
+            for index, bound in enumerate(bounds):
+                # Half the calls in the fourth bucket, the rest in the sixth: a p95 to compute.
+                share = 0.0 if index < 3 else 0.5 if index < 5 else 1.0
+                name = f"{p.duration.name}_bucket" + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint,
+                                                              c.MODEL: model, c.LE: bound, **target})
+                for i, t in enumerate(times):
+                    yield f"{name} {i * per_step * share:.6g} {t}"
+    yield f"# TYPE {p.tokens.name.removesuffix('_total')} counter"
+    endpoints = len(stack.endpoints)
+    for provider in stack.providers:
+        for model in stack.models:
+            for token_type, per_call in zip(c.TOKEN_TYPES, traffic.tokens_per_call):
+                name = p.tokens.name + _labels({c.PROVIDER: provider.name, c.MODEL: model.name,
+                                                c.TOKEN_TYPE: token_type, **target})
+                for i, t in enumerate(times):
+                    yield f"{name} {i * per_step * endpoints * per_call:.6g} {t}"
+    yield "# EOF"
+
+
+def write_lines(lines: Iterable[str], path: Path) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        for line in lines:
+            out.write(line + "\n")
+    return path
+
+
+def promtool(*args: str, cwd: Path | None = None) -> None:
+    done = subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=PROMTOOL_TIMEOUT_SECONDS,
+                          cwd=cwd)
+    if done.returncode != 0:
+        raise RuntimeError(f"promtool {' '.join(args[:3])} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+def backfill_openmetrics(openmetrics: Path, data: Path) -> None:
+    data.mkdir(parents=True, exist_ok=True)
+    promtool("tsdb", "create-blocks-from", "openmetrics", str(openmetrics), str(data))
+
+
+def rule_groups(rules_dir: Path) -> list[dict[str, Any]]:
+    return [group for path in sorted(rules_dir.glob("*.yml"))
+            for group in (yaml.safe_load(path.read_text("utf-8")) or {}).get("groups", [])]
+
+
+def recording_levels(groups: list[dict[str, Any]], wanted: Callable[[dict[str, Any]], bool] = lambda r: True
+                     ) -> list[list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """(group, rule) of every recording rule that promtool can backfill, by level: a rule comes after
+    every rule whose series it reads. Rules that read their own series (month to date) cannot be
+    backfilled by a range query and are left out, with everything that reads them."""
+    rules = [(g, r) for g in groups for r in g.get("rules", []) if "record" in r and wanted(r)]
+    reads = {id(r): ast.selector_names(ast.parse(r["expr"])) for _, r in rules}
+    recorded = {r["record"] for _, r in rules}
+    done: set[str] = set()
+    levels = []
+    pending = [(g, r) for g, r in rules if r["record"] not in reads[id(r)]]
+    while pending:
+        ready = [(g, r) for g, r in pending if not (reads[id(r)] & recorded) - done]
+        if not ready:
+            break  # what is left reads a rule that cannot be backfilled
+        levels.append(ready)
+        done |= {r["record"] for _, r in ready}
+        pending = [(g, r) for g, r in pending if all(r is not x for _, x in ready)]
+    return levels
+
+
+class Backfilled:
+    """A real Prometheus on a data folder that grows by backfilled blocks; restarted to load them."""
+
+    def __init__(self, workdir: Path, config_text: str = "global: {}\n", retention: str = "400d"):
+        self.workdir = workdir
+        self.data = workdir / "prometheus-data"
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.config = workdir / "prometheus.yml"
+        self.config.write_text(config_text, "utf-8")
+        self.retention = retention
+        self.server: Server | None = None
+
+    def start(self, port: int | None = None) -> Server:
+        """Start (again) on port, or on a free one."""
+        self.stop()
+        port = port or free_port()
+        self.server = start_prometheus(self.config, port, self.workdir, retention=self.retention).wait_ready(120)
+        return self.server
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    def backfill_rules(self, groups: list[dict[str, Any]], start: int, end: int) -> None:
+        """Evaluate the groups' rules over [start, end] against the running server, add the blocks to
+        its data folder and restart it so it reads them. The rule file has the same relative path in
+        every workdir: promtool places evaluations at an offset hashed from the group name and file,
+        so the same spec gets the same evaluation times wherever it is backfilled."""
+        rules, blocks = self.workdir / BACKFILL_RULES, self.workdir / BACKFILL_BLOCKS
+        rules.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False), "utf-8")
+        shutil.rmtree(blocks, ignore_errors=True)
+        promtool("tsdb", "create-blocks-from", "rules", f"--url={self.url}", f"--start={start}",
+                 f"--end={end}", f"--output-dir={BACKFILL_BLOCKS}", "--quiet", BACKFILL_RULES, cwd=self.workdir)
+        for block in blocks.iterdir():
+            shutil.move(str(block), self.data / block.name)
+        rules.unlink()
+        self.start()
+
+    def backfill_levels(self, levels: list[list[tuple[dict[str, Any], dict[str, Any]]]], start: int, end: int) -> None:
+        for level in levels:
+            groups: dict[str, dict[str, Any]] = {}
+            for group, rule in level:
+                groups.setdefault(group["name"], {"name": group["name"], "interval": group.get("interval", "1m"),
+                                                  "rules": []})["rules"].append(rule)
+            self.backfill_rules(list(groups.values()), start, end)
