@@ -104,6 +104,11 @@ class Exporter:
                         lines.append(f'{p.duration.name}_bucket{{{base},le="{bound}"}} {live * share:.6g}')
                     lines.append(f"{p.duration.name}_sum{{{base}}} {live * 0.3:.6g}")
                     lines.append(f"{p.duration.name}_count{{{base}}} {live:.6g}")
+        for e in s.endpoints:  # logical calls: each attempt is one here, summed over the providers
+            for m in s.models:
+                base = f'endpoint="{e.path}",model="{m.name}"'
+                lines.append(f'{p.calls.name}{{{base},status_code="200"}} {len(s.providers) * (calls - failed):.6g}')
+                lines.append(f'{p.calls.name}{{{base},status_code="503"}} {len(s.providers) * failed:.6g}')
         for pr in s.providers:
             for m in s.models:
                 for token_type, per_call in zip(c.TOKEN_TYPES, Traffic().tokens_per_call):
@@ -173,6 +178,7 @@ def raw_equivalents(stack, month_seconds: int) -> dict[str, list[str]]:
     Prices are the one recorded input they keep: raw cost needs them and they are constants."""
     p, t = stack.contract.prefix, (lambda key, **kw: panel_text("en", key, **kw))
     req, tok, bucket = f"{p}_requests_total", f"{p}_tokens_total", f"{p}_request_duration_seconds_bucket"
+    calls = f"{p}_calls_total"
     price = f"* on (model, token_type) group_left () model_token_type:{p}_token_price_usd:spec"
     ri = "$__rate_interval"
     rate = lambda sel, by="": f"sum{f' by ({by})' if by else ''} (rate({sel}[{ri}]))"  # noqa: E731
@@ -182,18 +188,20 @@ def raw_equivalents(stack, month_seconds: int) -> dict[str, list[str]]:
     left = "(days_in_month() * 86400 - ((day_of_month() - 1) * 86400 + hour() * 3600 + minute() * 60 + time() % 60))"
     forecast = f"{month} + {cost('1d')} / 86400 * {left}"
     failed = '{status_code=~"5..|timeout|error"}'
+    ok = '{status_code=~"2.."}'
     objective = f"on (endpoint) (1 - endpoint:{p}_slo_objective:ratio)"
-    sli = lambda window: f"sum by (endpoint) (rate({req}{failed}[{window}])) / sum by (endpoint) (rate({req}[{window}]))"  # noqa: E731
-    quantile = lambda q, by: f"histogram_quantile({q}, sum by (le{', ' + by if by else ''}) (rate({bucket}[{ri}])))"  # noqa: E731
+    sli = lambda window: f"sum by (endpoint) (rate({calls}{failed}[{window}])) / sum by (endpoint) (rate({calls}[{window}]))"  # noqa: E731
+    quantile_of = lambda name, q, by: f"histogram_quantile({q}, sum by (le{', ' + by if by else ''}) (rate({name}[{ri}])))"  # noqa: E731
+    quantile = lambda q, by: quantile_of(bucket, q, by)  # noqa: E731
     budget = stack.thresholds.monthly_budget_usd or 1
     cached, prompt = '{token_type="cached_prompt"}', '{token_type="prompt"}'
     out = {
         t("stat_request_rate"): [rate(req)],
-        t("stat_success_ratio"): [ratio("2..", "")],
+        t("stat_success_ratio"): [f"{rate(calls + ok)} / {rate(calls)}"],
         t("stat_p95"): [quantile("0.95", "")],
         t("stat_spend_24h"): [cost("1d")],
         t("request_rate_by_status"): [rate(req, "status_code")],
-        t("error_ratio"): [ratio("5..|timeout|error", "endpoint")],
+        t("error_ratio"): [f'{rate(calls + failed, "endpoint")} / {rate(calls, "endpoint")}'],
         t("rate_limit_ratio"): [ratio("429", "provider, model")],
         t("timeout_ratio"): [ratio("timeout", "provider, endpoint")],
         t("latency_quantiles"): [quantile(q, "endpoint") for q in ("0.5", "0.95", "0.99")],
@@ -203,6 +211,10 @@ def raw_equivalents(stack, month_seconds: int) -> dict[str, list[str]]:
         t("cost_by_model"): [cost("$__range", "model")],
         t("top_failing"): [f'topk(10, sum by (provider, endpoint, status_code) (increase({req}{{status_code!~"2.."}}[$__range])))'],
         t("ratelimit_headroom"): [f"{p}_ratelimit_remaining / {p}_ratelimit_limit"],
+        t("fallback_share"): [f"sum by (from_provider, to_provider) (rate({p}_fallbacks_total[{ri}])) / on () group_left () {rate(calls)}"],
+        t("retry_ratio"): [f"{rate(p + '_retries_total', 'provider')} / {rate(req, 'provider')}"],
+        t("circuit_not_closed"): [f'max by (provider) ({p}_circuit_state{{state!="closed"}})'],
+        t("ttft_p95"): [quantile_of(f"{p}_time_to_first_token_seconds_bucket", "0.95", "endpoint")],
         t("stat_month_to_date"): [month],
         t("stat_month_forecast"): [forecast],
         t("stat_budget_used"): [f"{month} / {budget:g}"],

@@ -20,6 +20,8 @@ TOKEN_LABELS = (c.PROVIDER, c.MODEL, c.TOKEN_TYPE)
 COST_LABELS = (c.PROVIDER, c.MODEL)
 PRICE_LABELS = (c.MODEL, c.TOKEN_TYPE)
 FALLBACK_LABELS = (c.FROM_PROVIDER, c.TO_PROVIDER)
+# A logical call is the users' view: no provider, whichever one served it.
+LOGICAL_CALL_LABELS = (c.ENDPOINT, c.MODEL)
 HEADROOM_LABELS = (c.PROVIDER, c.MODEL, c.RESOURCE)
 TOKEN_RATE_LABELS = PRICE_LABELS
 QUANTILE = "quantile"
@@ -128,23 +130,24 @@ class Series:
         """The month to date by provider and model, for the dashboards."""
         return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:month_to_date"
 
-    # -- SLOs, per endpoint ----------------------------------------------------------------
+    # -- SLOs, per endpoint, on logical calls: what the users experienced --------------------
     @property
-    def endpoint_requests_step(self) -> str:
-        """Calls per endpoint since the previous evaluation: exact counter steps."""
-        return f"{c.ENDPOINT}:{self._prefix}_requests:{STEP}"
+    def endpoint_calls_step(self) -> str:
+        """Logical calls per endpoint since the previous evaluation: exact counter steps."""
+        return f"{c.ENDPOINT}:{self._prefix}_calls:{STEP}"
 
     @property
-    def endpoint_failed_step(self) -> str:
-        """Failed calls (5xx, timeout, error) per endpoint since the previous evaluation."""
-        return f"{c.ENDPOINT}:{self._prefix}_requests_failed:{STEP}"
+    def endpoint_failed_calls_step(self) -> str:
+        """Failed logical calls (last attempt 5xx, timeout, error) per endpoint since the previous evaluation."""
+        return f"{c.ENDPOINT}:{self._prefix}_calls_failed:{STEP}"
 
-    def endpoint_requests(self, window: str) -> str:
-        return f"{c.ENDPOINT}:{self._prefix}_requests:rate{window}"
+    def endpoint_calls(self, window: str) -> str:
+        """Logical calls per second over window."""
+        return f"{c.ENDPOINT}:{self._prefix}_calls:rate{window}"
 
     def endpoint_error_ratio(self, window: str) -> str:
-        """Share of calls that count against availability: 5xx, timeouts, transport errors."""
-        return f"{c.ENDPOINT}:{self._prefix}_requests_failed:ratio_rate{window}"
+        """Share of logical calls that count against availability: 5xx, timeouts, transport errors."""
+        return f"{c.ENDPOINT}:{self._prefix}_calls_failed:ratio_rate{window}"
 
     def error_budget_burn(self, window: str) -> str:
         """Error ratio over the error budget: 1 spends the budget in exactly the SLO period."""
@@ -164,6 +167,15 @@ class Series:
     def calls(self) -> str:
         """Logical calls per second, whatever their retries and fallbacks: what the users asked for."""
         return f"{self._prefix}_calls:rate{self._window}"
+
+    @property
+    def calls_by_endpoint_model(self) -> str:
+        """Logical calls per second by endpoint and model."""
+        return f"{_level(LOGICAL_CALL_LABELS)}:{self._prefix}_calls:rate{self._window}"
+
+    def call_ratio(self, status_class: str) -> str:
+        """Share of logical calls in a status class (of their last attempt), by endpoint and model."""
+        return f"{_level(LOGICAL_CALL_LABELS)}:{self._prefix}_calls_{status_class}:ratio_rate{self._window}"
 
     @property
     def fallback_share(self) -> str:

@@ -58,6 +58,17 @@ def contract_lines(stack: Stack, start: int, samples: int, resolution: int, traf
             for i, t in enumerate(times):
                 value = failed_after[i] if status == FAILED_STATUS else i * per_step - failed_after[i]
                 yield f"{name} {value:.6g} {t}"
+    # The logical calls: no retries here, so each attempt is a call, summed over the providers.
+    yield f"# TYPE {p.calls.name.removesuffix('_total')} counter"
+    providers = len(stack.providers)
+    for endpoint in stack.endpoints:
+        for model in stack.models:
+            for status in (OK_STATUS, FAILED_STATUS):
+                name = p.calls.name + _labels({c.ENDPOINT: endpoint.path, c.MODEL: model.name,
+                                               c.STATUS_CODE: status, **target})
+                for i, t in enumerate(times):
+                    value = failed_after[i] if status == FAILED_STATUS else i * per_step - failed_after[i]
+                    yield f"{name} {providers * value:.6g} {t}"
     if traffic.latency_buckets:
         bounds = [repr(float(b)) for b in stack.latency_buckets] + ["+Inf"]
         yield f"# TYPE {p.duration.name} histogram"

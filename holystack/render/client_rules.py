@@ -6,14 +6,20 @@ from __future__ import annotations
 from .. import contract as c
 from ..model import Stack
 from ..promql import by, matcher, number, selector
-from ..series import FALLBACK_LABELS, HEADROOM_LABELS, P95, QUANTILE, Series
-from .recording import Rule
+from ..series import FALLBACK_LABELS, HEADROOM_LABELS, LOGICAL_CALL_LABELS, P95, QUANTILE, Series
+from .recording import Rule, share
 
 
 def client_rules(stack: Stack) -> list[Rule]:
     s, contract, w = Series(stack), stack.contract, str(stack.rate_window)
+    success = selector(contract.calls.name, matcher(c.STATUS_CODE, c.SUCCESS, "=~"))
     return [
-        {"record": s.calls, "expr": f"sum(rate({contract.calls.name}[{w}]))"},
+        {"record": s.calls_by_endpoint_model,
+         "expr": f"sum {by(LOGICAL_CALL_LABELS)} (rate({contract.calls.name}[{w}]))"},
+        {"record": s.calls, "expr": f"sum({s.calls_by_endpoint_model})"},
+        # SuccessRatioLow: the share of logical calls whose last attempt succeeded.
+        {"record": s.call_ratio("success"),
+         "expr": share(f"sum {by(LOGICAL_CALL_LABELS)} (rate({success}[{w}]))", s.calls_by_endpoint_model)},
         {"record": s.fallback_share,
          "expr": f"sum {by(FALLBACK_LABELS)} (rate({contract.fallbacks.name}[{w}]))\n/ on () group_left ()\n{s.calls}"},
         {"record": s.retry_ratio,

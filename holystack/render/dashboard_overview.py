@@ -10,6 +10,7 @@ from ..identifiers import OVERVIEW_DASHBOARD
 from ..model import Stack
 from ..promql import SECONDS_PER_HOUR, matcher, number
 from ..series import P95, Series
+from .client_rules import circuit_not_closed
 from .recording import DASHBOARD_RATIO
 from .panels import (DATASOURCE, Layout, Queries, dashboard, stat, target, texts, threshold_steps,
                      timeseries)
@@ -24,7 +25,7 @@ def overview_dashboard(stack: Stack) -> g.Dashboard:
     panels: list[Any] = [
         g.RowPanel(title=t("row_traffic"), gridPos=layout.row()),
         stat(t("stat_request_rate"), "reqps", q.call_rate(), layout.place(6, 4)),
-        stat(t("stat_success_ratio"), "percentunit", q.call_ratio("", c.SUCCESS), layout.place(6, 4)),
+        stat(t("stat_success_ratio"), "percentunit", q.logical_success(), layout.place(6, 4)),
         stat(t("stat_p95"), "s", q.latency(P95), layout.place(6, 4)),
         # The trailing 24 h is recorded for the whole stack (what the budget alert reads): no filter.
         stat(t("stat_spend_24h"), "currencyUSD", s.cost_24h, layout.place(6, 4)),
@@ -68,11 +69,22 @@ def overview_dashboard(stack: Stack) -> g.Dashboard:
                 targets=[target(f"topk(10, sum by ({c.PROVIDER}, {c.ENDPOINT}, {c.STATUS_CODE}) (sum_over_time("
                                 f"{q.calls(non_2xx)}[$__range])) * {step})", "A", instant=True)],
                 gridPos=layout.place(12, 8)),
-        # The rate-limit headroom reads the raw gauges: they are per provider and model already
-        # (no aggregation to record) and no rule reads them.
         timeseries(t("ratelimit_headroom"), "percentunit",
-                   [target(f"{q.recorded(stack.contract.ratelimit_remaining.name, c.PROVIDER, c.MODEL)}\n/\n"
-                            f"{q.recorded(stack.contract.ratelimit_limit.name, c.PROVIDER, c.MODEL)}",
-                            "A", "{{provider}} {{model}} {{resource}}")], layout.place(12, 8)),
+                   [target(q.recorded(s.ratelimit_headroom, c.PROVIDER, c.MODEL), "A",
+                           "{{provider}} {{model}} {{resource}}")], layout.place(12, 8), thresholdsStyleMode="line",
+                   thresholds=threshold_steps([v for _, v in th.ratelimit_headroom.levels])),
+        g.RowPanel(title=t("row_resilience"), gridPos=layout.row()),
+        *([timeseries(t("fallback_share"), "percentunit",
+                      [target(s.fallback_share, "A", "{{from_provider}} → {{to_provider}}")], layout.place(12, 8),
+                      thresholdsStyleMode="line", thresholds=threshold_steps([v for _, v in th.fallback_ratio.levels]))]
+          if stack.resilience.fallbacks else []),  # no chain, no fallback
+        timeseries(t("retry_ratio"), "percentunit",
+                   [target(q.recorded(s.retry_ratio, c.PROVIDER), "A", "{{provider}}")], layout.place(12, 8),
+                   thresholdsStyleMode="line", thresholds=threshold_steps([v for _, v in th.retry_ratio.levels])),
+        timeseries(t("circuit_not_closed"), "short",
+                   [target(circuit_not_closed(stack), "A", "{{provider}}")], layout.place(12, 8),
+                   drawStyle="bars", fillOpacity=80),
+        timeseries(t("ttft_p95"), "s",
+                   [target(q.recorded(s.ttft_quantile, c.ENDPOINT), "A", "p95 {{endpoint}}")], layout.place(12, 8)),
     ]
     return dashboard(stack, OVERVIEW_DASHBOARD, "overview_title", panels)

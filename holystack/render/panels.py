@@ -71,11 +71,17 @@ class Queries:
         """The share of calls whose status matches, 0 (not empty) when there are calls but none match."""
         return share(self.call_rate(labels, matcher(c.STATUS_CODE, status_regex, "=~")), self.call_rate(labels))
 
+    def logical_success(self) -> str:
+        """The share of logical calls that succeeded (retries and fallbacks included): the users' view."""
+        calls = self.recorded(self.s.calls_by_endpoint_model, c.ENDPOINT, c.MODEL)
+        success = self.recorded(self.s.call_ratio("success"), c.ENDPOINT, c.MODEL)
+        return f"sum({success} * {calls})\n/\nsum({calls})"
+
     def endpoint_failed_ratio(self) -> str:
-        """The failed share per endpoint, from the recorded counter steps (every endpoint has them,
-        with or without an SLO)."""
-        failed = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_failed_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
-        calls = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_requests_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
+        """The failed share of logical calls per endpoint, from the recorded counter steps (every
+        endpoint has them, with or without an SLO)."""
+        failed = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_failed_calls_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
+        calls = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_calls_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
         return share(failed, calls)
 
     def tokens(self, labels: str) -> str:

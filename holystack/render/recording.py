@@ -74,7 +74,7 @@ def request_rules(stack: Stack) -> list[Rule]:
     readers need; the raw request counters are scanned whole twice (calls per provider, endpoint and
     model; calls by status), the ratios read only their status class."""
     s, p, w = Series(stack), stack.contract, str(stack.rate_window)
-    failed = selector(p.requests.name, matcher(c.STATUS_CODE, c.FAILED, "=~"))
+    failed_calls = selector(p.calls.name, matcher(c.STATUS_CODE, c.FAILED, "=~"))
     rules: list[Rule] = [{"record": s.requests, "expr": _class_rate(stack, CALL_LABELS)}]
     rules += [{"record": s.ratio(name), "expr": share(_class_rate(stack, CALL_LABELS, name), s.requests)}
               for name in ALERT_RATIOS]
@@ -83,8 +83,9 @@ def request_rules(stack: Stack) -> list[Rule]:
         {"record": s.ratio_by_provider_model(DASHBOARD_RATIO),
          "expr": share(_class_rate(stack, COST_LABELS, DASHBOARD_RATIO), s.requests_by_provider_model)},
         {"record": s.requests_by_status, "expr": f"sum {by(STATUS_LABELS)} (rate({p.requests.name}[{w}]))"},
-        {"record": s.endpoint_requests_step, "expr": counter_step(stack, p.requests.name, (c.ENDPOINT,))},
-        {"record": s.endpoint_failed_step, "expr": counter_step(stack, failed, (c.ENDPOINT,))},
+        # The SLOs count logical calls, whatever their retries and fallbacks.
+        {"record": s.endpoint_calls_step, "expr": counter_step(stack, p.calls.name, (c.ENDPOINT,))},
+        {"record": s.endpoint_failed_calls_step, "expr": counter_step(stack, failed_calls, (c.ENDPOINT,))},
     ]
     return rules
 

@@ -21,15 +21,15 @@ def _windows(stack: Stack, long: bool) -> list[Duration]:
 
 
 def _window_rules(stack: Stack, s: Series, window: Duration) -> list[Rule]:
-    """Calls per second, the failed share and the burn rate over one window, summed from the
+    """Logical calls per second, the failed share and the burn rate over one window, summed from the
     recorded per-endpoint counter steps: traffic-weighted (failed calls over all calls), 0 when
     there were calls and no failures, NaN only without calls. The samples read grow with the
     endpoints and the window, never with the raw series."""
     w, seconds = str(window), number(window.seconds)
     return [
-        {"record": s.endpoint_requests(w), "expr": f"{sum_of_steps(s.endpoint_requests_step, window)} / {seconds}"},
+        {"record": s.endpoint_calls(w), "expr": f"{sum_of_steps(s.endpoint_calls_step, window)} / {seconds}"},
         {"record": s.endpoint_error_ratio(w),
-         "expr": share(f"{sum_of_steps(s.endpoint_failed_step, window)} / {seconds}", s.endpoint_requests(w))},
+         "expr": share(f"{sum_of_steps(s.endpoint_failed_calls_step, window)} / {seconds}", s.endpoint_calls(w))},
         {"record": s.error_budget_burn(w),
          "expr": f"{s.endpoint_error_ratio(w)}\n/ on ({c.ENDPOINT}) (1 - {s.slo_objective})"},
     ]

@@ -21,7 +21,7 @@ PAGE_WITHIN = Duration(10 * 60_000)
 
 def rules(stack: Stack) -> list[AlertRule]:
     """Both windows of a pair burn faster than its factor, and the long window holds at least
-    slo.min_calls calls. Only endpoints with an availability have a burn rate."""
+    slo.min_calls logical calls. Only endpoints with an availability have a burn rate."""
     if not slo_endpoints(stack):
         return []
     series = Series(stack)
@@ -30,7 +30,7 @@ def rules(stack: Stack) -> list[AlertRule]:
         long, short = str(burn.long_window), str(burn.short_window)
         factor = number(burn.factor)
         expr = (f"{series.error_budget_burn(long)} > {factor}\nand\n{series.error_budget_burn(short)} > {factor}\n"
-                f"and on ({c.ENDPOINT})\n{series.endpoint_requests(long)} * {number(burn.long_window.seconds)}"
+                f"and on ({c.ENDPOINT})\n{series.endpoint_calls(long)} * {number(burn.long_window.seconds)}"
                 f" >= {stack.slo.min_calls}")
         out.append(AlertRule(ERROR_BUDGET_BURN, burn.severity, expr, Duration(0),
                              {"factor": f"{burn.factor:g}", "long_window": long, "short_window": short,
@@ -65,7 +65,7 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
         guarded = per_sample * (steps + 1) >= min_calls
         firing = [r for r in rules if guarded and burn > (r.threshold or 0)]
         out.append(b.case(f"ErrorBudgetBurn on {path}: {name} (error ratio {share:.4g}, budget {budget:.4g})",
-                          b.calls(call, {"200": per_sample - failed, "503": failed}), str(PAGE_WITHIN),
+                          b.logical_calls(call, {"200": per_sample - failed, "503": failed}), str(PAGE_WITHIN),
                           ERROR_BUDGET_BURN,
                           [b.expected(r, {c.ENDPOINT: path, **dict(r.labels)}, burn) for r in firing]))
     return out

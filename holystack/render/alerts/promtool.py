@@ -100,6 +100,12 @@ class CaseBuilder:
         return [(series_text(self.contract.requests.name, {**call, c.STATUS_CODE: status, **self.target}),
                  ramp(count, self.samples)) for status, count in per_status.items()]
 
+    def logical_calls(self, call: dict[str, str], per_status: dict[str, float]) -> list[Series]:
+        """Logical-call counters of one endpoint and model (no provider): status -> calls per sample."""
+        labels = {c.ENDPOINT: call[c.ENDPOINT], c.MODEL: call[c.MODEL]}
+        return [(series_text(self.contract.calls.name, {**labels, c.STATUS_CODE: status, **self.target}),
+                 ramp(count, self.samples)) for status, count in per_status.items()]
+
     def tokens(self, provider: str, model: str, values: dict[str, str]) -> list[Series]:
         """Token counters of one provider and model: token type -> values."""
         labels = {c.PROVIDER: provider, c.MODEL: model}

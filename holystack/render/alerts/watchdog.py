@@ -30,6 +30,7 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     """Watchdog always fires; with no traffic at all (counters flat), it is the only alert."""
     watchdog, = b.rules_of(WATCHDOG)
     series = [b.up(1)] + b.calls(b.call, {"200": 0, "429": 0, "503": 0, c.STATUS_TIMEOUT: 0})
+    series += b.logical_calls(b.call, {"200": 0, "503": 0})
     series += b.histogram(b.call, 0.0, b.stack.latency_buckets[0], per_sample=0)
     series += b.tokens(b.call[c.PROVIDER], b.call[c.MODEL], {tt: ramp(0, b.samples) for tt in c.TOKEN_TYPES})
     case = b.case("No traffic at all: no alert but the Watchdog fires (no 0/0 alerts)", series, str(RUN), WATCHDOG,
