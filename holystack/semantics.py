@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from .contract import OTHER
 from .defaults import (
@@ -20,18 +19,10 @@ from .defaults import (
     timing_with_defaults,
 )
 from .durations import format_ms, parse_ms
+from .secrets import secret_paths, secret_problems  # noqa: F401  (secret_paths: read by spec.py)
 
 Finding = tuple[tuple[Any, ...], str]
 
-# Inline secret field -> the *_file form to use instead, per integration.
-INLINE_SECRETS: dict[str, dict[str, str]] = {
-    "slack": {"api_url": "api_url_file"},
-    "pagerduty": {"routing_key": "routing_key_file", "service_key": "routing_key_file"},
-    "opsgenie": {"api_key": "api_key_file"},
-    "email": {"auth_password": "auth_password_file"},
-}
-INLINE_SECRET_MESSAGE = "inline secrets are never written into generated files"
-SECRET_QUERY_KEYS = re.compile(r"(token|secret|key|sig|signature|password|passwd|auth)", re.IGNORECASE)
 MATCHER_RE = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|[^"\s,{}]*)\s*$')
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -41,7 +32,7 @@ def semantic_problems(data: dict[str, Any]) -> list[Finding]:
     Each check runs even when the schema failed; one that meets data it cannot read is
     skipped, since the schema has already named that problem."""
     checks = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
-              _metrics_prefix, _windows, _burn_rates, _secrets, _routes, _reserved_names, _alerting_timing)
+              _metrics_prefix, _windows, _burn_rates, secret_problems, _routes, _reserved_names, _alerting_timing)
     findings: list[Finding] = []
     for check in checks:
         try:
@@ -49,11 +40,6 @@ def semantic_problems(data: dict[str, Any]) -> list[Finding]:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError):
             continue
     return findings
-
-
-def secret_paths(findings: list[Finding]) -> set[tuple[Any, ...]]:
-    """Integrations refused for an inline secret; the schema's complaints about them add nothing."""
-    return {path[:4] for path, message in findings if message.startswith(INLINE_SECRET_MESSAGE)}
 
 
 def _duplicates(items: list[dict[str, Any]], key: str, where: tuple[Any, ...]) -> Iterator[Finding]:
@@ -168,34 +154,6 @@ def _burn_rates(data: dict[str, Any]) -> Iterator[Finding]:
                 f"{endpoint['availability']:g} leaves an error budget of {budget:.4g} ({budget * 100:.4g}% of calls); "
                 f"the {factor:g}x burn-rate alert over {long} would need {factor * budget * 100:.4g}% of calls to "
                 f"fail, so it could never fire. Use an availability above {floor:.2f}, or leave availability out")
-
-
-def _secrets(data: dict[str, Any]) -> Iterator[Finding]:
-    for index, receiver in enumerate(data["alerting"]["receivers"]):
-        where = ("alerting", "receivers", index)
-        for integration, fields in INLINE_SECRETS.items():
-            for field, file_form in fields.items():
-                if field in receiver.get(integration, {}):
-                    yield where + (integration, field), (
-                        f"{INLINE_SECRET_MESSAGE}; put the value in a file "
-                        f"readable by Alertmanager and set {integration}.{file_form} to its path")
-        webhook = receiver.get("webhook")
-        if webhook is None:
-            continue
-        if ("url" in webhook) == ("url_file" in webhook):
-            yield where + ("webhook",), "give exactly one of url or url_file"
-        elif "url" in webhook:
-            yield from _webhook_url(webhook["url"], where + ("webhook", "url"))
-
-
-def _webhook_url(url: str, path: tuple[Any, ...]) -> Iterator[Finding]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        yield path, f"{url!r} is not an http(s) URL"
-    elif parts.username or parts.password:
-        yield path, "the URL carries credentials; put the whole URL in a file and set webhook.url_file to its path"
-    elif any(SECRET_QUERY_KEYS.search(key) for key, _ in parse_qsl(parts.query)):
-        yield path, "the URL's query looks like it carries a secret; put the whole URL in a file and set webhook.url_file"
 
 
 def _routes(data: dict[str, Any]) -> Iterator[Finding]:

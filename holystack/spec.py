@@ -11,6 +11,7 @@ import jsonschema
 import yaml
 
 from .errors import Problem, SpecError
+from .hygiene import hygiene_problems
 from .semantics import secret_paths, semantic_problems
 
 # A spec is a few hundred nodes; the reference one about 300. An alias bomb expands
@@ -159,7 +160,7 @@ def check_spec_text(text: str, source: str = "<spec>") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SpecError(source, [Problem("", "the top level must be a mapping of fields (version, name, ...)")])
 
-    semantic = semantic_problems(data)
+    semantic = hygiene_problems(data) + semantic_problems(data)
     refused = secret_paths(semantic)
     validator = jsonschema.Draft202012Validator(load_schema())
     for error in validator.iter_errors(data):

@@ -20,7 +20,7 @@ from .render import render_stack
 from .render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from .render.prometheus import PROMETHEUS_DIR, RULES_DIR
 from .render.ruletests import TESTS_DIR
-from .semantics import INLINE_SECRETS
+from .secrets import config_secrets
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,7 @@ def _load_yaml(out: Path, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
 def _secrets_check(out: Path) -> CheckResult:
     path = out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG
     config = yaml.safe_load(path.read_text("utf-8")) or {}
-    findings = []
-    for receiver in config.get("receivers", []):
-        for integration, fields in INLINE_SECRETS.items():
-            for entry in receiver.get(f"{integration}_configs", []):
-                findings += [f"receiver {receiver.get('name')}: inline {integration}.{field}; use {form}"
-                             for field, form in fields.items() if field in entry]
+    findings = config_secrets(config)
     return CheckResult.from_findings("no inline secrets in alertmanager.yml", findings, "only *_file forms")
 
 
