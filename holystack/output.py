@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,37 +150,84 @@ def _exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
-def _carry_foreign(out: Path, staging: Path, files: Files) -> None:
-    """Hard-link (or copy) every file holystack does not own from out into the staging tree."""
+def _foreign_entries(out: Path, files: Files) -> list[tuple[str, str]]:
+    """What of out holystack must carry into the new tree: (relative path, "dir" | "file" |
+    "link"), folders first. Refuses, before anything is written, what it cannot carry as it is:
+    a mount point (replacing out would hide or, on cleanup, empty it), a special file (FIFO,
+    device, socket), and a foreign file where holystack now writes one. Symlinks are carried as
+    links and never followed."""
     owned = owned_files(out)
+    entries: list[tuple[str, str]] = []
     for root, dirs, names in os.walk(out):
-        rel_root = Path(root).relative_to(out)
-        for d in dirs:
-            (staging / rel_root / d).mkdir(exist_ok=True)
-            shutil.copystat(Path(root) / d, staging / rel_root / d)
+        root_path = Path(root)
+        rel_root = root_path.relative_to(out)
+        for d in list(dirs):
+            path, rel = root_path / d, (rel_root / d).as_posix()
+            if path.is_symlink():
+                dirs.remove(d)  # carried as a link, never descended into
+                entries.append((rel, "link"))
+            elif os.path.ismount(path):
+                raise OutputError(f"{path} is a mount point inside {out}; holystack replaces {out} as a whole "
+                                  "and will not carry or empty a mounted volume. Unmount it, or pass another -o")
+            else:
+                entries.append((rel, "dir"))
         for name in names:
-            rel = (rel_root / name).as_posix()
-            if rel in owned:
+            path, rel = root_path / name, (rel_root / name).as_posix()
+            if rel in owned and not path.is_symlink():
                 continue
             if rel in files:
                 raise OutputError(f"{out / rel} exists and was not written by holystack; "
                                   "move it away, or delete it if holystack should own it")
-            source, target = Path(root) / name, staging / rel
-            if source.is_symlink():
-                os.symlink(os.readlink(source), target)
-                continue
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                entries.append((rel, "link"))
+            elif stat.S_ISREG(mode):
+                entries.append((rel, "file"))
+            else:
+                raise OutputError(f"{path} is not a regular file, folder or symlink (a FIFO, device or socket); "
+                                  f"holystack copies only regular files: move it out of {out}")
+    for rel, kind in entries:
+        if kind == "link" and any(path.startswith(rel + "/") for path in files):
+            raise OutputError(f"{out / rel} is a symbolic link where holystack writes a folder; "
+                              "holystack does not write through links. Move it away")
+    return entries
+
+
+def _carry_foreign(out: Path, staging: Path, entries: list[tuple[str, str]]) -> None:
+    """Hard-link (or copy) the regular files holystack does not own from out into the staging tree;
+    recreate folders and symlinks as they are."""
+    for rel, kind in entries:
+        source, target = out / rel, staging / rel
+        if kind == "dir":
+            target.mkdir(exist_ok=True)
+            shutil.copystat(source, target, follow_symlinks=False)
+        elif kind == "link":
+            os.symlink(os.readlink(source), target)
+        else:
             try:
-                os.link(source, target)
+                os.link(source, target, follow_symlinks=False)
             except OSError:
-                shutil.copy2(source, target)
+                shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an out that holystack must not replace: a symlink, a non-folder, a mount point."""
+    if out.is_symlink():
+        raise OutputError(f"{out} is a symbolic link; holystack replaces OUT as a whole and will not replace "
+                          "or follow a link it did not create. Pass the folder it points to as -o")
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder; pass another -o")
+    if out.is_dir() and os.path.ismount(out):
+        raise OutputError(f"{out} is a mount point; holystack replaces OUT with one rename, which a mount "
+                          "point cannot take. Pass a folder inside it as -o")
 
 
 def write_tree(files: Files, out: Path) -> None:
     """Replace out with the files in one step: out is either fully replaced or left as it was.
     Files holystack did not write stay; files it wrote before and writes no more go."""
     out = out.absolute()
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder; pass another -o")
+    _check_out(out)
+    entries = _foreign_entries(out, files) if out.is_dir() else []
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -193,7 +241,7 @@ def write_tree(files: Files, out: Path) -> None:
             target.write_bytes(text.encode("utf-8"))
         if out.exists():
             os.chmod(staging, out.stat().st_mode & 0o7777)
-            _carry_foreign(out, staging, files)
+            _carry_foreign(out, staging, entries)
             if _exchange(staging, out):
                 shutil.rmtree(staging)  # holds the old tree now
                 return
