@@ -4,14 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from .model import Stack, build_model
-from .output import Drift, Files, drift, write_tree
+from .output import Drift, Files, display_name, drift, write_tree
 from .render import render_stack
 from .spec import read_spec
 
 
 def load_stack(spec_path: Path) -> Stack:
     """Read, check and model a spec; raises SpecError with every problem."""
-    return build_model(read_spec(spec_path), source_name=spec_path.name)
+    return build_model(read_spec(spec_path), source_name=display_name(spec_path.name))
 
 
 def render_files(spec_path: Path) -> Files:
