@@ -58,7 +58,7 @@ def hygiene_problems(data: dict[str, Any]) -> list[Finding]:
     """Every problem of the raw spec that JSON Schema cannot name, as (path, message).
     A check that meets data of the wrong shape is skipped: the schema names that."""
     findings = list(_values(data, ()))
-    for check in (_intervals, _test_horizon, _durations, _group_by, _regexes, _host_ports, _urls):
+    for check in (_intervals, _test_horizon, _durations, _group_by, _regexes, _host_ports, _urls, _watchdog):
         try:
             findings.extend(check(data))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
@@ -313,3 +313,20 @@ def _urls(data: dict[str, Any]) -> Iterator[Finding]:
             value = section.get(field) if isinstance(section, dict) else None
             if isinstance(value, str) and (problem := url_problem(value)):
                 yield ("alerting", "receivers", index, kind, field), problem
+
+
+def _watchdog(data: dict[str, Any]) -> Iterator[Finding]:
+    """The Watchdog's dead man's switch is a defined receiver, heard at least daily."""
+    watchdog = data["alerting"].get("watchdog")
+    if not isinstance(watchdog, dict):
+        return
+    names = [r.get("name") for r in data["alerting"].get("receivers", []) if isinstance(r, dict)]
+    if isinstance(watchdog.get("receiver"), str) and watchdog["receiver"] not in names:
+        yield ("alerting", "watchdog", "receiver"), (
+            f"{watchdog['receiver']!r} is not a defined receiver; define the dead man's switch under "
+            "alerting.receivers (a webhook to healthchecks, or a PagerDuty or Opsgenie heartbeat)")
+    ms = _ms(watchdog.get("repeat_interval"))
+    if ms is not None and not 0 < ms <= UNITS_MS["d"]:
+        yield ("alerting", "watchdog", "repeat_interval"), (
+            f"{watchdog['repeat_interval']} must be above 0s and at most 1d: a dead man's switch must hear "
+            "the Watchdog more often than its own timeout")

@@ -131,6 +131,10 @@ class Alerting:
     runbook_url: str | None
     receivers: tuple[Receiver, ...]
     routes: tuple[Route, ...]
+    # The Watchdog's receiver: the spec's dead man's switch, else WATCHDOG_RECEIVER (does nothing);
+    # how often it is repeated when the spec names a receiver.
+    watchdog_receiver: str = d.WATCHDOG_RECEIVER
+    watchdog_repeat_interval: Duration | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,13 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def _watchdog(watchdog: dict[str, Any] | None) -> dict[str, Any]:
+    if watchdog is None:
+        return {}
+    return {"watchdog_receiver": watchdog["receiver"],
+            "watchdog_repeat_interval": Duration.parse(watchdog.get("repeat_interval", d.DEFAULT_WATCHDOG_REPEAT))}
+
+
 def build_model(data: dict[str, Any], source_name: str) -> Stack:
     """Map a spec that passed read_spec onto the model."""
     scrape = data["scrape"]
@@ -293,6 +304,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
                 Route(_route_matchers(r), r["receiver"], bool(r.get("continue", False)),
                       tuple(r["group_by"]) if "group_by" in r else None)
                 for r in alerting["routes"]),
+            **_watchdog(alerting.get("watchdog")),
         ),
         slo=_slo(data),
         dashboards=Dashboards(

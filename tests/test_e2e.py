@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +75,7 @@ class Live:
 
 
 @contextmanager
-def live(tmp_path: Path, scenario: str) -> Iterator[Live]:
+def live(tmp_path: Path, scenario: str, edit: Callable[[dict], None] | None = None) -> Iterator[Live]:
     """Fresh simulator, Prometheus and Alertmanager for one scenario; everything is stopped after."""
     capture = CaptureServer().start()
     ports = Ports.free()
@@ -87,6 +87,8 @@ def live(tmp_path: Path, scenario: str) -> Iterator[Live]:
             receiver["webhook"]["url"] = f"{capture.url}/{receiver['name']}"
         if "slack" in receiver:
             receiver["slack"]["api_url_file"] = str(slack_url)
+    if edit is not None:
+        edit(spec)
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
     simulator = subprocess.Popen(
         [sys.executable, "-m", "holystack", "simulate", str(spec_path), "--scenario", scenario,
@@ -149,6 +151,21 @@ def test_healthy_traffic_sends_nothing_but_watchdog(tmp_path: Path) -> None:
         assert calls and float(calls[0]["value"][1]) > 50, "the healthy traffic did not reach Prometheus"
         assert run.alertmanager_alerts() == {PREFIX + "Watchdog"}
         assert run.capture.notifications == [], deliveries(run.capture.notifications)
+
+
+def test_watchdog_reaches_the_configured_dead_mans_switch(tmp_path: Path) -> None:
+    def with_deadman(spec: dict) -> None:
+        capture_url = spec["alerting"]["receivers"][0]["webhook"]["url"].rsplit("/", 1)[0]
+        spec["alerting"]["receivers"].append({"name": "deadman", "webhook": {"url": f"{capture_url}/deadman"}})
+        spec["alerting"]["watchdog"] = {"receiver": "deadman", "repeat_interval": "2s"}
+
+    with live(tmp_path, "healthy", with_deadman) as run:
+        heartbeat = Delivery("deadman", "firing", PREFIX + "Watchdog", "none")
+        first = run.capture.wait_for(lambda n: heartbeat in deliveries(n), ALERT_DEADLINE)
+        assert first, f"the Watchdog did not reach the dead man's switch; got {deliveries(run.capture.notifications)}"
+        # A heartbeat, not a single notice: it is repeated at repeat_interval.
+        assert wait_until(lambda: sum(n.path.strip("/") == "deadman" for n in run.capture.notifications) >= 2, 20)
+        assert {d.receiver for d in deliveries(run.capture.notifications)} == {"deadman"}
 
 
 # Panels that may stay empty in the mixed scenario, with the reason. None today: the mixed

@@ -53,7 +53,11 @@ def _receiver(receiver: Receiver) -> dict[str, Any]:
 
 def alertmanager_config(stack: Stack) -> dict[str, Any]:
     a = stack.alerting
-    watchdog = {"receiver": WATCHDOG_RECEIVER, "matchers": [f'alertname="{stack.alert_name("Watchdog")}"']}
+    watchdog: dict[str, Any] = {"receiver": a.watchdog_receiver,
+                                "matchers": [f'alertname="{stack.alert_name("Watchdog")}"']}
+    if a.watchdog_repeat_interval is not None:  # a dead man's switch: heard at once, then every interval
+        interval = str(a.watchdog_repeat_interval)
+        watchdog.update({"group_wait": "0s", "group_interval": interval, "repeat_interval": interval})
     routes = [watchdog]
     for route in a.routes:
         entry: dict[str, Any] = {"receiver": route.receiver}
