@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .defaults import (
-    DEFAULT_SCRAPE_INTERVAL,
     DEFAULT_ALERTING,
     LEVEL_KEYS,
     effective_rate_window_ms,
@@ -41,6 +40,8 @@ TEST_RUN_MS = UNITS_MS["h"]
 TEST_EVAL_MARGIN_MS = 2 * UNITS_MS["m"]
 # The budget tests reach their total at two thirds of the run; a longer 'for' never fires there.
 MAX_BUDGET_FOR_MS = 15 * UNITS_MS["m"]
+# The smallest price above 0, in USD per 1M tokens (budgets are at most 1e6 a day, 1e7 a month).
+MIN_PRICE = 0.001
 # Alertmanager's and Prometheus' other durations: far below what a Go duration holds (292 years).
 MAX_DURATION_MS = 30 * UNITS_MS["d"]
 MAX_PROVIDER_TIMEOUT_MS = UNITS_MS["h"]
@@ -59,7 +60,7 @@ def hygiene_problems(data: dict[str, Any]) -> list[Finding]:
     """Every problem of the raw spec that JSON Schema cannot name, as (path, message).
     A check that meets data of the wrong shape is skipped: the schema names that."""
     findings = list(_values(data, ()))
-    for check in (_intervals, _evaluation_not_faster_than_scrapes, _test_horizon, _durations, _group_by, _regexes, _host_ports, _urls, _watchdog):
+    for check in (_intervals, _test_horizon, _prices, _durations, _group_by, _regexes, _host_ports, _urls, _watchdog):
         try:
             findings.extend(check(data))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
@@ -138,18 +139,16 @@ def _intervals(data: dict[str, Any]) -> Iterator[Finding]:
                          "generated rule tests step through an hour of samples)")
 
 
-def _evaluation_not_faster_than_scrapes(data: dict[str, Any]) -> Iterator[Finding]:
-    """Rules evaluated more often than the slowest job is scraped: the generated budget tests then
-    misjudge the spend (the property test found x1.5 at 2s against 2m scrapes). Refused until the
-    generated tests handle it; evaluating faster than the data changes gains nothing."""
-    scrape = data["scrape"]
-    default = scrape.get("interval", DEFAULT_SCRAPE_INTERVAL)
-    evaluation = _ms(scrape.get("evaluation_interval", default))
-    slowest = max((_ms(job.get("interval", default)) or 0) for job in scrape["jobs"])
-    if evaluation is not None and evaluation < slowest:
-        yield ("scrape", "evaluation_interval"), (
-            f"{format_ms(evaluation)} is shorter than the slowest scrape interval ({format_ms(slowest)}); rules would "
-            f"be evaluated on data that has not changed. Use at least {format_ms(slowest)}")
+def _prices(data: dict[str, Any]) -> Iterator[Finding]:
+    """A price is 0 (free) or at least MIN_PRICE: the generated budget tests buy the budget in
+    tokens, and a budget bought at a near-zero price needs more tokens than a float64 counts exactly."""
+    for index, model in enumerate(data.get("models", [])):
+        prices = model.get("prices") if isinstance(model, dict) else None
+        for key, price in (prices.items() if isinstance(prices, dict) else ()):
+            if isinstance(price, (int, float)) and not isinstance(price, bool) and 0 < price < MIN_PRICE:
+                yield ("models", index, "prices", key), (
+                    f"{price} is above 0 but below {MIN_PRICE} USD per 1M tokens; give 0 for free tokens, "
+                    f"or at least {MIN_PRICE}")
 
 
 def _test_horizon(data: dict[str, Any]) -> Iterator[Finding]:
