@@ -136,6 +136,12 @@ def _intervals(data: dict[str, Any]) -> Iterator[Finding]:
         ms = _ms(text)
         if ms is None:
             continue
+        if path[-1] == "evaluation_interval" and MIN_INTERVAL_MS <= ms <= MAX_INTERVAL_MS and MAX_INTERVAL_MS % ms:
+            divisors = ", ".join(format_ms(d) for d in range(MIN_INTERVAL_MS, MAX_INTERVAL_MS + 1, MIN_INTERVAL_MS)
+                                 if MAX_INTERVAL_MS % d == 0)
+            yield path, (f"{text} does not divide a minute; use one of {divisors} (the generated tests judge each alert "
+                         "on the hour, where an evaluation must fall: the property test found 7s off by one step)")
+            continue
         if ms % MIN_INTERVAL_MS or not MIN_INTERVAL_MS <= ms <= MAX_INTERVAL_MS:
             yield path, (f"{text} must be whole seconds from {format_ms(MIN_INTERVAL_MS)} to "
                          f"{format_ms(MAX_INTERVAL_MS)} (the generated rule tests step through an hour of "
