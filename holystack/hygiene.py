@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .defaults import (
-    DEFAULT_SCRAPE_INTERVAL,
     DEFAULT_ALERTING,
     LEVEL_KEYS,
     effective_rate_window_ms,
@@ -33,8 +32,8 @@ TEMPLATE_DELIMITERS = ("{{", "}}")
 # Scrape and evaluation intervals: whole seconds (the generated tests step by their gcd, so at
 # most 3600 samples per series over their hour) and at most 1m: the generated tests evaluate an
 # alert 2m after its rate window and 'for' have passed, which two slower evaluations miss (the
-# property test found alerts unfired at eval 2m and 5m), and rules are evaluated at least as
-# often as the slowest scrape (below).
+# property test found alerts unfired at eval 2m and 5m); an evaluation interval also divides a
+# minute, so that an evaluation falls on the hour where the tests judge the budget alerts.
 MIN_INTERVAL_MS = UNITS_MS["s"]
 MAX_INTERVAL_MS = UNITS_MS["m"]
 # The generated promtool tests run their series for one hour (render/ruletests.py RUN) and
@@ -63,7 +62,7 @@ def hygiene_problems(data: dict[str, Any]) -> list[Finding]:
     """Every problem of the raw spec that JSON Schema cannot name, as (path, message).
     A check that meets data of the wrong shape is skipped: the schema names that."""
     findings = list(_values(data, ()))
-    for check in (_intervals, _evaluation_not_faster_than_scrapes, _test_horizon, _prices, _durations, _group_by, _regexes, _host_ports, _urls, _watchdog):
+    for check in (_intervals, _test_horizon, _prices, _durations, _group_by, _regexes, _host_ports, _urls, _watchdog):
         try:
             findings.extend(check(data))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
@@ -146,21 +145,6 @@ def _intervals(data: dict[str, Any]) -> Iterator[Finding]:
             yield path, (f"{text} must be whole seconds from {format_ms(MIN_INTERVAL_MS)} to "
                          f"{format_ms(MAX_INTERVAL_MS)} (the generated rule tests step through an hour of "
                          "samples, and evaluate each alert 2m after it may fire)")
-
-
-def _evaluation_not_faster_than_scrapes(data: dict[str, Any]) -> Iterator[Finding]:
-    """Rules evaluated more often than the slowest job is scraped: the generated budget tests then
-    misjudge the spend (the property test found x1.5 at 2s against 2m
-    scrapes, and the forecast a cent off at 7s against 15s). Refused until the
-    generated tests handle it; evaluating faster than the data changes gains nothing."""
-    scrape = data["scrape"]
-    default = scrape.get("interval", DEFAULT_SCRAPE_INTERVAL)
-    evaluation = _ms(scrape.get("evaluation_interval", default))
-    slowest = max((_ms(job.get("interval", default)) or 0) for job in scrape["jobs"])
-    if evaluation is not None and evaluation < slowest:
-        yield ("scrape", "evaluation_interval"), (
-            f"{format_ms(evaluation)} is shorter than the slowest scrape interval ({format_ms(slowest)}); rules would "
-            f"be evaluated on data that has not changed. Use at least {format_ms(slowest)}")
 
 
 def _prices(data: dict[str, Any]) -> Iterator[Finding]:
