@@ -16,8 +16,25 @@ from .errors import HolystackError, UsageError
 from .pipeline import check_drift, render_to
 from .spec import load_schema
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings=HELP_OPTIONS,
                   help="One YAML spec becomes the whole, checked observability stack of an LLM API gateway.")
+FORMATS = ("table", "json")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"holystack {version('holystack')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                     help="Print the version and exit.")] = False) -> None:
+    """One YAML spec becomes the whole, checked observability stack of an LLM API gateway."""
 
 SpecArg = Annotated[Path, typer.Argument(help="The spec file.", show_default=True)]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="The output folder.")]
@@ -65,15 +82,25 @@ def render(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
 
 @app.command()
 def validate(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
-             strict: Annotated[bool, typer.Option("--strict", help="A missing promtool or amtool fails.")] = False
+             strict: Annotated[bool, typer.Option("--strict", help="A missing promtool or amtool fails.")] = False,
+             output_format: Annotated[str, typer.Option("--format", help="table (with a progress line per "
+                                                        "check on a terminal) or json, for CI.")] = "table",
              ) -> None:
     """Check the stack rendered in OUT: promtool, amtool and holystack's own checks."""
     from .validate import validate as run_validate  # its checkers are not needed to render
 
     with _reported():
-        report = run_validate(spec, out, strict)
-    typer.echo(report.table())
+        if output_format not in FORMATS:
+            raise UsageError(f"--format {output_format!r} is not one of {', '.join(FORMATS)}")
+        progress = _progress_line if output_format == "table" and sys.stderr.isatty() else None
+        report = run_validate(spec, out, strict, progress)
+    typer.echo(report.as_json() if output_format == "json" else report.table())
     raise typer.Exit(1 if report.failed else 0)
+
+
+def _progress_line(result: Any) -> None:
+    """One line on the terminal per check as it finishes; the table follows at the end."""
+    typer.echo(f"  {result.status.upper() if result.status != 'pass' else 'pass':<4}  {result.name}", err=True)
 
 
 @app.command()

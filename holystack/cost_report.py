@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ class Spend:
 def parse_month(text: str | None, today: date | None = None) -> date:
     """The first day of YYYY-MM; the current month (UTC) when not given."""
     if text is None:
-        today = today or date.today()
+        today = today or datetime.now(timezone.utc).date()
         return today.replace(day=1)
     match = MONTH_RE.match(text)
     if not match:
@@ -47,26 +47,29 @@ def _connect(dsn: str) -> Any:
         raise UsageError(f"--dsn: cannot connect to the ledger: {str(exc).strip()}") from None
 
 
-def _query(dsn: str, schema: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+def _query(dsn: str, prefix: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Run query with {schema} as the ledger schema of prefix, quoted by psycopg as an identifier."""
     import psycopg
+    from psycopg import sql
 
+    statement = sql.SQL(query).format(schema=sql.Identifier(prefix))  # type: ignore[arg-type]
     with _connect(dsn) as connection:
         try:
-            return connection.execute(sql.format(schema=schema), args).fetchall()
+            return connection.execute(statement, args).fetchall()
         except psycopg.errors.UndefinedTable:
-            raise UsageError(f"--dsn: the database has no ledger {schema}.calls; apply OUT/sql/billing.sql "
+            raise UsageError(f"--dsn: the database has no ledger \"{prefix}\".calls; apply OUT/sql/billing.sql "
                              "(psql \"$DSN\" -v ON_ERROR_STOP=1 -f out/sql/billing.sql)") from None
 
 
-def monthly_spend(dsn: str, schema: str, month: date) -> list[Spend]:
-    rows = _query(dsn, schema, "SELECT provider, model, calls, prompt_tokens, cached_prompt_tokens, completion_tokens,"
+def monthly_spend(dsn: str, prefix: str, month: date) -> list[Spend]:
+    rows = _query(dsn, prefix, "SELECT provider, model, calls, prompt_tokens, cached_prompt_tokens, completion_tokens,"
                                " cost_usd FROM {schema}.monthly_cost WHERE month = %s"
                                " ORDER BY cost_usd DESC, provider, model", month)
     return [Spend(*row) for row in rows]
 
 
-def daily_spend(dsn: str, schema: str, month: date) -> list[tuple[date, str, Decimal]]:
-    return _query(dsn, schema, "SELECT day, model, sum(cost_usd) FROM {schema}.daily_cost"
+def daily_spend(dsn: str, prefix: str, month: date) -> list[tuple[date, str, Decimal]]:
+    return _query(dsn, prefix, "SELECT day, model, sum(cost_usd) FROM {schema}.daily_cost"
                                " WHERE date_trunc('month', day)::date = %s GROUP BY 1, 2 ORDER BY 1, 2", month)
 
 
@@ -121,13 +124,12 @@ def plot_daily(days: list[tuple[date, str, Decimal]], month: date, path: Path) -
 
 def cost_report(spec: Path, dsn: str, month_text: str | None, plot: Path | None) -> str:
     """The report's text; writes the plot when asked."""
-    from .identifiers import ledger_schema
     from .pipeline import load_stack
 
-    schema = ledger_schema(load_stack(spec).contract.prefix)
+    prefix = load_stack(spec).contract.prefix  # the ledger's schema is named after it
     month = parse_month(month_text)
-    text = spend_table(monthly_spend(dsn, schema, month), month)
+    text = spend_table(monthly_spend(dsn, prefix, month), month)
     if plot is not None:
-        plot_daily(daily_spend(dsn, schema, month), month, plot)
+        plot_daily(daily_spend(dsn, prefix, month), month, plot)
         text += f"\nwrote {plot}"
     return text

@@ -74,6 +74,8 @@ DEFAULT_SLO_MIN_CALLS = 100
 
 RESERVED_JOB_NAMES = ("prometheus", "alertmanager")
 WATCHDOG_RECEIVER = "holystack-watchdog"
+# How often a configured dead man's switch hears the Watchdog again (alerting.watchdog.repeat_interval).
+DEFAULT_WATCHDOG_REPEAT = "1m"
 
 
 def rate_window_floor_ms(slowest_scrape_ms: int) -> int:

@@ -155,6 +155,10 @@ class Alerting:
     runbook_url: str | None
     receivers: tuple[Receiver, ...]
     routes: tuple[Route, ...]
+    # The Watchdog's receiver: the spec's dead man's switch, else WATCHDOG_RECEIVER (does nothing);
+    # how often it is repeated when the spec names a receiver.
+    watchdog_receiver: str = defaults.WATCHDOG_RECEIVER
+    watchdog_repeat_interval: Duration | None = None
 
 
 @dataclass(frozen=True)
@@ -467,6 +471,13 @@ def _route_matchers(route: dict[str, Any]) -> tuple[str, ...]:
 INTEGRATION_KINDS = ("slack", "pagerduty", "webhook", "email", "opsgenie")
 
 
+def _watchdog(watchdog: dict[str, Any] | None) -> dict[str, Any]:
+    if watchdog is None:
+        return {}
+    return {"watchdog_receiver": watchdog["receiver"],
+            "watchdog_repeat_interval": Duration.parse(watchdog.get("repeat_interval", defaults.DEFAULT_WATCHDOG_REPEAT))}
+
+
 def build_model(data: dict[str, Any], source_name: str) -> Stack:
     """Map a spec that passed the schema onto the model, applying every default (defaults.py) once."""
     scrape = data["scrape"]
@@ -542,6 +553,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
                 Route(_route_matchers(r), r["receiver"], bool(r.get("continue", False)),
                       tuple(r["group_by"]) if "group_by" in r else None)
                 for r in alerting["routes"]),
+            **_watchdog(alerting.get("watchdog")),
         ),
         slo=_slo(data, slowest_scrape_ms),
         scale_out=_scale_out(data, data["name"], Duration.parse(defaults.SLO_PERIOD)),

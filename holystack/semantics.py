@@ -7,14 +7,15 @@ the schema, so that a secret is refused by name whatever else is wrong."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from .contract import COUNTER_SUFFIXES, OTHER
 from .defaults import ABSENT_FOR_MIN_SCRAPES, RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES, WATCHDOG_RECEIVER
 from .errors import SpecPath, format_path
+from .hygiene import hygiene_problems
 from .model import Duration, Stack, k8s_name
+from .secrets import secret_problems
 
 Finding = tuple[SpecPath, str]
 ModelCheck = Callable[[Stack], Iterator[Finding]]
@@ -250,23 +251,41 @@ def _resilience(stack: Stack) -> Iterator[Finding]:
             break
 
 
+# The generated promtool cases run an hour and evaluate an alert 2m after it may fire; a budget alert
+# reads a 24 h sum that moves slowly.
+TEST_RUN = Duration(60 * 60_000)
+TEST_EVAL_MARGIN = Duration(2 * 60_000)
+MAX_BUDGET_FOR = Duration(15 * 60_000)
+
+
+def _test_horizon(stack: Stack) -> Iterator[Finding]:
+    """Every alert's for: leaves room, inside the generated tests' hour, for the rate window."""
+    room = TEST_RUN.ms - TEST_EVAL_MARGIN.ms
+    if stack.rate_window.ms > room:
+        yield ("metrics", "rate_window"), f"{stack.rate_window} is longer than {Duration(room)}; use a shorter window"
+        return
+    t = stack.thresholds
+    if t.budget_for.ms > MAX_BUDGET_FOR.ms:
+        yield ("thresholds", "budget", "for"), (f"{t.budget_for} is longer than {MAX_BUDGET_FOR}; a budget alert "
+                                                "reads a 24 h sum that moves slowly, and a longer 'for' cannot be tested")
+    longest = Duration(room - stack.rate_window.ms)
+    fors = {kind: getattr(t, kind).for_ for kind in HIGHER_IS_WORSE + LOWER_IS_WORSE + ("latency_p95", "tokens_per_hour")}
+    fors.update(target_down=t.target_down_for, metrics_absent=t.metrics_absent_for, circuit_open=t.circuit_open_for)
+    for kind, for_ in fors.items():
+        if for_.ms > longest.ms:
+            yield ("thresholds", kind, "for"), (
+                f"{for_} with the rate window {stack.rate_window} is too long: rate window + for must stay within "
+                f"{Duration(room)} so that the generated promtool tests can fire the alert; use at most {longest}")
+
+
 MODEL_CHECKS: tuple[ModelCheck, ...] = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
                                         _metrics_prefix, _windows, _burn_rates, _reserved_names, _alerting_timing,
-                                        _kubernetes, _resilience)
+                                        _kubernetes, _resilience, _test_horizon)
 
 
 # -- raw-input checks: on the data as written, before the schema ----------------------------
-RawCheck = Callable[[dict[str, Any]], Iterator[Finding]]
+RawCheck = Callable[[dict[str, Any]], Iterable[Finding]]
 
-# Inline secret field -> the *_file form to use instead, per integration.
-INLINE_SECRETS: dict[str, dict[str, str]] = {
-    "slack": {"api_url": "api_url_file"},
-    "pagerduty": {"routing_key": "routing_key_file", "service_key": "routing_key_file"},
-    "opsgenie": {"api_key": "api_key_file"},
-    "email": {"auth_password": "auth_password_file"},
-}
-INLINE_SECRET_MESSAGE = "inline secrets are never written into generated files"
-SECRET_QUERY_KEYS = re.compile(r"(token|secret|key|sig|signature|password|passwd|auth)", re.IGNORECASE)
 MATCHER_RE = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|[^"\s,{}]*)\s*$')
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -277,11 +296,6 @@ def raw_problems(data: dict[str, Any]) -> list[Finding]:
     return [finding for check in RAW_CHECKS for finding in check(data)]
 
 
-def secret_paths(findings: list[Finding]) -> set[SpecPath]:
-    """Integrations refused for an inline secret; the schema's complaints about them add nothing."""
-    return {path[:4] for path, message in findings if message.startswith(INLINE_SECRET_MESSAGE)}
-
-
 def _mappings(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
@@ -289,34 +303,6 @@ def _mappings(value: Any) -> list[dict[str, Any]]:
 def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     return value if isinstance(value, dict) else {}
-
-
-def _secrets(data: dict[str, Any]) -> Iterator[Finding]:
-    for index, receiver in enumerate(_mappings(_section(data, "alerting").get("receivers"))):
-        where = ("alerting", "receivers", index)
-        for integration, fields in INLINE_SECRETS.items():
-            for field, file_form in fields.items():
-                if isinstance(receiver.get(integration), dict) and field in receiver[integration]:
-                    yield where + (integration, field), (
-                        f"{INLINE_SECRET_MESSAGE}; put the value in a file "
-                        f"readable by Alertmanager and set {integration}.{file_form} to its path")
-        webhook = receiver.get("webhook")
-        if not isinstance(webhook, dict):
-            continue
-        if ("url" in webhook) == ("url_file" in webhook):
-            yield where + ("webhook",), "give exactly one of url or url_file"
-        elif isinstance(webhook.get("url"), str):
-            yield from _webhook_url(webhook["url"], where + ("webhook", "url"))
-
-
-def _webhook_url(url: str, path: SpecPath) -> Iterator[Finding]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        yield path, f"{url!r} is not an http(s) URL"
-    elif parts.username or parts.password:
-        yield path, "the URL carries credentials; put the whole URL in a file and set webhook.url_file to its path"
-    elif any(SECRET_QUERY_KEYS.search(key) for key, _ in parse_qsl(parts.query)):
-        yield path, "the URL's query looks like it carries a secret; put the whole URL in a file and set webhook.url_file"
 
 
 def _routes(data: dict[str, Any]) -> Iterator[Finding]:
@@ -331,12 +317,6 @@ def _routes(data: dict[str, Any]) -> Iterator[Finding]:
             for label in route.get(key) if isinstance(route.get(key), dict) else {}:
                 if not LABEL_NAME_RE.match(str(label)):
                     yield where + (key, label), f"{label!r} is not a label name"
-        patterns = route.get("match_re") if isinstance(route.get("match_re"), dict) else {}
-        for pattern in patterns.values():
-            try:
-                re.compile(str(pattern))
-            except re.error as exc:
-                yield where + ("match_re",), f"{pattern!r} is not a regular expression: {exc}"
         matchers = route.get("matchers")
         for m_index, matcher in enumerate(matchers if isinstance(matchers, list) else []):
             if not MATCHER_RE.match(str(matcher)):
@@ -353,30 +333,5 @@ def _kubernetes_selectors(data: dict[str, Any]) -> Iterator[Finding]:
                 f"{job!r} is not a scrape job; use one of {', '.join(repr(j) for j in jobs)}")
 
 
-# Inline remote-write credentials -> the file form to use.
-REMOTE_WRITE_SECRETS = {("basic_auth", "password"): "basic_auth.password_file", ("bearer_token",): "bearer_token_file"}
-
-
-def _remote_write(data: dict[str, Any]) -> Iterator[Finding]:
-    for index, remote in enumerate(_mappings(data.get("remote_write"))):
-        where = ("remote_write", index)
-        basic_auth = remote.get("basic_auth") if isinstance(remote.get("basic_auth"), dict) else None
-        for path, file_form in REMOTE_WRITE_SECRETS.items():
-            node: Any = remote
-            for key in path[:-1]:
-                node = node.get(key) if isinstance(node, dict) else None
-            if isinstance(node, dict) and path[-1] in node:
-                yield where + path, (f"{INLINE_SECRET_MESSAGE}; put the value in a file readable by Prometheus "
-                                     f"and set remote_write[{index}].{file_form} to its path")
-        if basic_auth is not None and "password_file" not in basic_auth and "password" not in basic_auth:
-            yield where + ("basic_auth", "password_file"), "is required with basic_auth: the file holding the password"
-        if basic_auth is not None and ("bearer_token_file" in remote or "bearer_token" in remote):
-            yield where + ("basic_auth",), "give either basic_auth or bearer_token_file, not both"
-        headers = remote.get("headers") if isinstance(remote.get("headers"), dict) else {}
-        for header in headers:
-            if SECRET_QUERY_KEYS.search(str(header)):
-                yield where + ("headers", header), (f"{INLINE_SECRET_MESSAGE}; the header {header} carries a credential: "
-                                                    "use bearer_token_file or basic_auth.password_file")
-
-
-RAW_CHECKS: tuple[RawCheck, ...] = (_secrets, _routes, _kubernetes_selectors, _remote_write)
+# The regexes themselves are checked with RE2, as Alertmanager (Go) reads them, in hygiene.py.
+RAW_CHECKS: tuple[RawCheck, ...] = (secret_problems, hygiene_problems, _routes, _kubernetes_selectors)

@@ -14,7 +14,9 @@ import yaml
 
 from .errors import Problem, SpecError, SpecPath, format_path
 from .model import Stack, build_model
-from .semantics import raw_problems, secret_paths, semantic_problems
+from .output import display_name
+from .secrets import secret_paths
+from .semantics import raw_problems, semantic_problems
 from .yamlload import YAML_LOADER
 
 # A spec is a few hundred nodes; the reference one about 300. An alias bomb expands
@@ -108,34 +110,58 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[SpecPath, str]:
 
 def _read_text(path: Path | str) -> str:
     source = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SpecError(source, [Problem("", "file not found; pass the path of a holystack spec (default ./holystack.yaml)")]) from None
-    except OSError as exc:
-        raise SpecError(source, [Problem("", f"cannot read the file: {exc.strerror}")]) from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise SpecError(source, [Problem("", f"file is larger than {MAX_SPEC_BYTES // 1024 // 1024} MiB; a spec is a few KiB")])
+    raw = _read_capped(Path(path), source)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(source, [Problem("", f"not UTF-8 text (byte {exc.start}); save the spec as UTF-8")]) from None
 
 
+def _read_capped(spec_path: Path, source: str) -> bytes:
+    """The bytes of a regular file of at most MAX_SPEC_BYTES, read without blocking on a FIFO and
+    without reading more than the cap from a device; anything but a regular file is refused."""
+    import os
+    import stat
+
+    too_large = Problem("", f"file is larger than {MAX_SPEC_BYTES // 1024 // 1024} MiB; a spec is a few KiB")
+    try:
+        fd = os.open(spec_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise SpecError(source, [Problem("", "file not found; pass the path of a holystack spec (default ./holystack.yaml)")]) from None
+    except OSError as exc:
+        raise SpecError(source, [Problem("", f"cannot read the file: {exc.strerror}")]) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = ("a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
+                else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file")
+        raise SpecError(source, [Problem("", f"is {kind}, not a regular file; pass the path of a spec file")])
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > MAX_SPEC_BYTES:
+            raise SpecError(source, [too_large])
+        try:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+        except OSError as exc:
+            raise SpecError(source, [Problem("", f"cannot read the file: {exc.strerror}")]) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(source, [too_large])
+    return raw
+
+
 def read_spec(path: Path | str) -> dict[str, Any]:
     """Load and check a spec file; returns the valid data (as written, without defaults) or raises
     SpecError with every problem."""
-    return _checked(_read_text(path), str(path), Path(path).name)[0]
+    return _checked(_read_text(path), str(path), display_name(Path(path).name))[0]
 
 
 def read_stack(path: Path | str) -> Stack:
     """Load, check and model a spec file; raises SpecError with every problem."""
-    return _checked(_read_text(path), str(path), Path(path).name)[1]
+    return _checked(_read_text(path), str(path), display_name(Path(path).name))[1]
 
 
 def check_spec_text(text: str, source: str = "<spec>") -> dict[str, Any]:
     """The checks of read_spec on text already in memory."""
-    return _checked(text, source, Path(source).name)[0]
+    return _checked(text, source, display_name(Path(source).name))[0]
 
 
 def _checked(text: str, source: str, source_name: str) -> tuple[dict[str, Any], Stack]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from .output import drift
 from .pipeline import load_stack
 from .render import render_stack
 from .render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, DASHBOARDS_DIR, PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
-from .semantics import INLINE_SECRETS
+from .secrets import config_secrets
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ class Report:
                      + (" (--strict: skipped checks fail)" if self.strict and skipped else ""))
         return "\n".join(lines)
 
+    def as_json(self) -> str:
+        """The report for CI: every check with its status, detail and findings, and the verdict."""
+        return json.dumps({
+            "ok": not self.failed, "strict": self.strict,
+            "checks": [{"name": r.name, "status": r.status, "detail": r.detail, "findings": list(r.findings)}
+                       for r in self.results],
+        }, indent=2, ensure_ascii=False)
+
 
 def _load_yaml(out: Path, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
     documents, errors = {}, []
@@ -63,41 +72,49 @@ def _load_yaml(out: Path, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
 def _secrets_check(out: Path) -> CheckResult:
     path = out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG
     config = yaml.safe_load(path.read_text("utf-8")) or {}
-    findings = []
-    for receiver in config.get("receivers", []):
-        for integration, fields in INLINE_SECRETS.items():
-            for entry in receiver.get(f"{integration}_configs", []):
-                findings += [f"receiver {receiver.get('name')}: inline {integration}.{field}; use {form}"
-                             for field, form in fields.items() if field in entry]
+    findings = config_secrets(config)
     return CheckResult.from_findings("no inline secrets in alertmanager.yml", findings, "only *_file forms")
 
 
-def run_checks(stack: Stack, out: Path) -> list[CheckResult]:
+Progress = Callable[[CheckResult], None]
+
+
+def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> list[CheckResult]:
+    """Every check of the rendered stack in out; progress (if given) sees each result as it comes."""
+    results: list[CheckResult] = []
+
+    def add(*new: CheckResult) -> None:
+        for result in new:
+            results.append(result)
+            if progress is not None:
+                progress(result)
+
     files = render_stack(stack)
     current = drift(files, out)
-    results = [CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
-                           "byte for byte" if current.clean else "run holystack render", tuple(current.lines()))]
+    add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
+                    "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
     rule_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{RULES_DIR}/"))
     test_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
     relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
-    results += tool_checks(out, relative(rule_paths), relative(test_paths))
-    results += scale_out_checks(out, files)
     # promtool resolves paths from its working folder: run it in prometheus/.
+    for result in tool_checks(out, relative(rule_paths), relative(test_paths)):
+        add(result)
+    add(*scale_out_checks(out, files))
     documents, errors = _load_yaml(out, [p for p in rule_paths if (out / p).is_file()])
     if errors:
-        results.append(CheckResult("rule files load", FAIL, "", tuple(errors)))
-    results += lint_rules(stack, documents)
-    results.append(check_retention(stack, out, documents))
+        add(CheckResult("rule files load", FAIL, "", tuple(errors)))
+    add(*lint_rules(stack, documents))
+    add(check_retention(stack, out, documents))
     dashboards: dict[str, Any] = {}
     for path in sorted((out / DASHBOARDS_DIR).glob("*.json")):
         dashboards[path.name] = json.loads(path.read_text("utf-8"))
-    results += lint_dashboards(stack, dashboards, RuleSet(documents).recorded)
-    results.append(_secrets_check(out))
+    add(*lint_dashboards(stack, dashboards, RuleSet(documents).recorded))
+    add(_secrets_check(out))
     return results
 
 
-def validate(spec_path: Path, out: Path, strict: bool = False) -> Report:
+def validate(spec_path: Path, out: Path, strict: bool = False, progress: Progress | None = None) -> Report:
     stack = load_stack(spec_path)
     if not out.is_dir():
         raise UsageError(f"{out} is not a folder; run `holystack render {spec_path} -o {out}` first")
-    return Report(run_checks(stack, out), strict)
+    return Report(run_checks(stack, out, progress), strict)

@@ -12,6 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
+
+# Property tests (tests/test_property.py): "ci" is bounded and derandomized (the same examples
+# every run); "hunt" is for long local runs: pytest --hypothesis-profile=hunt tests/test_property.py
+# "ci" does not shrink a failure (each tool example takes seconds): it reports the example as found.
+settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None, print_blob=True,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+settings.register_profile("hunt", max_examples=4000, deadline=None, print_blob=True)
+settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "holysheep.yaml"

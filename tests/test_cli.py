@@ -80,3 +80,57 @@ def test_installed_console_script(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     bad = subprocess.run([executable, "render", str(tmp_path / "missing.yaml")], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "file not found" in bad.stderr
+
+
+def test_version_and_short_help() -> None:
+    from importlib.metadata import version
+
+    shown = runner.invoke(app, ["--version"])
+    assert shown.exit_code == 0 and shown.output.strip() == f"holystack {version('holystack')}"
+    for args in (["-h"], ["render", "-h"], ["validate", "-h"]):
+        helped = runner.invoke(app, args)
+        assert helped.exit_code == 0 and "Usage:" in helped.output, args
+
+
+def test_validate_format_json_for_ci(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "out"
+    runner.invoke(app, ["render", str(EXAMPLE), "-o", str(out)])
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # tools skipped: fast, and a verdict to read
+    relaxed = runner.invoke(app, ["validate", str(EXAMPLE), "-o", str(out), "--format", "json"])
+    report = json.loads(relaxed.stdout)
+    assert relaxed.exit_code == 0 and report["ok"] is True and report["strict"] is False
+    statuses = {check["name"]: check["status"] for check in report["checks"]}
+    assert statuses["promtool test rules"] == "skip" and statuses["no inline secrets in alertmanager.yml"] == "pass"
+    strict = runner.invoke(app, ["validate", str(EXAMPLE), "-o", str(out), "--strict", "--format", "json"])
+    assert strict.exit_code == 1 and json.loads(strict.stdout)["ok"] is False
+    bad = runner.invoke(app, ["validate", str(EXAMPLE), "-o", str(out), "--format", "xml"])
+    assert bad.exit_code == 2 and "--format 'xml' is not one of table, json" in bad.output
+
+
+def test_validate_shows_a_progress_line_per_check_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    out = tmp_path / "out"
+    runner.invoke(app, ["render", str(EXAMPLE), "-o", str(out)])
+    console = Path(sys.executable).with_name("holystack")
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PATH": str(tmp_path / "empty-bin")}
+    done = subprocess.run([str(console), "validate", str(EXAMPLE), "-o", str(out)], stderr=follower,
+                          stdout=subprocess.PIPE, text=True, env=env, timeout=120)
+    os.close(follower)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(leader)
+    progress = [line.strip() for line in terminal.decode().splitlines() if line.strip()]
+    table_rows = done.stdout.splitlines()[1:-1]  # the table: header, one row per check (+ findings), summary
+    checks = [row for row in table_rows if not row.startswith(" ")]
+    assert len(progress) == len(checks) >= 10
+    assert progress[0].endswith("out/ is what the spec renders") and progress[1] == "SKIP  promtool check config"

@@ -191,6 +191,22 @@ def test_healthy_traffic_sends_nothing_but_watchdog(tmp_path: Path) -> None:
         assert run.capture.notifications == [], deliveries(run.capture.notifications)
 
 
+def test_watchdog_reaches_the_configured_dead_mans_switch(tmp_path: Path) -> None:
+    def with_deadman(spec: dict[str, Any]) -> dict[str, Any]:
+        # A webhook receiver: live() points it at the capture server, at /deadman.
+        spec["alerting"]["receivers"].append({"name": "deadman", "webhook": {"url": "http://deadman.invalid/"}})
+        spec["alerting"]["watchdog"] = {"receiver": "deadman", "repeat_interval": "2s"}
+        return spec
+
+    with live(tmp_path, "healthy", change=with_deadman) as run:
+        heartbeat = Delivery("deadman", "firing", PREFIX + "Watchdog", "none")
+        first = run.capture.wait_for(lambda n: heartbeat in deliveries(n), ALERT_DEADLINE)
+        assert first, f"the Watchdog did not reach the dead man's switch; got {deliveries(run.capture.notifications)}"
+        # A heartbeat, not a single notice: it is repeated at repeat_interval.
+        assert wait_until(lambda: sum(n.path.strip("/") == "deadman" for n in run.capture.notifications) >= 2, 20)
+        assert {d.receiver for d in deliveries(run.capture.notifications)} == {"deadman"}
+
+
 # Panels that may stay empty in the mixed scenario, with the reason. None today: the mixed
 # scenario has 429s, 5xx and timeouts, cached prompts and rate-limit headers.
 EMPTY_IN_MIXED: dict[str, str] = {}

@@ -149,3 +149,31 @@ def test_cost_report_gives_the_months_table_and_plot(database: str, tmp_path: Pa
 def test_cost_report_says_what_to_do_without_a_ledger(database: str) -> None:
     done = _holystack("cost", "report", "--dsn", database, "--spec", str(EXAMPLE))
     assert done.returncode == 2 and "apply OUT/sql/billing.sql" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cost_report_month_defaults_to_utc(monkeypatch) -> None:
+    """Just before midnight UTC on the last day of a month, a clock east of UTC already reads the
+    next month; the report's default month is the UTC one."""
+    import datetime as dt
+
+    from holystack import cost_report
+
+    instant = dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.timezone.utc)
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206
+            return instant.astimezone(tz) if tz else instant.astimezone(dt.timezone(dt.timedelta(hours=7))).replace(tzinfo=None)
+
+        @classmethod
+        def today(cls):  # noqa: ANN206
+            return cls.now()
+
+    class Day(dt.date):
+        @classmethod
+        def today(cls):  # noqa: ANN206
+            return dt.date(2026, 12, 1)  # the local date, 07:00 east of UTC
+
+    monkeypatch.setattr(cost_report, "datetime", Clock)
+    monkeypatch.setattr(cost_report, "date", Day)
+    assert cost_report.parse_month(None) == dt.date(2026, 11, 1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR
@@ -35,12 +36,11 @@ def run_tool(name: str, tool: str, args: list[str], cwd: Path) -> CheckResult:
     return CheckResult(name, FAIL, f"exit {done.returncode}", lines[-40:])
 
 
-def tool_checks(out: Path, rule_files: list[str], test_files: list[str]) -> list[CheckResult]:
-    """rule_files and test_files are relative to out/prometheus, where promtool runs."""
+def tool_checks(out: Path, rule_files: list[str], test_files: list[str]) -> Iterator[CheckResult]:
+    """rule_files and test_files are relative to out/prometheus, where promtool runs.
+    Yields each result as its tool finishes, so that a caller can show progress."""
     prometheus = out / PROMETHEUS_DIR
-    return [
-        run_tool("promtool check config", "promtool", ["check", "config", PROMETHEUS_CONFIG], prometheus),
-        run_tool("promtool check rules", "promtool", ["check", "rules", *rule_files], prometheus),
-        run_tool("promtool test rules", "promtool", ["test", "rules", *test_files], prometheus),
-        run_tool("amtool check-config", "amtool", ["check-config", ALERTMANAGER_CONFIG], out / ALERTMANAGER_DIR),
-    ]
+    yield run_tool("promtool check config", "promtool", ["check", "config", PROMETHEUS_CONFIG], prometheus)
+    yield run_tool("promtool check rules", "promtool", ["check", "rules", *rule_files], prometheus)
+    yield run_tool("promtool test rules", "promtool", ["test", "rules", *test_files], prometheus)
+    yield run_tool("amtool check-config", "amtool", ["check-config", ALERTMANAGER_CONFIG], out / ALERTMANAGER_DIR)

@@ -20,7 +20,6 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from ..identifiers import ledger_schema
 from .core import CallRow, Instrument
 
 log = logging.getLogger("holystack.ledger")
@@ -43,7 +42,13 @@ class Ledger:
 
         self._psycopg = psycopg
         self.dsn = dsn
-        self.schema = ledger_schema(instrument.contract.prefix)
+        from psycopg import sql
+
+        # The schema is the metrics prefix: quoted by psycopg as an identifier, never spliced in.
+        self._insert = sql.SQL("INSERT INTO {schema}.calls ({columns}) VALUES ({values})").format(
+            schema=sql.Identifier(instrument.contract.prefix),
+            columns=sql.SQL(", ").join(sql.Identifier(column) for column in COLUMNS),
+            values=sql.SQL(", ").join(sql.Placeholder() for _ in COLUMNS))
         self.batch_size, self.flush_seconds = batch_size, flush_seconds
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         prefix = instrument.contract.prefix
@@ -115,8 +120,7 @@ class Ledger:
                 rows.append(item)
 
     def _write(self, batch: list[CallRow]) -> None:
-        sql = (f"INSERT INTO {self.schema}.calls ({', '.join(COLUMNS)}) "
-               f"VALUES ({', '.join(['%s'] * len(COLUMNS))})")
+        sql = self._insert
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 if self._connection is None or self._connection.closed:

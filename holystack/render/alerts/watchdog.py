@@ -18,8 +18,15 @@ def rules(stack: Stack) -> list[AlertRule]:
 
 
 def routes(stack: Stack) -> list[dict[str, Any]]:
-    """First of all routes: the Watchdog goes to a receiver that does nothing."""
-    return [{"receiver": WATCHDOG_RECEIVER, "matchers": [f'alertname="{stack.alert_name(WATCHDOG)}"']}]
+    """First of all routes: the Watchdog goes to the dead man's switch alerting.watchdog names, heard
+    at once and then every repeat_interval; without one, to a receiver that does nothing."""
+    alerting = stack.alerting
+    route: dict[str, Any] = {"receiver": alerting.watchdog_receiver,
+                             "matchers": [f'alertname="{stack.alert_name(WATCHDOG)}"']}
+    if alerting.watchdog_repeat_interval is not None:
+        interval = str(alerting.watchdog_repeat_interval)
+        route.update({"group_wait": "0s", "group_interval": interval, "repeat_interval": interval})
+    return [route]
 
 
 def receivers(stack: Stack) -> list[dict[str, Any]]:
