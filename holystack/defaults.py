@@ -73,6 +73,8 @@ BURN_RATE_ALERTS = (
 DEFAULT_SLO_MIN_CALLS = 100
 
 RESERVED_JOB_NAMES = ("prometheus", "alertmanager")
+# How long each generated promtool case runs: the spec's for: and rate windows must fit in it.
+PROMTOOL_CASE_RUN = "1h"
 WATCHDOG_RECEIVER = "holystack-watchdog"
 # How often a configured dead man's switch hears the Watchdog again (alerting.watchdog.repeat_interval).
 DEFAULT_WATCHDOG_REPEAT = "1m"

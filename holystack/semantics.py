@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .contract import COUNTER_SUFFIXES, OTHER
-from .defaults import ABSENT_FOR_MIN_SCRAPES, RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES, WATCHDOG_RECEIVER
+from .defaults import (ABSENT_FOR_MIN_SCRAPES, PROMTOOL_CASE_RUN, RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES,
+                       WATCHDOG_RECEIVER)
 from .errors import SpecPath, format_path
 from .hygiene import hygiene_problems
 from .model import Duration, Stack, k8s_name
@@ -253,7 +254,7 @@ def _resilience(stack: Stack) -> Iterator[Finding]:
 
 # The generated promtool cases run an hour and evaluate an alert 2m after it may fire; a budget alert
 # reads a 24 h sum that moves slowly.
-TEST_RUN = Duration(60 * 60_000)
+TEST_RUN = Duration.parse(PROMTOOL_CASE_RUN)
 TEST_EVAL_MARGIN = Duration(2 * 60_000)
 MAX_BUDGET_FOR = Duration(15 * 60_000)
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from holystack.hygiene import TEST_RUN_MS, host_port_problem, re2_problem, url_problem
-from holystack.render.ruletests import RUN
+from holystack.hygiene import host_port_problem, re2_problem, url_problem
+from holystack.render.alerts.promtool import RUN
+from holystack.semantics import TEST_RUN
 from holystack.secrets import config_secrets, url_secret
 
 from .conftest import EXAMPLE
 
 
 def test_test_horizon_is_the_generated_tests_run() -> None:
-    assert TEST_RUN_MS == RUN.ms
+    assert TEST_RUN == RUN
 
 
 @pytest.mark.parametrize("pattern, ok", [("crit.*", True), ("warning|critical", True), ("(?=crit)", False),

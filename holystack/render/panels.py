@@ -49,7 +49,7 @@ class Queries:
 
     def __init__(self, stack: Stack):
         self.stack = stack
-        self.p = stack.contract
+        self.contract = stack.contract
         self.s = Series(stack)
 
     @staticmethod

@@ -73,8 +73,8 @@ def request_rules(stack: Stack) -> list[Rule]:
     the counter steps that every longer window is summed from. Each is recorded in the cut its
     readers need; the raw request counters are scanned whole twice (calls per provider, endpoint and
     model; calls by status), the ratios read only their status class."""
-    s, p, w = Series(stack), stack.contract, str(stack.rate_window)
-    failed_calls = selector(p.calls.name, matcher(c.STATUS_CODE, c.FAILED, "=~"))
+    s, contract, w = Series(stack), stack.contract, str(stack.rate_window)
+    failed_calls = selector(contract.calls.name, matcher(c.STATUS_CODE, c.FAILED, "=~"))
     rules: list[Rule] = [{"record": s.requests, "expr": _class_rate(stack, CALL_LABELS)}]
     rules += [{"record": s.ratio(name), "expr": share(_class_rate(stack, CALL_LABELS, name), s.requests)}
               for name in ALERT_RATIOS]
@@ -82,9 +82,9 @@ def request_rules(stack: Stack) -> list[Rule]:
         {"record": s.requests_by_provider_model, "expr": f"sum {by(COST_LABELS)} ({s.requests})"},
         {"record": s.ratio_by_provider_model(DASHBOARD_RATIO),
          "expr": share(_class_rate(stack, COST_LABELS, DASHBOARD_RATIO), s.requests_by_provider_model)},
-        {"record": s.requests_by_status, "expr": f"sum {by(STATUS_LABELS)} (rate({p.requests.name}[{w}]))"},
+        {"record": s.requests_by_status, "expr": f"sum {by(STATUS_LABELS)} (rate({contract.requests.name}[{w}]))"},
         # The SLOs count logical calls, whatever their retries and fallbacks.
-        {"record": s.endpoint_calls_step, "expr": counter_step(stack, p.calls.name, (c.ENDPOINT,))},
+        {"record": s.endpoint_calls_step, "expr": counter_step(stack, contract.calls.name, (c.ENDPOINT,))},
         {"record": s.endpoint_failed_calls_step, "expr": counter_step(stack, failed_calls, (c.ENDPOINT,))},
     ]
     return rules
@@ -93,27 +93,27 @@ def request_rules(stack: Stack) -> list[Rule]:
 def latency_rules(stack: Stack) -> list[Rule]:
     """Bucket rates per provider and endpoint and the p95 the alert reads. The raw buckets are most
     of the raw series: in a group of their own, their scan runs beside the requests' scan."""
-    s, p, w = Series(stack), stack.contract, str(stack.rate_window)
+    s, contract, w = Series(stack), stack.contract, str(stack.rate_window)
     return [
         {"record": s.duration_buckets,
-         "expr": f"sum {by(LATENCY_LABELS + (c.LE,))} (rate({p.duration.name}_bucket[{w}]))"},
+         "expr": f"sum {by(LATENCY_LABELS + (c.LE,))} (rate({contract.duration.name}_bucket[{w}]))"},
         {"record": s.duration_quantile, "expr": f"histogram_quantile({P95}, {s.duration_buckets})",
          "labels": {QUANTILE: P95}},
     ]
 
 
 def cost_rules(stack: Stack) -> list[Rule]:
-    s, p, w = Series(stack), stack.contract, str(stack.rate_window)
+    s, contract, w = Series(stack), stack.contract, str(stack.rate_window)
     rules: list[Rule] = [
         {"record": s.token_price, "expr": f"vector({number(price)})",
          "labels": {c.MODEL: model, c.TOKEN_TYPE: token_type}}
         for model, token_type, price in token_prices(stack)
     ]
-    rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_RATE_LABELS)} (rate({p.tokens.name}[{w}]))"})
+    rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_RATE_LABELS)} (rate({contract.tokens.name}[{w}]))"})
     rules.append({"record": s.cost_rate,
-                  "expr": f"sum {by(COST_LABELS)} (\n  rate({p.tokens.name}[{w}])\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
+                  "expr": f"sum {by(COST_LABELS)} (\n  rate({contract.tokens.name}[{w}])\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
     rules.append({"record": s.cost_step,
-                  "expr": f"sum {by(COST_LABELS)} (\n  {counter_step(stack, p.tokens.name, TOKEN_LABELS)}\n"
+                  "expr": f"sum {by(COST_LABELS)} (\n  {counter_step(stack, contract.tokens.name, TOKEN_LABELS)}\n"
                           f"  * {PRICE_JOIN}\n  {s.token_price}\n)"})
     rules.append({"record": s.cost_step_total, "expr": f"sum({s.cost_step})"})
     rules.append(month_to_date_rule(stack, s.cost_month_to_date, s.cost_step_total))

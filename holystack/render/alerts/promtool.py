@@ -9,11 +9,12 @@ from typing import Any
 
 from ... import contract as c
 from ... import gotemplate
+from ...defaults import PROMTOOL_CASE_RUN
 from ...model import Duration, Stack
 from ...promql import number, quote
 from .rule import SEVERITY, AlertRule
 
-RUN = Duration(60 * 60 * 1000)  # how long each case's series run
+RUN = Duration.parse(PROMTOOL_CASE_RUN)  # how long each case's series run
 # How long past its rate window and for: a case evaluates an alert.
 SETTLE = Duration(2 * 60 * 1000)
 
