@@ -70,6 +70,9 @@ def scale_spec(ports: Ports) -> dict:
     data["scrape"]["jobs"][0]["interval"] = "15s"
     data["providers"] = [{"name": f"provider-{i}", "base_url": f"https://p{i}.example.com/v1", "timeout": "30s"}
                          for i in range(PROVIDERS)]
+    # Each provider falls back to the next: the fallback alert and panel are part of the load.
+    data["resilience"] = {"fallbacks": [{"from": f"provider-{i}", "to": f"provider-{i + 1}"}
+                                        for i in range(PROVIDERS - 1)]}
     data["endpoints"] = [{"path": f"/endpoint-{i}", "latency_p95": "5s", "availability": 99.5}
                          for i in range(ENDPOINTS)]
     data["models"] = [{"name": f"model-{i:02d}", "prices": {"input": 1.0 + i % 7, "output": 2.0, "cached_input": 0.5}}

@@ -24,7 +24,7 @@ def client_rules(stack: Stack) -> list[Rule]:
          "expr": f"sum {by(FALLBACK_LABELS)} (rate({contract.fallbacks.name}[{w}]))\n/ on () group_left ()\n{s.calls}"},
         {"record": s.retry_ratio,
          "expr": f"sum {by((c.PROVIDER,))} (rate({contract.retries.name}[{w}]))\n"
-                 f"/\nsum {by((c.PROVIDER,))} (rate({contract.requests.name}[{w}]))"},
+                 f"/\nsum {by((c.PROVIDER,))} ({s.requests})"},
         {"record": s.ratelimit_headroom,
          "expr": f"min {by(HEADROOM_LABELS)} (\n  {contract.ratelimit_remaining.name}\n"
                  f"  / {contract.ratelimit_limit.name}\n)"},

@@ -128,8 +128,8 @@ def threshold_steps(levels: list[float]) -> list[dict[str, Any]]:
 
 
 def variables(stack: Stack) -> g.Templating:
-    # Every provider, endpoint and model with calls has its ratios recorded.
-    requests = Series(stack).ratio("success")
+    # Every provider, endpoint and model with calls has its call rate recorded.
+    requests = Series(stack).requests
     t = texts(stack)
     variables = [g.Template(name=DATASOURCE_VAR, label=t("var_datasource"), query="prometheus",
                             type="datasource", default=stack.dashboards.datasource)]

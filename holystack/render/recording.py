@@ -30,8 +30,9 @@ def share(numerator: str, denominator: str) -> str:
     return f"(\n  {numerator}\n  or {denominator} * 0\n)\n/ {denominator}"
 
 
-# The status classes the ratio alerts read, one recorded ratio each per provider, endpoint and model.
-ALERT_RATIOS = ("rate_limited", "server_error", "timeout", "success")
+# The status classes the attempt ratio alerts read, one recorded ratio each per provider, endpoint and
+# model (SuccessRatioLow reads the logical calls' share, in client_rules).
+ALERT_RATIOS = ("rate_limited", "server_error", "timeout")
 # The ratio the dashboards read by provider and model.
 DASHBOARD_RATIO = "rate_limited"
 
