@@ -134,8 +134,8 @@ SCENARIOS = {
     "timeouts": (("TimeoutRatioHigh", "warning", "chat"), {"SuccessRatioLow", "LatencyP95High", "RetryRatioHigh"},
                  ("timeout", 0.2)),
     "slow": (("LatencyP95High", "warning", "chat"), set(), None),
-    # With the upstream gone, the breaker opens too.
-    "outage": (("SuccessRatioLow", "critical", "pager"), {"CircuitBreakerOpen"}, ("error", 1.0)),
+    # With the upstream gone, the breaker opens too, and the refused connections were retried first.
+    "outage": (("SuccessRatioLow", "critical", "pager"), {"CircuitBreakerOpen", "RetryRatioHigh"}, ("error", 1.0)),
 }
 
 
