@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import select
+import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -34,3 +36,17 @@ def prom_query(prometheus_url: str, expr: str) -> list[dict]:
         body = json.load(response)
     assert body["status"] == "success", body
     return body["data"]["result"]
+
+
+def read_until(process: "subprocess.Popen[str]", text: str, timeout: float) -> str:
+    """What process printed until a line holds text, or timeout seconds passed, or it closed stdout."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not any(text in line for line in lines):
+        ready, _, _ = select.select([process.stdout], [], [], 1)
+        if ready:
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            lines.append(line)
+    return "".join(lines)

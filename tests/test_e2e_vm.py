@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from holystack.live.victoriametrics import PACKAGE, VICTORIAMETRICS, VMAGENT, VMALERT
 
 from .conftest import EXAMPLE
-from .helpers import answers
+from .helpers import answers, read_until
 from .test_e2e import check_dashboards_have_data, check_scenario, live
 
 ENGINE = "victoriametrics"
@@ -64,18 +62,9 @@ def test_up_with_the_victoriametrics_engine_as_the_readme_runs_it(tmp_path: Path
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     expected = "-> oncall: firing HolySheepRateLimitRatioHigh (critical)"
-    lines: list[str] = []
     urls: list[str] = []
     try:
-        deadline = time.monotonic() + UP_DEADLINE
-        while time.monotonic() < deadline and not any(expected in line for line in lines):
-            ready, _, _ = select.select([process.stdout], [], [], 1)
-            if ready:
-                line = process.stdout.readline()
-                if not line:
-                    break
-                lines.append(line)
-        output = "".join(lines)
+        output = read_until(process, expected, UP_DEADLINE)
         assert expected in output, output
         urls = [re.search(rf"{name}\s+(http://127\.0\.0\.1:\d+)", output)[1]
                 for name in ("VictoriaMetrics", "vmagent", "vmalert", "Alertmanager")]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from .conftest import EXAMPLE
-from .helpers import answers
+from .helpers import answers, read_until
 
 pytestmark = pytest.mark.usefixtures("servers")
 DEADLINE = 60.0
@@ -23,18 +21,8 @@ def test_up_runs_the_stack_and_ctrl_c_stops_it(tmp_path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "holystack", "up", str(EXAMPLE), "--scenario", "rate-limit",
                                 "--workdir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    lines: list[str] = []
     try:
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline and not any("-> oncall: firing HolySheepRateLimitRatioHigh" in line
-                                                      for line in lines):
-            ready, _, _ = select.select([process.stdout], [], [], 1)
-            if ready:
-                line = process.stdout.readline()
-                if not line:
-                    break
-                lines.append(line)
-        output = "".join(lines)
+        output = read_until(process, "-> oncall: firing HolySheepRateLimitRatioHigh", DEADLINE)
         assert "-> oncall: firing HolySheepRateLimitRatioHigh (critical)" in output, output
         prometheus = re.search(r"Prometheus\s+(http://127\.0\.0\.1:\d+)", output)[1]
         alertmanager = re.search(r"Alertmanager\s+(http://127\.0\.0\.1:\d+)", output)[1]
