@@ -107,5 +107,5 @@ def lint_dashboards(stack: Stack, dashboards: dict[str, dict[str, Any]], recorde
     count = sum(1 for d in dashboards.values() for _ in targets(d))
     if not dashboards:
         findings.append("no dashboards in grafana/dashboards/")
-    return [CheckResult.from_findings("dashboards (datasource var, units, $__rate_interval, uids, schema, panel types)", findings,
+    return [CheckResult.from_findings("dashboards (datasource var, units, $__rate_interval, uids, schema)", findings,
                                       f"{len(dashboards)} dashboard(s), {count} queries")]

@@ -19,7 +19,7 @@ SDK = "grafana-foundation-sdk"
 # Pinned exactly in pyproject's dev extra: PyPI also carries epoch-numbered builds that an
 # unpinned install prefers.
 SDK_PIN = f"{SDK}==0.0.21"
-CHECK_NAME = "dashboards load in Grafana's models (grafana-foundation-sdk round trip)"
+CHECK_NAME = "dashboards through Grafana's models (SDK round trip)"
 MAX_SHOWN = 3  # findings shown per dashboard; the count says how many there are
 
 RoundTrip = Callable[[dict[str, Any]], dict[str, Any]]
