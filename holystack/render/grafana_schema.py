@@ -15,8 +15,9 @@ from typing import Any
 # dashboard API" (that folder's README), and the default of grafana-foundation-sdk's Dashboard.
 # Grafana's main branch adds a v43 that only rewrites formatTime transformations (none here).
 SCHEMA_VERSION = 42
-# The panel types the dashboards use: Grafana's current core visualisations (no Angular graph,
-# singlestat or table-old, which Grafana 12 no longer loads and migrates on import).
+# The panel types the dashboards may use: Grafana's current core visualisations. Not the Angular
+# graph, singlestat or table-old: Grafana 12 has no Angular and turns them into timeseries, stat
+# and table when it loads them.
 CURRENT_PANEL_TYPES = frozenset({"bargauge", "gauge", "row", "stat", "table", "text", "timeseries"})
 
 # Top level: the pre-5.0 row layout and its companions (sharedCrosshair became graphTooltip in
