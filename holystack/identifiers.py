@@ -19,6 +19,12 @@ def dashboard_uid(stack: "Stack", slug: str) -> str:
     return f"{stack.name}-{slug}"[:MAX_UID_LENGTH]
 
 
+def datasource_uid(stack: "Stack") -> str:
+    """uid of the Prometheus data source the stack provisions; the dashboards' data source
+    variable selects it by default."""
+    return f"{stack.name}-prometheus"
+
+
 def dashboard_url(stack: "Stack", slug: str) -> str:
     """Link to a dashboard: absolute when dashboards.url is set, else Grafana-relative."""
     return f"{stack.dashboards.url or ''}/d/{dashboard_uid(stack, slug)}"

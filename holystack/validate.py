@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from .checks.dashboards_lint import lint_dashboards
+from .checks.grafana_models import grafana_models_check
 from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
 from .checks.retention import check_retention
 from .checks.rules_lint import RuleSet, lint_rules
@@ -109,6 +110,7 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
     for path in sorted((out / DASHBOARDS_DIR).glob("*.json")):
         dashboards[path.name] = json.loads(path.read_text("utf-8"))
     add(*lint_dashboards(stack, dashboards, RuleSet(documents).recorded))
+    add(grafana_models_check(dashboards))
     add(_secrets_check(out))
     return results
 

@@ -125,6 +125,12 @@ def _break(dashboard: dict[str, Any], how: str) -> dict[str, Any]:
         panel["targets"][0]["expr"] = "sum(increase(holysheep_requests_total[1h]))"
     elif how == "unknown metric":
         panel["targets"][0]["expr"] = "sum(holysheep_calls)"
+    elif how == "schema version":
+        bad["schemaVersion"] = 12
+    elif how == "panel type":
+        panel["type"] = "graph"
+    elif how == "variable datasource":
+        next(v for v in bad["templating"]["list"] if v["name"] == "model")["datasource"] = None
     elif how == "variable metric":
         next(v for v in bad["templating"]["list"] if v["name"] == "model")["query"] = "label_values(nope, model)"
     return bad
@@ -144,6 +150,10 @@ DASHBOARD_BREAKS = {
     "fixed window": "'{title}' uses increase() over a fixed window; use a Grafana interval",
     "unknown metric": "'{title}' reads holysheep_calls, which is neither in the contract nor recorded",
     "variable metric": "variable 'model' reads no known metric",
+    "schema version": "schemaVersion 12, not 42 (what Grafana 12 and 13 write)",
+    "panel type": "panel '{title}' is of type 'graph', not one of Grafana's current bargauge, gauge, row, stat, "
+                  "table, text, timeseries",
+    "variable datasource": "variable 'model' does not use the $datasource variable",
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..identifiers import MAX_UID_LENGTH, dashboard_uid
 from ..model import Stack
+from ..render.grafana_schema import CURRENT_PANEL_TYPES, SCHEMA_VERSION
 from ..render.panels import DATASOURCE_VAR, FILTER_VARIABLES, RATE_INTERVAL
 from . import promql_ast as ast
 from .result import CheckResult
@@ -50,6 +51,9 @@ def lint_dashboard(stack: Stack, path: str, dashboard: dict[str, Any], recorded:
             findings.append(f"{path}: no '{name}' variable")
     if not dashboard.get("title"):
         findings.append(f"{path}: no title")
+    if dashboard.get("schemaVersion") != SCHEMA_VERSION:
+        findings.append(f"{path}: schemaVersion {dashboard.get('schemaVersion')}, not {SCHEMA_VERSION} "
+                        "(what Grafana 12 and 13 write)")
     uid = dashboard.get("uid") or ""
     if not uid.startswith(dashboard_uid(stack, "")) or len(uid) > MAX_UID_LENGTH:
         findings.append(f"{path}: uid {uid!r} is not a stable uid derived from the spec name")
@@ -59,6 +63,9 @@ def lint_dashboard(stack: Stack, path: str, dashboard: dict[str, Any], recorded:
     known = stack.contract.readable_series(recorded)
     for panel in panels(dashboard):
         title = panel.get("title", "?")
+        if panel.get("type") not in CURRENT_PANEL_TYPES:
+            findings.append(f"{path}: panel '{title}' is of type {panel.get('type')!r}, not one of Grafana's "
+                            f"current {', '.join(sorted(CURRENT_PANEL_TYPES))}")
         if panel.get("type") == "row":
             continue
         if not _uses_datasource_var(panel.get("datasource")):
@@ -85,6 +92,8 @@ def lint_dashboard(stack: Stack, path: str, dashboard: dict[str, Any], recorded:
     for name, variable in variables.items():
         query = variable.get("query")
         if variable.get("type") == "query":
+            if not _uses_datasource_var(variable.get("datasource")):
+                findings.append(f"{path}: variable '{name}' does not use the ${DATASOURCE_VAR} variable")
             metric = re.match(r"label_values\(([a-zA-Z_:][a-zA-Z0-9_:]*)", str(query or ""))
             if not metric or metric.group(1) not in known:
                 findings.append(f"{path}: variable '{name}' reads no known metric")
@@ -98,5 +107,5 @@ def lint_dashboards(stack: Stack, dashboards: dict[str, dict[str, Any]], recorde
     count = sum(1 for d in dashboards.values() for _ in targets(d))
     if not dashboards:
         findings.append("no dashboards in grafana/dashboards/")
-    return [CheckResult.from_findings("dashboards (datasource var, units, $__rate_interval, uids)", findings,
+    return [CheckResult.from_findings("dashboards (datasource var, units, $__rate_interval, uids, schema)", findings,
                                       f"{len(dashboards)} dashboard(s), {count} queries")]

@@ -11,15 +11,12 @@ from ..identifiers import COST_DASHBOARD
 from ..model import Stack
 from ..promql import SECONDS_PER_HOUR
 from ..series import Series
-from .panels import DATASOURCE, Layout, Queries, dashboard, stat, target, texts, threshold_steps, timeseries
+from .panels import Layout, Queries, bar_gauge, dashboard, stat, target, texts, threshold_steps, timeseries
 from .recording import PRICE_JOIN, month_forecast
 
 
 def _bars(title: str, query: str, legend: str, pos: g.GridPos) -> g.BarGauge:
-    return g.BarGauge(title=title, dataSource=DATASOURCE, format="currencyUSD",
-                      targets=[target(query, "A", legend, instant=True)], gridPos=pos, orientation="horizontal",
-                      displayMode="gradient", calc="lastNotNull",
-                      extraJson={"fieldConfig": {"defaults": {"unit": "currencyUSD"}}})
+    return bar_gauge(title, "currencyUSD", target(query, "A", legend, instant=True), pos)
 
 
 def cost_dashboard(stack: Stack) -> g.Dashboard:

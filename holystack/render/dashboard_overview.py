@@ -12,7 +12,7 @@ from ..promql import SECONDS_PER_HOUR, matcher, number
 from ..series import P95, Series
 from .client_rules import circuit_not_closed
 from .recording import DASHBOARD_RATIO
-from .panels import (DATASOURCE, Layout, Queries, dashboard, stat, target, texts, threshold_steps,
+from .panels import (Layout, Queries, bar_gauge, dashboard, stat, table, target, texts, threshold_steps,
                      timeseries)
 
 
@@ -59,16 +59,14 @@ def overview_dashboard(stack: Stack) -> g.Dashboard:
         timeseries(t("cost_per_day"), "currencyUSD",
                    [target(q.cost_over(c.MODEL, "$__interval"), "A", "{{model}}")], layout.place(12, 8),
                    interval="1d", drawStyle="bars", fillOpacity=80, stacking={"mode": "normal"}),
-        g.BarGauge(title=t("cost_by_model"), dataSource=DATASOURCE, format="currencyUSD",
-                   targets=[target(q.cost_over(c.MODEL, "$__range"), "A", "{{model}}", instant=True)],
-                   gridPos=layout.place(12, 8), orientation="horizontal", displayMode="gradient", calc="lastNotNull",
-                   extraJson={"fieldConfig": {"defaults": {"unit": "currencyUSD"}}}),
+        bar_gauge(t("cost_by_model"), "currencyUSD",
+                  target(q.cost_over(c.MODEL, "$__range"), "A", "{{model}}", instant=True), layout.place(12, 8)),
         # Calls over the range, approximated from the recorded 5m rates times the evaluation
         # interval: no recording counts calls by status over an arbitrary range, and this is a ranking.
-        g.Table(title=t("top_failing"), dataSource=DATASOURCE, unit="short",
-                targets=[target(f"topk(10, sum by ({c.PROVIDER}, {c.ENDPOINT}, {c.STATUS_CODE}) (sum_over_time("
-                                f"{q.calls(non_2xx)}[$__range])) * {step})", "A", instant=True)],
-                gridPos=layout.place(12, 8)),
+        table(t("top_failing"), "short",
+              target(f"topk(10, sum by ({c.PROVIDER}, {c.ENDPOINT}, {c.STATUS_CODE}) (sum_over_time("
+                     f"{q.calls(non_2xx)}[$__range])) * {step})", "A", instant=True),
+              layout.place(12, 8)),
         timeseries(t("ratelimit_headroom"), "percentunit",
                    [target(q.recorded(s.ratelimit_headroom, c.PROVIDER, c.MODEL), "A",
                            "{{provider}} {{model}} {{resource}}")], layout.place(12, 8), thresholdsStyleMode="line",

@@ -7,12 +7,13 @@ from functools import cache
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
-from ..identifiers import COST_DASHBOARD, OVERVIEW_DASHBOARD, SLO_DASHBOARD, dashboard_uid
+from ..identifiers import COST_DASHBOARD, OVERVIEW_DASHBOARD, SLO_DASHBOARD, dashboard_uid, datasource_uid
 from ..model import Stack
 from ..output import Files, to_json, to_yaml
 from .dashboard_cost import cost_dashboard
 from .dashboard_overview import overview_dashboard
 from .dashboard_slo import slo_dashboard
+from .grafana_schema import current_schema
 from .layout import DASHBOARDS_DIR, GRAFANA_DIR
 from .slo import slo_endpoints
 
@@ -27,7 +28,7 @@ def dashboards(stack: Stack) -> dict[str, g.Dashboard]:
 
 def _dashboard_json(dashboard: g.Dashboard) -> str:
     data = json.loads(json.dumps(dashboard.to_json_data(), cls=DashboardEncoder))
-    return to_json(data)
+    return to_json(current_schema(data))
 
 
 @cache
@@ -37,7 +38,7 @@ def render_grafana(stack: Stack) -> Files:
     files = {f"{DASHBOARDS_DIR}/{dashboard_uid(stack, slug)}.json": _dashboard_json(dashboard)
              for slug, dashboard in dashboards(stack).items()}
     datasources = {"apiVersion": 1, "datasources": [{
-        "name": settings.datasource, "type": "prometheus", "uid": f"{stack.name}-prometheus", "access": "proxy",
+        "name": settings.datasource, "type": "prometheus", "uid": datasource_uid(stack), "access": "proxy",
         "url": settings.prometheus_url, "isDefault": True, "editable": False,
         # Grafana's $__rate_interval is at least 4x this.
         "jsonData": {"timeInterval": str(stack.slowest_scrape)},

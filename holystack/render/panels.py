@@ -6,17 +6,19 @@ from typing import Any
 from grafanalib import core as g
 
 from .. import contract as c
-from ..identifiers import dashboard_uid
+from ..identifiers import dashboard_uid, datasource_uid
 from ..model import Stack
 from ..output import generated_notice
 from ..promql import matcher, selector
 from ..series import LATENCY_LABELS, Series
+from .grafana_schema import SCHEMA_VERSION
 from .recording import share
 from .text import panel_text
 
 DATASOURCE_VAR = "datasource"
 DATASOURCE = {"type": "prometheus", "uid": "${%s}" % DATASOURCE_VAR}
 RATE_INTERVAL = "$__rate_interval"
+LAST = "lastNotNull"  # what the stat and bar gauge panels show of each series
 FILTER_VARIABLES = (c.PROVIDER, c.ENDPOINT, c.MODEL)
 WIDTH = 24
 
@@ -118,10 +120,32 @@ def timeseries(title: str, unit: str, targets: list[g.Target], pos: g.GridPos, *
 
 def stat(title: str, unit: str, expr: str, pos: g.GridPos) -> g.Stat:
     return g.Stat(title=title, dataSource=DATASOURCE, targets=[target(expr, "A")], format=unit,
-                  gridPos=pos, reduceCalc="lastNotNull", graphMode="none")
+                  gridPos=pos, reduceCalc=LAST, graphMode="none", thresholds=threshold_steps([]))
+
+
+def bar_gauge(title: str, unit: str, query: g.Target, pos: g.GridPos, thresholds: list[dict[str, Any]] | None = None,
+              **defaults: Any) -> g.BarGauge:
+    """Horizontal gradient bars of one instant query, its last value per series. grafanalib's
+    BarGauge writes the pre-7.0 options (fieldOptions); the current ones are set here and the
+    clean pass (grafana_schema) drops the old. defaults: more field defaults (min, max, decimals)."""
+    return g.BarGauge(
+        title=title, dataSource=DATASOURCE, format=unit, targets=[query], gridPos=pos,
+        orientation="horizontal", displayMode="gradient", thresholds=thresholds or threshold_steps([]),
+        extraJson={"fieldConfig": {"defaults": {"unit": unit, **defaults}},
+                   "options": {"reduceOptions": {"calcs": [LAST], "fields": "", "values": False},
+                               "showUnfilled": True, "valueMode": "color"}})
+
+
+def table(title: str, unit: str, query: g.Target, pos: g.GridPos) -> g.Table:
+    """A table of one instant query; its cells as Grafana 12 writes them (cellOptions, not the
+    displayMode grafanalib writes)."""
+    return g.Table(title=title, dataSource=DATASOURCE, unit=unit, targets=[query], gridPos=pos,
+                   thresholds=threshold_steps([]),
+                   extraJson={"fieldConfig": {"defaults": {"custom": {"cellOptions": {"type": "auto"}}}}})
 
 
 def threshold_steps(levels: list[float]) -> list[dict[str, Any]]:
+    """Threshold steps: the base (value null: minus infinity, as Grafana writes it) and one per level."""
     colours = ["green", "orange", "red"]
     return [{"color": "green", "value": None}] + [
         {"color": colours[min(i + 1, 2)], "value": level} for i, level in enumerate(sorted(levels))]
@@ -132,7 +156,7 @@ def variables(stack: Stack) -> g.Templating:
     requests = Series(stack).requests
     t = texts(stack)
     variables = [g.Template(name=DATASOURCE_VAR, label=t("var_datasource"), query="prometheus",
-                            type="datasource", default=stack.dashboards.datasource)]
+                            type="datasource", default=datasource_uid(stack))]
     scope: list[str] = []
     for label in FILTER_VARIABLES:
         metric = selector(requests, *[matcher(v, f"${v}", "=~") for v in scope])
@@ -152,7 +176,7 @@ def dashboard(stack: Stack, slug: str, title_key: str, panels: list[Any]) -> g.D
         description=generated_notice(stack.source_name),
         tags=["holystack", stack.name, "llm"],
         timezone="utc", refresh="1m", editable=False,
-        graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR,
+        graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR, schemaVersion=SCHEMA_VERSION,
         templating=variables(stack), panels=panels,
     ).auto_panel_ids()
 
