@@ -72,6 +72,9 @@ def lint_dashboard(stack: Stack, path: str, dashboard: dict[str, Any], recorded:
             findings.append(f"{path}: panel '{title}' does not use the ${DATASOURCE_VAR} variable")
         if not (panel.get("fieldConfig", {}).get("defaults", {}).get("unit")):
             findings.append(f"{path}: panel '{title}' has no unit")
+        if panel.get("type") == "bargauge" and any(t.get("format") == "table" for t in panel.get("targets") or []):
+            findings.append(f"{path}: bar gauge '{title}' queries in table form, which Grafana reduces to one bar; "
+                            "use time_series")
     for title, target in targets(dashboard):
         expr = target.get("expr", "")
         if not _uses_datasource_var(target.get("datasource")):

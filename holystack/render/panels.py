@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attr
 from grafanalib import core as g
 
 from .. import contract as c
@@ -109,8 +110,10 @@ class Queries:
 
 
 def target(expr: str, ref: str, legend: str = "", instant: bool = False) -> g.Target:
+    """A query in time-series form: one frame per series, which a bar gauge draws as one bar each
+    (a table frame would be reduced to a single bar); table() asks for the table form itself."""
     return g.Target(expr=expr, refId=ref, legendFormat=legend, instant=instant, datasource=DATASOURCE,
-                    format="table" if instant else "time_series")
+                    format=g.TIME_SERIES_TARGET_FORMAT)
 
 
 def timeseries(title: str, unit: str, targets: list[g.Target], pos: g.GridPos, **kw: Any) -> g.TimeSeries:
@@ -139,7 +142,8 @@ def bar_gauge(title: str, unit: str, query: g.Target, pos: g.GridPos, thresholds
 def table(title: str, unit: str, query: g.Target, pos: g.GridPos) -> g.Table:
     """A table of one instant query; its cells as Grafana 12 writes them (cellOptions, not the
     displayMode grafanalib writes)."""
-    return g.Table(title=title, dataSource=DATASOURCE, unit=unit, targets=[query], gridPos=pos,
+    return g.Table(title=title, dataSource=DATASOURCE, unit=unit, gridPos=pos,
+                   targets=[attr.evolve(query, format=g.TABLE_TARGET_FORMAT)],
                    thresholds=threshold_steps([]),
                    extraJson={"fieldConfig": {"defaults": {"custom": {"cellOptions": {"type": "auto"}}}}})
 
