@@ -307,3 +307,23 @@ def test_an_unreachable_url_is_a_finding_not_a_traceback(stack: Stack) -> None:
 def test_bad_usage_exits_2(stack: Stack, args: list[str], message: str) -> None:
     done = cli(stack, *args)
     assert done.returncode == 2 and message in done.stderr, done.stdout + done.stderr
+
+
+def test_expressions_compare_parsed_not_as_text() -> None:
+    """Prometheus prints 10000000 as 1e+07 and sorts matchers; neither is a difference."""
+    from holystack.doctor.rules import canonical
+
+    assert canonical('sum(x{b="1", a="2"}) > 10000000') == canonical('sum(x{a="2",b="1"}) > 1e+07')
+    assert canonical('sum(x{a="2"}) > 10000000') != canonical('sum(x{a="2"}) > 1e+06')
+
+
+def test_alertmanager_defaults_are_not_differences() -> None:
+    """config.original is the parsed config written out again: keys OUT does not set are defaults."""
+    from holystack.doctor.alertmanager import differences
+
+    wanted = {"route": {"receiver": "a", "repeat_interval": "1h"}, "templates": ["templates/x.tmpl"]}
+    loaded = {"global": {"resolve_timeout": "5m"}, "route": {"receiver": "a", "repeat_interval": "1h", "group_by": None},
+              "templates": ["/etc/am/templates/x.tmpl"]}
+    assert differences(loaded, wanted) == []
+    assert differences({**loaded, "route": {"receiver": "b", "repeat_interval": "1h"}}, wanted) == [
+        "route.receiver: 'b', OUT has 'a'"]

@@ -2,6 +2,7 @@
 count); Prometheus sends to it; the Watchdog fires in Prometheus and reaches Alertmanager."""
 from __future__ import annotations
 
+import re
 import urllib.parse
 from typing import Any
 
@@ -16,6 +17,7 @@ from .http import Api
 AREA = "alertmanager"
 MAX_DIFFERENCES = 3
 TEMPLATES = "templates"
+NOTIFIER_FLAG = "-notifier.url"  # vmalert's
 
 
 def differences(loaded: Any, wanted: Any, path: str = "") -> list[str]:
@@ -64,17 +66,29 @@ def _address(url: str) -> str:
 
 def sending_findings(context: Context, data: dict[str, Any]) -> list[Finding]:
     """Prometheus' /api/v1/alertmanagers lists each Alertmanager of the spec as active."""
-    active = sorted({_address(a.get("url", "")) for a in data.get("activeAlertmanagers", [])})
-    dropped = sorted({_address(a.get("url", "")) for a in data.get("droppedAlertmanagers", [])})
+    active = sorted({_address(a.get("url", "")) for a in data.get("activeAlertmanagers") or []})
+    dropped = sorted({_address(a.get("url", "")) for a in data.get("droppedAlertmanagers") or []})
     evidence = f"/api/v1/alertmanagers: active {', '.join(active) or 'none'}" + (
         f", dropped {', '.join(dropped)}" if dropped else "")
+    return _sending(context, active, evidence, "load the alerting section of OUT's prometheus.yml and reload Prometheus")
+
+
+def vmalert_sending_findings(context: Context, flags: str) -> list[Finding]:
+    """vmalert has no /api/v1/alertmanagers: its /flags name the notifiers it was started with."""
+    match = re.search(rf'^{NOTIFIER_FLAG}="([^"]*)"', flags, re.MULTILINE)
+    value = match[1] if match else ""
+    active = sorted({_address(url) for url in value.split(",") if url})
+    return _sending(context, active, f"vmalert /flags: {NOTIFIER_FLAG}={value!r}",
+                    f"start vmalert with {NOTIFIER_FLAG}=http://<each alerting.alertmanagers address>")
+
+
+def _sending(context: Context, active: list[str], evidence: str, fix: str) -> list[Finding]:
     findings = []
     for address in context.stack.alerting.alertmanagers:
         if address not in active:
-            findings.append(Finding(AREA, f"Prometheus does not send alerts to {address}", evidence,
-                                    "load the alerting section of OUT's prometheus.yml and reload Prometheus"))
+            findings.append(Finding(AREA, f"alerts are not sent to {address}", evidence, fix))
     if not context.stack.alerting.alertmanagers and not active:
-        findings.append(Finding(AREA, "Prometheus sends alerts to no Alertmanager", evidence,
+        findings.append(Finding(AREA, "alerts are sent to no Alertmanager", evidence,
                                 "name them in the spec's alerting.alertmanagers, render and reload"))
     return findings
 
@@ -88,14 +102,14 @@ def watchdog_in_prometheus(context: Context, alerts: list[dict[str, Any]]) -> li
     states = [a.get("state") for a in alerts if a.get("labels", {}).get("alertname") == name]
     if "firing" in states:
         return []
-    return [Finding(AREA, f"the Watchdog {name} is not firing in Prometheus",
+    return [Finding(AREA, f"the Watchdog {name} is not firing in {context.ruler_name}",
                     f"/api/v1/alerts: {name} is {', '.join(map(str, states)) or 'absent'}",
                     f"load {context.out.name}/'s alert rules (the {context.stack.name}-alerts group) and reload")]
 
 
 def watchdog_in_alertmanager(context: Context, api: Api) -> list[Finding]:
     name = watchdog_name(context)
-    found = api.json("/api/v2/alerts", {"filter": f'alertname="{name}"'})
+    found = api.json("/api/v2/alerts", {"filter": f'alertname="{name}"'}) or []
     if found:
         return []
     return [Finding(AREA, f"the Watchdog {name} does not reach Alertmanager",

@@ -54,4 +54,4 @@ class Api:
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """The vector an instant query returns."""
-        return self.data("/api/v1/query", {"query": expr}).get("result", [])
+        return self.data("/api/v1/query", {"query": expr}).get("result") or []

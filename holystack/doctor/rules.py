@@ -9,7 +9,6 @@ from typing import Any
 
 from ..checks import promql_ast as ast
 from ..durations import parse_ms
-from ..render.layout import PROMETHEUS_DIR, RULES_DIR
 from .context import Context
 from .finding import Finding
 
@@ -18,8 +17,10 @@ AREA = "rules"
 MISSED_SHARE_MAX = 0.01
 MISSED_METRIC = "prometheus_rule_group_iterations_missed_total"
 ITERATIONS_METRIC = "prometheus_rule_group_iterations_total"
-RELOAD_FIX = (f"point rule_files at OUT's {PROMETHEUS_DIR}/{RULES_DIR}/*.yml (as OUT's prometheus.yml does) "
-              "and reload Prometheus (SIGHUP or POST /-/reload)")
+
+
+def reload_fix(context: Context) -> str:
+    return f"point {context.rules_source} and reload {context.ruler_name} (SIGHUP or /-/reload)"
 
 
 def canonical(expr: str) -> str:
@@ -57,41 +58,47 @@ def loaded_rule(rule: dict[str, Any]) -> tuple[str, str, str, float, tuple[tuple
 
 
 def _difference(wanted: list[tuple], loaded: list[tuple]) -> str:
-    """The first rule that differs, position by position (an alert may have one rule per severity)."""
-    for index, (rule, other) in enumerate(zip(wanted, loaded)):
-        if rule[:2] != other[:2]:
-            return f"rule {index + 1} is {other[1]}, OUT has {rule[1]}"
-        for position, field in ((2, "expr"), (3, "for"), (4, "labels")):
-            if rule[position] != other[position]:
-                return f"rule {rule[1]}: {field} is {other[position]!r}, OUT has {rule[position]!r}"
-    return f"{len(loaded)} rules, OUT has {len(wanted)}"
+    """The first rule of OUT with no equal loaded, beside the loaded rule of that name that differs
+    (an alert has one rule per severity; vmalert may list a group's rules in another order)."""
+    missing = [rule for rule in wanted if rule not in loaded]
+    extra = [rule for rule in loaded if rule not in wanted]
+    if not missing:
+        return f"rules not in OUT: {', '.join(rule[1] for rule in extra)}"
+    rule = missing[0]
+    other = next((o for o in extra if o[:2] == rule[:2]), None)
+    if other is None:
+        return f"rule {rule[1]} ({rule[2]}) is missing"
+    for position, field in ((2, "expr"), (3, "for"), (4, "labels")):
+        if rule[position] != other[position]:
+            return f"rule {rule[1]}: {field} is {other[position]!r}, OUT has {rule[position]!r}"
+    return f"rule {rule[1]} differs"
 
 
 def group_findings(context: Context, groups: list[dict[str, Any]]) -> list[Finding]:
-    wanted = {g["name"]: [wanted_rule(r) for r in g.get("rules", [])] for g in context.rule_groups}
+    wanted = {g["name"]: [wanted_rule(r) for r in g.get("rules") or []] for g in context.rule_groups}
     loaded: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for group in groups:
         loaded[group["name"]].append(group)
     if not any(name in loaded for name in wanted):
         return [Finding(AREA, f"none of the {len(wanted)} rule groups of {context.out.name}/ is loaded",
                         f"/api/v1/rules lists {len(groups)} group(s)"
-                        + (f": {', '.join(sorted(loaded))}" if loaded else ""), RELOAD_FIX)]
+                        + (f": {', '.join(sorted(loaded))}" if loaded else ""), reload_fix(context))]
     findings = []
     for name, rules in wanted.items():
         copies = loaded.get(name, [])
         if not copies:
-            findings.append(Finding(AREA, f"rule group {name} is not loaded", "absent from /api/v1/rules", RELOAD_FIX))
+            findings.append(Finding(AREA, f"rule group {name} is not loaded", "absent from /api/v1/rules", reload_fix(context)))
             continue
         if len(copies) > 1:
             files = ", ".join(sorted(str(g.get("file")) for g in copies))
             findings.append(Finding(AREA, f"rule group {name} is loaded {len(copies)} times", f"from {files}",
-                                    "remove the old copy from rule_files and reload Prometheus"))
+                                    f"remove the old copy and reload {context.ruler_name}"))
         for copy in copies:
-            found = [loaded_rule(r) for r in copy.get("rules", [])]
-            if found != rules:
+            found = [loaded_rule(r) for r in copy.get("rules") or []]
+            if sorted(found) != sorted(rules):
                 findings.append(Finding(AREA, f"rule group {name} differs from {context.out.name}/",
                                         f"{copy.get('file')}: {_difference(rules, found)}",
-                                        f"deploy {context.out.name}/ again (holystack render) and reload Prometheus"))
+                                        f"deploy {context.out.name}/ again and reload {context.ruler_name}"))
     findings += _stale(context, groups, wanted)
     return findings
 
@@ -104,20 +111,20 @@ def _stale(context: Context, groups: list[dict[str, Any]], wanted: dict[str, lis
     for group in groups:
         if group["name"] in wanted:
             continue
-        copied = sorted({str(r.get("name")) for r in group.get("rules", [])} & names)
+        copied = sorted({str(r.get("name")) for r in group.get("rules") or []} & names)
         file = str(group.get("file", ""))
         if group["name"].startswith(prefix) or re.search(rf"(^|/){re.escape(prefix)}", file) or copied:
             what = f"copies of {', '.join(copied[:3])}{' ...' if len(copied) > 3 else ''}" if copied else "no rule of OUT"
             findings.append(Finding(AREA, f"stale rule group {group['name']} is loaded besides {context.out.name}/'s",
                                     f"{file}: {what}",
-                                    "remove that file from rule_files (or delete it) and reload Prometheus"))
+                                    f"remove that file from what {context.ruler_name} loads and reload it"))
     return findings
 
 
 def health_findings(groups: list[dict[str, Any]]) -> list[Finding]:
     findings = []
     for group in groups:
-        for rule in group.get("rules", []):
+        for rule in group.get("rules") or []:
             if rule.get("health") == "err" or rule.get("lastError"):
                 findings.append(Finding(AREA, f"rule {rule.get('name')} in group {group['name']} fails to evaluate",
                                         str(rule.get("lastError", "")).strip() or "health: err",

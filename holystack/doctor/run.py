@@ -9,7 +9,7 @@ from ..errors import UsageError
 from ..pipeline import load_stack
 from . import alertmanager as am
 from . import rules, server, targets, wire
-from .context import Context, load_context
+from .context import VICTORIAMETRICS, Context, load_context
 from .finding import Finding, Report
 from .http import Api, ApiError
 
@@ -29,31 +29,35 @@ def _guarded(area: str, fix: str, check: Callable[[], list[Finding]]) -> list[Fi
         return [Finding(area, "the server did not answer as its API promises", str(error), fix)]
 
 
-def prometheus_checks(context: Context, healthy: list[str]) -> list[Finding]:
-    api = context.prometheus
+def prometheus_checks(context: Context, healthy: list[str], unchecked: list[str]) -> list[Finding]:
+    """The query server, the ruler (Prometheus itself, or vmalert) and the scraper (itself, or vmagent)."""
+    api, ruler = context.prometheus, context.ruler
+    vm = context.engine == VICTORIAMETRICS
     try:
         version = server.version(context)
     except ApiError as error:
-        return [Finding(server.AREA, f"Prometheus at {api.base} is not reachable", str(error),
-                        "start it, or pass the URL it answers on with --prometheus")]
-    healthy.append(f"Prometheus {version} at {api.base}")
-    fix = "check that --prometheus names Prometheus itself, not a proxy"
+        return [Finding(server.AREA, f"{'VictoriaMetrics' if vm else 'Prometheus'} at {api.base} is not reachable",
+                        str(error), "start it, or pass the URL it answers on with --prometheus")]
+    healthy.append(f"{version} at {api.base}" if vm else f"Prometheus {version} at {api.base}")
+    fix = "check that each URL names the server itself, not a proxy"
     checks: list[tuple[str, str, Check]] = [
-        (server.AREA, "retention covers the longest window",
-         lambda: server.retention_findings(context, api.data("/api/v1/status/flags"))),
+        (server.AREA, "retention covers the longest window", lambda: server.retention_findings(context)),
         (rules.AREA, "every rule group of OUT loaded, the same rules, none stale",
-         lambda: rules.group_findings(context, api.data("/api/v1/rules").get("groups", []))),
-        (rules.AREA, "no rule fails to evaluate", lambda: rules.health_findings(api.data("/api/v1/rules").get("groups", []))),
-        (rules.AREA, "no group misses iterations", lambda: rules.missed_findings(api.text("/metrics"))),
+         lambda: rules.group_findings(context, ruler.data("/api/v1/rules").get("groups") or [])),
+        (rules.AREA, "no rule fails to evaluate", lambda: rules.health_findings(ruler.data("/api/v1/rules").get("groups") or [])),
         (targets.AREA, "every job has targets, all up",
-         lambda: targets.target_findings(context, api.data("/api/v1/targets").get("activeTargets", []))),
+         lambda: targets.target_findings(context, context.scraper.data("/api/v1/targets").get("activeTargets") or [])),
         (wire.AREA, "the contract's series exist per job, labels intact", lambda: wire.series_findings(context, api)),
         (wire.AREA, "calls on models and providers of the spec", lambda: wire.unknown_findings(context, api)),
-        (am.AREA, "Prometheus sends to the spec's Alertmanagers",
-         lambda: am.sending_findings(context, api.data("/api/v1/alertmanagers"))),
-        (am.AREA, "the Watchdog fires in Prometheus",
-         lambda: am.watchdog_in_prometheus(context, api.data("/api/v1/alerts").get("alerts", []))),
+        (am.AREA, "alerts are sent to the spec's Alertmanagers",
+         (lambda: am.vmalert_sending_findings(context, ruler.text("/flags"))) if vm else
+         (lambda: am.sending_findings(context, api.data("/api/v1/alertmanagers")))),
+        (am.AREA, "the Watchdog fires", lambda: am.watchdog_in_prometheus(context, ruler.data("/api/v1/alerts").get("alerts") or [])),
     ]
+    if vm:
+        unchecked.append("missed rule evaluations: vmalert 1.79 exports no missed-iteration counter")
+    else:
+        checks.insert(3, (rules.AREA, "no group misses iterations", lambda: rules.missed_findings(api.text("/metrics"))))
     return _run(checks, fix, healthy)
 
 
@@ -83,15 +87,23 @@ def alertmanager_checks(context: Context, healthy: list[str]) -> list[Finding]:
                  (am.AREA, "the Watchdog reaches it", lambda: am.watchdog_in_alertmanager(context, api))], fix, healthy)
 
 
-def doctor(spec_path: Path, out: Path, prometheus_url: str, alertmanager_url: str | None, timeout: float) -> Report:
-    """The running stack checked against the spec and OUT; UsageError (exit 2) for bad arguments or spec."""
-    _check_url("--prometheus", prometheus_url)
-    _check_url("--alertmanager", alertmanager_url)
+def doctor(spec_path: Path, out: Path, prometheus_url: str, alertmanager_url: str | None, timeout: float,
+           vmalert_url: str | None = None, vmagent_url: str | None = None) -> Report:
+    """The running stack checked against the spec and OUT; UsageError (exit 2) for bad arguments or spec.
+    With vmalert_url, prometheus_url is VictoriaMetrics, and vmalert (and vmagent, if given) are read
+    for what VictoriaMetrics does not serve."""
+    for option, url in (("--prometheus", prometheus_url), ("--alertmanager", alertmanager_url),
+                        ("--vmalert", vmalert_url), ("--vmagent", vmagent_url)):
+        _check_url(option, url)
+    if vmagent_url and not vmalert_url:
+        raise UsageError("--vmagent: give --vmalert too (the VictoriaMetrics stack's ruler)")
     if not timeout > 0:
         raise UsageError(f"--timeout: {timeout:g} must be more than 0 seconds")
     stack = load_stack(spec_path)
-    context = load_context(stack, spec_path, out, Api(prometheus_url, timeout),
-                           Api(alertmanager_url, timeout) if alertmanager_url else None)
+    api = lambda url: Api(url, timeout) if url else None  # noqa: E731
+    context = load_context(stack, spec_path, out, Api(prometheus_url, timeout), api(alertmanager_url),
+                           api(vmalert_url), api(vmagent_url))
     healthy: list[str] = []
-    findings = prometheus_checks(context, healthy) + alertmanager_checks(context, healthy)
-    return Report(tuple(findings), tuple(healthy))
+    unchecked: list[str] = []
+    findings = prometheus_checks(context, healthy, unchecked) + alertmanager_checks(context, healthy)
+    return Report(tuple(findings), tuple(healthy), tuple(unchecked))

@@ -66,8 +66,10 @@ def _start(binary: str, args: list[str], port: int, workdir: Path) -> Server:
     return Server(binary, process, port, log_path, log, HEALTH_PATH)
 
 
-def start_victoriametrics(port: int, workdir: Path, fast: bool) -> Server:
+def start_victoriametrics(port: int, workdir: Path, fast: bool, retention: str | None = None) -> Server:
+    """retention: -retentionPeriod (VictoriaMetrics keeps one month of 31 days unless told)."""
     extra = [f"-search.latencyOffset={FAST_LATENCY_OFFSET}", "-search.disableCache"] if fast else []
+    extra += [f"-retentionPeriod={retention}"] if retention else []
     return _start(VICTORIAMETRICS, [f"-storageDataPath={(workdir / 'vm-data').resolve()}", *extra], port, workdir)
 
 
