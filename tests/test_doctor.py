@@ -289,6 +289,35 @@ def test_unknown_models(stack: Stack) -> None:
     healthy(stack)
 
 
+# An app that records its calls itself, with holystack.instrument, to a model the spec does not list.
+FOLDING_APP = """
+import sys, time
+from holystack.instrument import Instrument, serve
+instrument = Instrument.from_spec(sys.argv[1])
+serve(int(sys.argv[2]))
+provider, endpoint = sorted(instrument.providers)[0], sorted(instrument.endpoints)[0]
+while True:
+    instrument.record_call(provider=provider, endpoint=endpoint, model=sys.argv[3], status=200, seconds=0.1)
+    time.sleep(0.05)
+"""
+
+
+def test_unknown_models_folded_into_other(stack: Stack) -> None:
+    """holystack.instrument folds a model outside the spec into model="other": the share is named,
+    and the fix says that the raw names are not on the wire."""
+    stack.stop_simulator()
+    app = subprocess.Popen([sys.executable, "-c", FOLDING_APP, str(stack.spec), str(stack.ports.metrics), UNKNOWN_MODEL],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = finding(stack, "wire", "of calls of job e2e-app are on models outside the spec", "other 100%")
+        assert 'the app folds them into model="other"' in line, line
+    finally:
+        app.terminate()
+        app.wait(20)
+        stack.start_simulator()
+    healthy(stack)
+
+
 def test_an_unreachable_url_is_a_finding_not_a_traceback(stack: Stack) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"
     done = cli(stack, "--prometheus", nowhere, "--alertmanager", nowhere, "--timeout", "2")

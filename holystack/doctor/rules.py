@@ -35,7 +35,7 @@ def canonical(expr: str) -> str:
         if ast.kind(node) == "VectorSelector" and node.matchers is not None:
             written = str(node.matchers)
             text = text.replace(written, "{" + ",".join(sorted(str(m) for m in node.matchers.matchers)) + "}")
-    return text
+    return re.sub(r"(?<=[\w:])\{\}", "", text)  # the parser prints name{} for a bare name
 
 
 def _seconds(value: Any) -> float:

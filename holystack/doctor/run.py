@@ -71,9 +71,10 @@ def _run(checks: list[tuple[str, str, Check]], fix: str, healthy: list[str]) -> 
     return findings
 
 
-def alertmanager_checks(context: Context, healthy: list[str]) -> list[Finding]:
+def alertmanager_checks(context: Context, healthy: list[str], unchecked: list[str]) -> list[Finding]:
     api = context.alertmanager
     if api is None:
+        unchecked.append("Alertmanager's configuration and the Watchdog in it: no --alertmanager given")
         return []
     try:
         status = api.json("/api/v2/status")
@@ -105,5 +106,5 @@ def doctor(spec_path: Path, out: Path, prometheus_url: str, alertmanager_url: st
                            api(vmalert_url), api(vmagent_url))
     healthy: list[str] = []
     unchecked: list[str] = []
-    findings = prometheus_checks(context, healthy, unchecked) + alertmanager_checks(context, healthy)
+    findings = prometheus_checks(context, healthy, unchecked) + alertmanager_checks(context, healthy, unchecked)
     return Report(tuple(findings), tuple(healthy), tuple(unchecked))

@@ -85,9 +85,13 @@ def unknown_findings(context: Context, api: Api) -> list[Finding]:
                 findings.append(Finding(
                     AREA, f"{share:.0%} of calls of job {job.name} are on {field} outside the spec "
                           f"(bound {UNKNOWN_SHARE_MAX:.0%})",
-                    f"{series} by {label} over {window}: {named}",
-                    f"add the {field} the app uses to the spec's {field} (" + ", ".join(
-                        n for n, _ in top if n != OTHER) + ")" if any(n != OTHER for n, _ in top) else
-                    f"the app folds them into {label}=\"{OTHER}\"; its raw names are not on the wire: "
-                    f"log the {label} of each call, then add them to the spec's {field}"))
+                    f"{series} by {label} over {window}: {named}", _unknown_fix(label, field, [n for n, _ in top])))
     return findings
+
+
+def _unknown_fix(label: str, field: str, names: list[str]) -> str:
+    raw = [name for name in names if name != OTHER]
+    if raw:
+        return f"add the {field} the app uses to the spec's {field} ({', '.join(raw)})"
+    return (f"the app folds them into {label}=\"{OTHER}\", so their names are not on the wire: log the {label} "
+            f"of each call (or read the ledger), then add them to the spec's {field}")
