@@ -28,7 +28,7 @@ from holystack.render.prometheus import retention
 
 from holystack.spec import read_spec
 
-from .helpers import answers, wait_until
+from .helpers import Simulator, doctor_finding, doctor_healthy
 
 pytestmark = pytest.mark.usefixtures("servers")
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
@@ -50,7 +50,7 @@ class Stack:
     alertmanager_yml: Path
     prometheus: Server
     alertmanager: Server
-    simulator: subprocess.Popen | None = None
+    simulator: Simulator
     pristine: dict[Path, str] = field(default_factory=dict)
 
     @property
@@ -63,23 +63,6 @@ class Stack:
 
     def check(self, prometheus_url: str | None = None) -> Report:
         return doctor(self.spec, self.out, prometheus_url or self.prometheus_url, self.alertmanager_url, TIMEOUT)
-
-    def start_simulator(self, spec: Path | None = None) -> None:
-        self.simulator = subprocess.Popen(
-            [sys.executable, "-m", "holystack", "simulate", str(spec or self.spec), "--scenario", "healthy",
-             "--duration", "600s", "--rps", "10", "--metrics-port", str(self.ports.metrics), "--seed", "3"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_until(lambda: answers(f"http://127.0.0.1:{self.ports.metrics}/metrics"), 20)
-
-    def stop_simulator(self) -> None:
-        if self.simulator is not None:
-            self.simulator.terminate()
-            try:
-                self.simulator.wait(20)
-            except subprocess.TimeoutExpired:
-                self.simulator.kill()
-                self.simulator.wait()
-            self.simulator = None
 
     def edit(self, path: Path, change: Callable[[dict[str, Any]], None]) -> None:
         self.pristine.setdefault(path, path.read_text("utf-8"))
@@ -124,42 +107,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     keep = str(retention(load_stack(spec)))
     alertmanager = start_alertmanager(alertmanager_yml, ports.alertmanager, root / "am").wait_ready()
     prometheus = None
-    running = Stack(root, spec, out, ports, prometheus_yml, alertmanager_yml, alertmanager, alertmanager)
+    simulator = Simulator(spec, ports.metrics)
+    running = Stack(root, spec, out, ports, prometheus_yml, alertmanager_yml, alertmanager, alertmanager, simulator)
     try:
         running.prometheus = prometheus = _start_prometheus(root, prometheus_yml, ports.prometheus, keep, "prom")
-        running.start_simulator()
+        simulator.start()
         yield running
     finally:
-        running.stop_simulator()
+        simulator.stop()
         for server in (prometheus, running.alertmanager):
             if server is not None:
                 server.stop()
         capture.stop()
 
 
-def _lines(report: Report) -> str:
-    return "\n".join(f.line() for f in report.findings)
-
-
 def healthy(stack: Stack) -> Report:
-    """The report once the stack is healthy (after start-up, or after a fault is repaired)."""
-    reports: list[Report] = []
-    wait_until(lambda: not reports.append(stack.check()) and not reports[-1].failed, DEADLINE, step=1.0)
-    assert not reports[-1].failed, _lines(reports[-1])
-    return reports[-1]
+    return doctor_healthy(stack.check, DEADLINE)
 
 
 def finding(stack: Stack, area: str, *words: str, prometheus_url: str | None = None) -> str:
-    """The line of the first finding in area that holds every word, polled until it shows."""
-    def found() -> str:
-        for f in stack.check(prometheus_url).findings:
-            if f.area == area and all(word in f.line() for word in words):
-                return f.line()
-        return ""
-    lines: list[str] = []
-    wait_until(lambda: lines.append(found()) or lines[-1], DEADLINE, step=1.0)
-    assert lines[-1], f"no {area} finding with {words}:\n{_lines(stack.check(prometheus_url))}"
-    return lines[-1]
+    return doctor_finding(lambda: stack.check(prometheus_url), DEADLINE, area, *words)
 
 
 def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:
@@ -217,12 +184,12 @@ def test_a_stale_copy_of_a_rule(stack: Stack) -> None:
 
 
 def test_the_app_stopped(stack: Stack) -> None:
-    stack.stop_simulator()
+    stack.simulator.stop()
     try:
         line = finding(stack, "targets", "of job e2e-app is down")
         assert "connection refused" in line, line
     finally:
-        stack.start_simulator()
+        stack.simulator.start()
     healthy(stack)
 
 
@@ -278,14 +245,14 @@ def test_unknown_models(stack: Stack) -> None:
     """The app calls a model the spec does not list: its calls are named, with the fix."""
     other = read_spec(stack.spec)
     other["models"][0]["name"] = UNKNOWN_MODEL
-    stack.stop_simulator()
-    stack.start_simulator(write_spec(other, stack.root / "other-models.yaml"))
+    stack.simulator.stop()
+    stack.simulator.start(write_spec(other, stack.root / "other-models.yaml"))
     try:
         line = finding(stack, "wire", "of calls of job e2e-app are on models outside the spec", UNKNOWN_MODEL)
         assert f"add the models the app uses to the spec's models ({UNKNOWN_MODEL}" in line, line
     finally:
-        stack.stop_simulator()
-        stack.start_simulator()
+        stack.simulator.stop()
+        stack.simulator.start()
     healthy(stack)
 
 
@@ -305,7 +272,7 @@ while True:
 def test_unknown_models_folded_into_other(stack: Stack) -> None:
     """holystack.instrument folds a model outside the spec into model="other": the share is named,
     and the fix says that the raw names are not on the wire."""
-    stack.stop_simulator()
+    stack.simulator.stop()
     app = subprocess.Popen([sys.executable, "-c", FOLDING_APP, str(stack.spec), str(stack.ports.metrics), UNKNOWN_MODEL],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -314,7 +281,7 @@ def test_unknown_models_folded_into_other(stack: Stack) -> None:
     finally:
         app.terminate()
         app.wait(20)
-        stack.start_simulator()
+        stack.simulator.start()
     healthy(stack)
 
 

@@ -5,8 +5,6 @@ VictoriaMetrics' /flags and the notifiers from vmalert's. Servers start once for
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from holystack.render.prometheus import retention
 from holystack.render.rulers import VMALERT_DIR
 from holystack.spec import read_spec
 
-from .helpers import answers, wait_until
+from .helpers import Simulator, doctor_finding, doctor_healthy
 
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 DEADLINE = 60.0
@@ -45,25 +43,11 @@ class VmStack:
     spec: Path
     out: Path  # what doctor compares with; the servers read their own render, which the faults edit
     running: Any
-    ports: Ports
-    simulator: subprocess.Popen | None = None
+    simulator: Simulator
 
     def check(self, prometheus_url: str | None = None) -> Report:
         return doctor(self.spec, self.out, prometheus_url or self.running.prometheus.url,
                       self.running.alertmanager.url, TIMEOUT, self.running.vmalert.url, self.running.vmagent.url)
-
-    def start_simulator(self) -> None:
-        self.simulator = subprocess.Popen(
-            [sys.executable, "-m", "holystack", "simulate", str(self.spec), "--scenario", "healthy",
-             "--duration", "600s", "--rps", "10", "--metrics-port", str(self.ports.metrics), "--seed", "3"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_until(lambda: answers(f"http://127.0.0.1:{self.ports.metrics}/metrics"), 20)
-
-    def stop_simulator(self) -> None:
-        if self.simulator is not None:
-            self.simulator.terminate()
-            self.simulator.wait(20)
-            self.simulator = None
 
     def reload_vmalert(self) -> None:
         with urllib.request.urlopen(f"{self.running.vmalert.url}/-/reload", timeout=TIMEOUT) as response:
@@ -78,37 +62,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmStack]:
     spec = write_spec(vm_spec(fast_spec(loopback_spec(read_spec(SPEC), ports, capture.url))), root / "spec.yaml")
     out = root / "out"
     render_to(spec, out)
-    vm = VmStack(root, spec, out, None, ports)
+    vm = VmStack(root, spec, out, None, Simulator(spec, ports.metrics))
     try:
-        vm.start_simulator()
+        vm.simulator.start()
         vm.running = start_engine("victoriametrics", spec, ports, root / "work", fast=True)
         yield vm
     finally:
-        vm.stop_simulator()
+        vm.simulator.stop()
         if vm.running is not None:
             vm.running.stop()
         capture.stop()
 
 
-def _lines(report: Report) -> str:
-    return "\n".join(f.line() for f in report.findings)
-
-
 def healthy(stack: VmStack) -> Report:
-    reports: list[Report] = []
-    wait_until(lambda: not reports.append(stack.check()) and not reports[-1].failed, DEADLINE, step=1.0)
-    assert not reports[-1].failed, _lines(reports[-1])
-    return reports[-1]
+    return doctor_healthy(stack.check, DEADLINE)
 
 
 def finding(stack: VmStack, area: str, *words: str, prometheus_url: str | None = None) -> str:
-    def found() -> str:
-        return next((f.line() for f in stack.check(prometheus_url).findings
-                     if f.area == area and all(word in f.line() for word in words)), "")
-    lines: list[str] = []
-    wait_until(lambda: lines.append(found()) or lines[-1], DEADLINE, step=1.0)
-    assert lines[-1], f"no {area} finding with {words}:\n{_lines(stack.check(prometheus_url))}"
-    return lines[-1]
+    return doctor_finding(lambda: stack.check(prometheus_url), DEADLINE, area, *words)
 
 
 def test_a_healthy_vm_stack_has_no_finding(stack: VmStack) -> None:
@@ -133,12 +104,12 @@ def test_a_stale_copy_of_a_rule_in_vmalert(stack: VmStack) -> None:
 
 
 def test_the_app_stopped_in_vmagents_targets(stack: VmStack) -> None:
-    stack.stop_simulator()
+    stack.simulator.stop()
     try:
         line = finding(stack, "targets", "of job e2e-app is down")
         assert "connection refused" in line, line
     finally:
-        stack.start_simulator()
+        stack.simulator.start()
     healthy(stack)
 
 

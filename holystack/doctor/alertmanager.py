@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from ..live.victoriametrics import NOTIFIER_FLAG
 from ..render.alerts.watchdog import WATCHDOG
 from ..render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from .context import Context
@@ -17,7 +18,6 @@ from .http import Api
 AREA = "alertmanager"
 MAX_DIFFERENCES = 3
 TEMPLATES = "templates"
-NOTIFIER_FLAG = "-notifier.url"  # vmalert's
 
 
 def differences(loaded: Any, wanted: Any, path: str = "") -> list[str]:

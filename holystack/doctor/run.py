@@ -3,6 +3,7 @@ and the checks that need it are not run."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from ..errors import UsageError
@@ -40,11 +41,12 @@ def prometheus_checks(context: Context, healthy: list[str], unchecked: list[str]
                         str(error), "start it, or pass the URL it answers on with --prometheus")]
     healthy.append(f"{version} at {api.base}" if vm else f"Prometheus {version} at {api.base}")
     fix = "check that each URL names the server itself, not a proxy"
+    loaded = cache(lambda: ruler.data("/api/v1/rules").get("groups") or [])  # read once, by two checks
     checks: list[tuple[str, str, Check]] = [
         (server.AREA, "retention covers the longest window", lambda: server.retention_findings(context)),
         (rules.AREA, "every rule group of OUT loaded, the same rules, none stale",
-         lambda: rules.group_findings(context, ruler.data("/api/v1/rules").get("groups") or [])),
-        (rules.AREA, "no rule fails to evaluate", lambda: rules.health_findings(ruler.data("/api/v1/rules").get("groups") or [])),
+         lambda: rules.group_findings(context, loaded())),
+        (rules.AREA, "no rule fails to evaluate", lambda: rules.health_findings(loaded())),
         (targets.AREA, "every job has targets, all up",
          lambda: targets.target_findings(context, context.scraper.data("/api/v1/targets").get("activeTargets") or [])),
         (wire.AREA, "the contract's series exist per job, labels intact", lambda: wire.series_findings(context, api)),

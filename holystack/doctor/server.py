@@ -7,6 +7,7 @@ import re
 from ..checks.retention import longest_window_ms
 from ..durations import format_ms, parse_ms
 from ..render.prometheus import RETENTION_FLAG, retention
+from ..live.victoriametrics import RETENTION_FLAG as VM_RETENTION_FLAG
 from .context import PROMETHEUS, Context
 from .finding import Finding
 
@@ -14,8 +15,7 @@ AREA = "prometheus"
 RETENTION_KEY = RETENTION_FLAG.removeprefix("--")  # as /api/v1/status/flags names it
 # Prometheus keeps this long when neither a time nor a size retention is set.
 DEFAULT_RETENTION = "15d"
-# VictoriaMetrics: -retentionPeriod counts months of 31 days when it has no unit; 1 unless set.
-VM_RETENTION_FLAG = "-retentionPeriod"
+# VictoriaMetrics' retention counts months of 31 days when it has no unit; 1 unless set.
 VM_DEFAULT_RETENTION = "1"
 VM_MONTH_MS = 31 * 24 * 3600 * 1000
 VM_YEAR_MS = 365 * 24 * 3600 * 1000
