@@ -153,6 +153,12 @@ def test_started_without_rule_files(stack: Stack) -> None:
         done = cli(stack, "--prometheus", stack.prometheus_url, "--alertmanager", stack.alertmanager_url)
         assert done.returncode == 1 and "rules: none of the" in done.stdout, done.stdout + done.stderr
         assert all(": " in row and "fix: " in row for row in done.stdout.splitlines())
+        done = cli(stack, "--prometheus", stack.prometheus_url, "--alertmanager", stack.alertmanager_url,
+                   "--format", "json")
+        report = json.loads(done.stdout)
+        assert done.returncode == 1 and report["ok"] is False, done.stdout + done.stderr
+        rules = [f for f in report["findings"] if f["area"] == "rules"]
+        assert rules and set(rules[0]) == {"area", "problem", "evidence", "fix"}, report
     finally:
         stack.restore()
     healthy(stack)
@@ -303,6 +309,15 @@ def test_an_unreachable_url_is_a_finding_not_a_traceback(stack: Stack) -> None:
 def test_bad_usage_exits_2(stack: Stack, args: list[str], message: str) -> None:
     done = cli(stack, *args)
     assert done.returncode == 2 and message in done.stderr, done.stdout + done.stderr
+
+
+def test_a_bad_spec_exits_2_before_any_request(stack: Stack, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(stack.spec.read_text("utf-8").replace("version: 1", "version: 7", 1), "utf-8")
+    done = subprocess.run([sys.executable, "-m", "holystack", "doctor", str(bad), "-o", str(stack.out),
+                           "--prometheus", stack.prometheus_url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "version" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout == ""
 
 
 def test_expressions_compare_parsed_not_as_text() -> None:
