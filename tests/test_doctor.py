@@ -338,3 +338,16 @@ def test_alertmanager_defaults_are_not_differences() -> None:
     assert differences(loaded, wanted) == []
     assert differences({**loaded, "route": {"receiver": "b", "repeat_interval": "1h"}}, wanted) == [
         "route.receiver: 'b', OUT has 'a'"]
+
+
+def test_a_group_outlasting_its_interval_misses_evaluations() -> None:
+    """The group fields of /api/v1/rules and the counters of Prometheus' /metrics, as they read."""
+    from holystack.doctor.rules import missed_findings
+
+    metrics = ('prometheus_rule_group_iterations_missed_total{rule_group="/r/e2e-slo.yml;e2e-slo-long"} 12\n'
+               'prometheus_rule_group_iterations_total{rule_group="/r/e2e-slo.yml;e2e-slo-long"} 40\n')
+    groups = [{"name": "e2e-slo-long", "interval": 4, "evaluationTime": 5.5},
+              {"name": "e2e-slo", "interval": 1, "evaluationTime": 0.02}]
+    [found] = missed_findings(groups, metrics)
+    assert found.problem == "rule group e2e-slo-long misses evaluations"
+    assert "took 5.50s, its interval is 4s; prometheus_rule_group_iterations_missed_total=12 of 40" in found.evidence

@@ -13,8 +13,6 @@ from .context import Context
 from .finding import Finding
 
 AREA = "rules"
-# A group that missed more than this share of its evaluations since Prometheus started is a finding.
-MISSED_SHARE_MAX = 0.01
 MISSED_METRIC = "prometheus_rule_group_iterations_missed_total"
 ITERATIONS_METRIC = "prometheus_rule_group_iterations_total"
 
@@ -135,19 +133,29 @@ def health_findings(groups: list[dict[str, Any]]) -> list[Finding]:
 _SAMPLE = re.compile(r'^(\w+)\{[^}]*rule_group="([^"]*)"[^}]*\}\s+(\S+)')
 
 
-def missed_findings(metrics_text: str) -> list[Finding]:
-    """From Prometheus' own /metrics: groups that missed evaluations because one took too long."""
+def _missed_counts(metrics_text: str) -> dict[str, tuple[float, float]]:
+    """Group name -> (missed, all) iterations since Prometheus started, from its own /metrics."""
     counts: dict[str, dict[str, float]] = defaultdict(dict)
     for line in metrics_text.splitlines():
         match = _SAMPLE.match(line)
         if match and match[1] in (MISSED_METRIC, ITERATIONS_METRIC):
-            counts[match[2]][match[1]] = float(match[3])
+            counts[match[2].split(";")[-1]][match[1]] = float(match[3])
+    return {group: (values.get(MISSED_METRIC, 0.0), values.get(ITERATIONS_METRIC, 0.0))
+            for group, values in counts.items()}
+
+
+def missed_findings(groups: list[dict[str, Any]], metrics_text: str) -> list[Finding]:
+    """Groups missing evaluations now: Prometheus skips an iteration exactly when the previous one
+    outlasts the interval, so a last evaluation longer than the interval is the finding; the counter
+    since start is its evidence (a miss long ago, under a passing load, is not)."""
+    counts = _missed_counts(metrics_text)
     findings = []
-    for group, values in sorted(counts.items()):
-        missed, total = values.get(MISSED_METRIC, 0.0), values.get(ITERATIONS_METRIC, 0.0)
-        if missed and missed > MISSED_SHARE_MAX * max(total, 1.0):
-            findings.append(Finding(AREA, f"rule group {group.split(';')[-1]} misses evaluations",
-                                    f"{MISSED_METRIC}={missed:g} of {total:g} iterations ({group})",
-                                    "its evaluation takes longer than its interval: lengthen the interval, "
-                                    "or read recorded series instead of raw ones"))
+    for group in groups:
+        took, interval = float(group.get("evaluationTime") or 0), float(group.get("interval") or 0)
+        if interval and took > interval:
+            missed, total = counts.get(group["name"], (0.0, 0.0))
+            findings.append(Finding(AREA, f"rule group {group['name']} misses evaluations",
+                                    f"its last evaluation took {took:.2f}s, its interval is {interval:g}s; "
+                                    f"{MISSED_METRIC}={missed:g} of {total:g} iterations since start",
+                                    "lengthen the group's interval, or read recorded series instead of raw ones"))
     return findings

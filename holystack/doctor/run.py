@@ -59,7 +59,7 @@ def prometheus_checks(context: Context, healthy: list[str], unchecked: list[str]
     if vm:
         unchecked.append("missed rule evaluations: vmalert 1.79 exports no missed-iteration counter")
     else:
-        checks.insert(3, (rules.AREA, "no group misses iterations", lambda: rules.missed_findings(api.text("/metrics"))))
+        checks.insert(3, (rules.AREA, "no group misses iterations", lambda: rules.missed_findings(loaded(), api.text("/metrics"))))
     return _run(checks, fix, healthy)
 
 
