@@ -226,6 +226,19 @@ def test_alertmanager_stopped(stack: Stack) -> None:
     healthy(stack)
 
 
+def test_prometheus_sending_to_another_alertmanager(stack: Stack) -> None:
+    elsewhere = f"127.0.0.1:{free_port()}"
+    stack.edit(stack.prometheus_yml, lambda config: config["alerting"]["alertmanagers"][0].update(
+        static_configs=[{"targets": [elsewhere]}]))
+    try:
+        line = finding(stack, "alertmanager", f"alerts are not sent to 127.0.0.1:{stack.ports.alertmanager}",
+                       f"/api/v1/alertmanagers: active {elsewhere}")
+        assert "reload Prometheus" in line, line
+    finally:
+        stack.restore()
+    healthy(stack)
+
+
 def test_a_different_alertmanager_config(stack: Stack) -> None:
     stack.edit(stack.alertmanager_yml, lambda config: config["route"].update(repeat_interval="3h"))
     try:
