@@ -104,7 +104,7 @@ def watchdog_in_prometheus(context: Context, alerts: list[dict[str, Any]]) -> li
         return []
     return [Finding(AREA, f"the Watchdog {name} is not firing in {context.ruler_name}",
                     f"/api/v1/alerts: {name} is {', '.join(map(str, states)) or 'absent'}",
-                    f"load {context.out.name}/'s alert rules (the {context.stack.name}-alerts group) and reload")]
+                    f"load {context.out.name}/'s alert rules and reload {context.ruler_name}")]
 
 
 def watchdog_in_alertmanager(context: Context, api: Api) -> list[Finding]:

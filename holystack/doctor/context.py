@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import UsageError
 from ..model import Stack
-from ..render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from ..render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
 from ..render.rulers import VMALERT_DIR
 from .http import Api
 
@@ -38,7 +38,7 @@ class Context:
     def rules_source(self) -> str:
         """Where OUT keeps the rule files that ruler reads, and how it is told."""
         if self.engine == PROMETHEUS:
-            return f"rule_files at {self.out.name}/{PROMETHEUS_DIR}/rules/*.yml (as {self.out.name}'s prometheus.yml does)"
+            return f"rule_files at {self.out.name}/{PROMETHEUS_DIR}/{RULES_DIR}/*.yml (as {self.out.name}'s prometheus.yml does)"
         return f"vmalert's -rule at {self.out.name}/{VMALERT_DIR}/*.yml"
 
 
