@@ -134,6 +134,31 @@ def up(spec: SpecArg = Path("holystack.yaml"),
         _live().run_up(spec, scenario, rps, seed, fast, workdir, engine)
 
 
+@app.command()
+def doctor(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
+           prometheus: Annotated[str, typer.Option(help="Prometheus' URL, e.g. http://localhost:9090.",
+                                                   show_default=False)] = ...,  # type: ignore[assignment]
+           alertmanager: Annotated[str | None, typer.Option(help="Alertmanager's URL, e.g. http://localhost:9093 "
+                                                            "(its checks are skipped without it).")] = None,
+           output_format: Annotated[str, typer.Option("--format", help="table (one finding per line) or json.")
+                                    ] = "table",
+           timeout: Annotated[float, typer.Option(help="Seconds each HTTP request may take.")] = 10.0,
+           vmalert: Annotated[str | None, typer.Option(help="vmalert's URL: --prometheus is then VictoriaMetrics, "
+                                                       "and the rules and alerts are read from vmalert.")] = None,
+           vmagent: Annotated[str | None, typer.Option(help="vmagent's URL, for its targets (with --vmalert).")
+                              ] = None,
+           ) -> None:
+    """Check the running stack against the spec and OUT, read-only: exit 0 healthy, 1 with findings."""
+    from .doctor import doctor as run_doctor
+
+    with _reported():
+        if output_format not in FORMATS:
+            raise UsageError(f"--format {output_format!r} is not one of {', '.join(FORMATS)}")
+        report = run_doctor(spec, out, prometheus, alertmanager, timeout, vmalert, vmagent)
+    typer.echo(report.as_json() if output_format == "json" else report.table())
+    raise typer.Exit(1 if report.failed else 0)
+
+
 cost_app = typer.Typer(no_args_is_help=True, help="Spend from the per-call ledger (PostgreSQL).")
 app.add_typer(cost_app, name="cost")
 

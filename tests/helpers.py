@@ -50,3 +50,55 @@ def read_until(process: "subprocess.Popen[str]", text: str, timeout: float) -> s
                 break
             lines.append(line)
     return "".join(lines)
+
+
+class Simulator:
+    """`holystack simulate --scenario healthy` as a subprocess serving /metrics on a loopback port;
+    stop() ends it, start() runs it again (with another spec if given)."""
+
+    def __init__(self, spec: Any, port: int, rps: int = 10, duration: str = "600s"):
+        self.spec, self.port, self.rps, self.duration = spec, port, rps, duration
+        self.process: subprocess.Popen | None = None
+
+    def start(self, spec: Any = None) -> "Simulator":
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "holystack", "simulate", str(spec or self.spec), "--scenario", "healthy",
+             "--duration", self.duration, "--rps", str(self.rps), "--metrics-port", str(self.port), "--seed", "3"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_until(lambda: answers(f"http://127.0.0.1:{self.port}/metrics"), 20), "simulate serves no /metrics"
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+
+def _finding_lines(report: Any) -> str:
+    return "\n".join(f.line() for f in report.findings)
+
+
+def doctor_healthy(check: Callable[[], Any], timeout: float) -> Any:
+    """doctor's report once the stack is healthy (after start-up, or after a fault is repaired), polled."""
+    reports: list[Any] = []
+    wait_until(lambda: not reports.append(check()) and not reports[-1].failed, timeout, step=1.0)
+    assert not reports[-1].failed, _finding_lines(reports[-1])
+    return reports[-1]
+
+
+def doctor_finding(check: Callable[[], Any], timeout: float, area: str, *words: str) -> str:
+    """The line of doctor's first finding in area that holds every word, polled until it shows."""
+    lines: list[str] = []
+
+    def found() -> str:
+        return next((f.line() for f in check().findings if f.area == area and all(w in f.line() for w in words)), "")
+    wait_until(lambda: lines.append(found()) or lines[-1], timeout, step=1.0)
+    assert lines[-1], f"no {area} finding with {words}:\n{_finding_lines(check())}"
+    return lines[-1]

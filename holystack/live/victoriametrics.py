@@ -37,6 +37,9 @@ FAST_FLUSH_INTERVAL = "1s"
 # in-memory buffers this often (/internal/force_flush), so alerts fire within seconds, as on Prometheus.
 FORCE_FLUSH_PATH = "/internal/force_flush"
 FORCE_FLUSH_SECONDS = 1.0
+# Flags that doctor reads back from the servers' /flags.
+RETENTION_FLAG = "-retentionPeriod"  # VictoriaMetrics: months of 31 days without a unit; 1 unless set
+NOTIFIER_FLAG = "-notifier.url"      # vmalert: the Alertmanagers, comma-separated
 
 
 def require(binary: str) -> str:
@@ -66,8 +69,10 @@ def _start(binary: str, args: list[str], port: int, workdir: Path) -> Server:
     return Server(binary, process, port, log_path, log, HEALTH_PATH)
 
 
-def start_victoriametrics(port: int, workdir: Path, fast: bool) -> Server:
+def start_victoriametrics(port: int, workdir: Path, fast: bool, retention: str | None = None) -> Server:
+    """retention: RETENTION_FLAG (VictoriaMetrics keeps one month of 31 days unless told)."""
     extra = [f"-search.latencyOffset={FAST_LATENCY_OFFSET}", "-search.disableCache"] if fast else []
+    extra += [f"{RETENTION_FLAG}={retention}"] if retention else []
     return _start(VICTORIAMETRICS, [f"-storageDataPath={(workdir / 'vm-data').resolve()}", *extra], port, workdir)
 
 
@@ -81,7 +86,7 @@ def start_vmalert(rules: Path, victoriametrics: str, alertmanager: str, port: in
                   evaluation_interval: str) -> Server:
     return _start(VMALERT, [f"-rule={rules.resolve()}/*.yml", f"-datasource.url={victoriametrics}",
                             f"-remoteWrite.url={victoriametrics}", f"-remoteWrite.flushInterval={FAST_FLUSH_INTERVAL}",
-                            f"-notifier.url={alertmanager}", f"-evaluationInterval={evaluation_interval}",
+                            f"{NOTIFIER_FLAG}={alertmanager}", f"-evaluationInterval={evaluation_interval}",
                             f"-external.url=http://{LOOPBACK}:{port}"], port, workdir)
 
 
