@@ -247,7 +247,7 @@ class ScaleOut:
     kubernetes: Kubernetes | None
     remote_write: tuple[RemoteWrite, ...]
     rulers: Rulers
-    retention_needed: Duration          # the longest window any rule reads: the SLO period
+    retention_needed: Duration          # how long Prometheus keeps samples: retention_needed()
 
 
 RFC1123_MAX = 63
@@ -261,6 +261,14 @@ def k8s_name(*parts: str) -> str:
 
 def _labels(raw: dict[str, Any]) -> Labels:
     return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
+
+
+def retention_needed(slo_period: Duration) -> Duration:
+    """The retention every output states (OUT/README.md's flag, `holystack up`, the Kubernetes
+    Prometheus object) and every check demands: the longest window read (the SLO period, or a month
+    of spend), and a day more (defaults.LONGEST_MONTH, defaults.RETENTION_MARGIN)."""
+    longest = max(slo_period.ms, parse_ms(defaults.LONGEST_MONTH))
+    return Duration(longest + parse_ms(defaults.RETENTION_MARGIN))
 
 
 def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOut:
@@ -284,7 +292,7 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
             folder_annotation=kube.get("folder_annotation", defaults.DEFAULT_FOLDER_ANNOTATION),
             prometheus=None if managed is None else ManagedPrometheus(
                 managed.get("name", name),
-                Duration.parse(managed["retention"]) if "retention" in managed else slo_period,
+                Duration.parse(managed["retention"]) if "retention" in managed else retention_needed(slo_period),
                 managed.get("replicas", defaults.DEFAULT_PROMETHEUS_REPLICAS),
                 managed.get("service_account"), managed.get("alertmanager_service")),
         )
@@ -299,7 +307,7 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
     return ScaleOut(kubernetes, remote,
                     Rulers(bool(rulers.get("vmalert", False)), bool(rulers.get("thanos", False)),
                            None if mimir is None else mimir.get("namespace", name)),
-                    slo_period)
+                    retention_needed(slo_period))
 
 # --- end of the scale-out block
 

@@ -192,11 +192,12 @@ def _kubernetes(stack: Stack) -> Iterator[Finding]:
             yield ("scrape", "jobs", index, "name"), (
                 f"{job.name!r} and {seen[name]!r} give the same Kubernetes name {name!r}; rename one")
         seen.setdefault(name, job.name)
-    period = stack.slo.period
-    if kube.prometheus is not None and kube.prometheus.retention.ms < period.ms:
+    needed = stack.scale_out.retention_needed
+    if kube.prometheus is not None and kube.prometheus.retention.ms < needed.ms:
         yield ("kubernetes", "prometheus", "retention"), (
-            f"{kube.prometheus.retention} is shorter than the {period} SLO windows the rules and dashboards read; "
-            f"use at least {period}, or leave retention out")
+            f"{kube.prometheus.retention} is shorter than the {needed} the rules and dashboards need (the "
+            f"{stack.slo.period} SLO windows, the cost dashboard's month, and a day's margin); "
+            f"use at least {needed}, or leave retention out")
 
 
 def _resilience(stack: Stack) -> Iterator[Finding]:
