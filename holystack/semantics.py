@@ -17,6 +17,7 @@ from .errors import SpecPath, format_path
 from .hygiene import hygiene_problems
 from .model import Duration, Stack, k8s_name
 from .secrets import secret_problems
+from .shapes import indexed, section
 
 Finding = tuple[SpecPath, str]
 ModelCheck = Callable[[Stack], Iterator[Finding]]
@@ -298,22 +299,13 @@ def raw_problems(data: dict[str, Any]) -> list[Finding]:
     return [finding for check in RAW_CHECKS for finding in check(data)]
 
 
-def _mappings(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def _routes(data: dict[str, Any]) -> Iterator[Finding]:
-    alerting = _section(data, "alerting")
+    alerting = section(data, "alerting")
     group_by = alerting.get("group_by")
     for name in group_by if isinstance(group_by, list) else []:
         if isinstance(name, str) and name != "..." and not LABEL_NAME_RE.match(name):
             yield ("alerting", "group_by"), f"{name!r} is not a label name"
-    for index, route in enumerate(_mappings(alerting.get("routes"))):
+    for index, route in indexed(alerting.get("routes")):
         where = ("alerting", "routes", index)
         for key in ("match", "match_re"):
             for label in route.get(key) if isinstance(route.get(key), dict) else {}:
@@ -327,8 +319,8 @@ def _routes(data: dict[str, Any]) -> Iterator[Finding]:
 
 def _kubernetes_selectors(data: dict[str, Any]) -> Iterator[Finding]:
     """kubernetes.selectors name spec jobs (the model keeps a selector per job, so a typo would vanish)."""
-    selectors = _section(_section(data, "kubernetes"), "selectors")
-    jobs = [job.get("name") for job in _mappings(_section(data, "scrape").get("jobs"))]
+    selectors = section(data, "kubernetes", "selectors")
+    jobs = [job.get("name") for _, job in indexed(section(data, "scrape").get("jobs"))]
     for job in selectors:
         if job not in jobs:
             yield ("kubernetes", "selectors", job), (
