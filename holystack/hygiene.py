@@ -69,7 +69,8 @@ def hygiene_problems(data: dict[str, Any]) -> list[Finding]:
     Each check reads its items through shapes.py: an item of the wrong shape is skipped (the
     schema names it), and every other item is still checked."""
     findings = list(_values(data, ()))
-    for check in (_intervals, _prices, _durations, _group_by, _regexes, _host_ports, _urls, _watchdog, _remote_write):
+    for check in (_intervals, _prices, _durations, _group_by, _regexes, _host_ports, _urls, _watchdog, _remote_write,
+                  _email):
         findings.extend(check(data))
     return findings
 
@@ -357,6 +358,20 @@ def _remote_write(data: dict[str, Any]) -> Iterator[Finding]:
                 yield where + ("name",), (f"{name!r} is already used by remote_write[{names[name]}]; Prometheus "
                                           "refuses two remote_write entries of one name")
             names.setdefault(name, index)
+
+
+def _email(data: dict[str, Any]) -> Iterator[Finding]:
+    """An email receiver's to and from are addresses: amtool refuses an empty one ('missing to
+    address', 'no global SMTP from set'), and a blank one fails when the mail is sent."""
+    for index, receiver in indexed(section(data, "alerting").get("receivers")):
+        email = section(receiver, "email")
+        for field in ("to", "from"):
+            value = email.get(field)
+            if isinstance(value, str) and not value.strip():
+                yield ("alerting", "receivers", index, "email", field), (
+                    f"is empty; give the {'recipient' if field == 'to' else 'sender'} address, such as "
+                    f"{'oncall' if field == 'to' else 'alertmanager'}@example.com (Alertmanager refuses an email "
+                    "receiver without one)")
 
 
 def _watchdog(data: dict[str, Any]) -> Iterator[Finding]:

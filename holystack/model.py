@@ -1,6 +1,7 @@
 """The typed, frozen model of a valid spec. Renderers read only this, never the raw dict."""
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -253,10 +254,27 @@ class ScaleOut:
 RFC1123_MAX = 63
 
 
+K8S_NAME_DIGEST = 8
+
+
 def k8s_name(*parts: str) -> str:
-    """A Kubernetes object name (an RFC 1123 label) from the parts: lowercase, '-' for anything else, at most 63 characters."""
-    text = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower())
-    return re.sub(r"-{2,}", "-", text).strip("-")[:RFC1123_MAX].rstrip("-")
+    """A Kubernetes object name (an RFC 1123 label) from the parts: lowercase, '-' for anything else,
+    at most 63 characters. A longer name is cut and ends in 8 hex digits of the SHA-256 of the whole,
+    so that two long names that share their first 63 characters stay distinct."""
+    joined = "-".join(parts)
+    text = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", joined.lower())).strip("-")
+    if len(text) <= RFC1123_MAX:
+        return text
+    digest = hashlib.sha256(joined.encode("utf-8")).hexdigest()[:K8S_NAME_DIGEST]
+    return f"{text[:RFC1123_MAX - K8S_NAME_DIGEST - 1].rstrip('-')}-{digest}"
+
+
+def monitor_name(stack_name: str, job_name: str) -> str:
+    """The ServiceMonitor or PodMonitor of a scrape job: the job's name, after the stack's unless it
+    starts with it (job holysheep-app and job app of stack holysheep both give holysheep-app:
+    semantics.py refuses such a pair)."""
+    name = job_name if job_name.lower().startswith(stack_name) else f"{stack_name}-{job_name}"
+    return k8s_name(name)
 
 
 def _labels(raw: dict[str, Any]) -> Labels:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -50,6 +51,17 @@ def go_template_comment(source_name: str) -> str:
 
 _RESOLVER = yaml.resolver.Resolver()
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
+# Plain scalars that some YAML reader other than PyYAML takes for a non-string: Go's yaml.v2 and
+# yaml.v3 (Prometheus, Alertmanager, kubectl, kustomize), YAML 1.1 and 1.2. PyYAML reads `1e3`,
+# `0o17`, `y` and `n` as text, kustomize as a number or a boolean: such a string is quoted.
+_RETYPED = re.compile(r"""(?x)
+    [yYnN~] | yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL
+  | [-+]?(0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)                     # ints, any base
+  | [-+]?(\.[0-9_]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?                 # floats, 1e3 included
+  | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)
+  | [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?                               # YAML 1.1 base 60
+  | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?                                    # timestamps
+""")
 
 
 def _plain_ok(value: str) -> bool:
@@ -57,6 +69,7 @@ def _plain_ok(value: str) -> bool:
     return bool(value) and value == value.strip() and value[0] not in _INDICATORS \
         and ": " not in value and " #" not in value and not value.endswith(":") \
         and value.isprintable() and "\t" not in value \
+        and not _RETYPED.fullmatch(value) \
         and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
 
 
