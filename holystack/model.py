@@ -269,6 +269,11 @@ def k8s_name(*parts: str) -> str:
     return f"{text[:RFC1123_MAX - K8S_NAME_DIGEST - 1].rstrip('-')}-{digest}"
 
 
+def remote_write_secret(stack_name: str) -> str:
+    """The Secret the Kubernetes Prometheus object reads remote-write credentials from."""
+    return k8s_name(stack_name, "remote-write-credentials")
+
+
 def monitor_name(stack_name: str, job_name: str) -> str:
     """The ServiceMonitor or PodMonitor of a scrape job: the job's name, after the stack's unless it
     starts with it (job holysheep-app and job app of stack holysheep both give holysheep-app:

@@ -17,7 +17,7 @@ from .errors import SpecPath, format_path
 from .hygiene import hygiene_problems
 from . import kubenames
 from .defaults import DEFAULT_SELECTOR_LABEL
-from .model import Duration, Kubernetes, Labels, Stack, k8s_name, monitor_name
+from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret
 from .secrets import secret_problems
 from .shapes import indexed, section
 
@@ -190,7 +190,7 @@ def _kubernetes(stack: Stack) -> Iterator[Finding]:
     kube = stack.scale_out.kubernetes
     if kube is None:
         return
-    yield from _kubernetes_names(stack, kube)
+    yield from _kubernetes_names(kube)
     yield from _kubernetes_labels(stack, kube)
     yield from _secret_keys(stack, kube)
     seen: dict[str, str] = {}
@@ -209,7 +209,7 @@ def _kubernetes(stack: Stack) -> Iterator[Finding]:
             f"use at least {needed}, or leave retention out")
 
 
-def _kubernetes_names(stack: Stack, kube: Kubernetes) -> Iterator[Finding]:
+def _kubernetes_names(kube: Kubernetes) -> Iterator[Finding]:
     where = ("kubernetes",)
     labels = [(where + ("namespace",), kube.namespace)]
     labels += [(where + ("target_namespaces", i), n) for i, n in enumerate(kube.target_namespaces)]
@@ -267,7 +267,7 @@ def _secret_keys(stack: Stack, kube: Kubernetes) -> Iterator[Finding]:
         if remote.bearer_token_file:
             remote_files.append((("remote_write", index, "bearer_token_file"), remote.bearer_token_file))
     if kube.prometheus is not None:
-        yield from _distinct_keys(remote_files, k8s_name(stack.name, "remote-write-credentials"),
+        yield from _distinct_keys(remote_files, remote_write_secret(stack.name),
                                   (kubenames.REMOTE_WRITE_USERNAME_KEY,))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import contract as c
 from ..kubenames import REMOTE_WRITE_USERNAME_KEY, SECRET_FILE_FIELDS, secret_key
-from ..model import Kubernetes, Labels, Stack, k8s_name, monitor_name
+from ..model import Kubernetes, Labels, Stack, k8s_name, monitor_name, remote_write_secret
 from ..output import Files, to_yaml
 from .alertmanager import alertmanager_config, render_alertmanager
 from .grafana import render_grafana
@@ -209,7 +209,7 @@ QUEUE_DURATIONS = ("batch_send_deadline", "min_backoff", "max_backoff")
 def _remote_write(stack: Stack, kube: Kubernetes) -> list[dict[str, Any]]:
     """The spec's remote_write for the Prometheus object: credentials from the Prometheus' credentials
     Secret (key = the *_file's name; basic auth's user name under the key `username`)."""
-    secret = k8s_name(stack.name, "remote-write-credentials")
+    secret = remote_write_secret(stack.name)
     out = []
     for remote, plain in zip(stack.scale_out.remote_write, remote_write_configs(stack)):
         entry: dict[str, Any] = {"url": remote.url}
