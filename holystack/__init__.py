@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "Contract": ".contract",
     "HolystackError": ".errors", "OutputError": ".errors", "Problem": ".errors", "SpecError": ".errors",
-    "UsageError": ".errors",
+    "OutputWarning": ".errors", "UsageError": ".errors",
     "Stack": ".model",
     "check_drift": ".pipeline", "load_stack": ".pipeline", "render_files": ".pipeline", "render_to": ".pipeline",
 }

@@ -76,7 +76,7 @@ def render(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
             for line in drift.lines():
                 typer.echo(f"  {line}")
             raise typer.Exit(1)
-        files = render_to(spec, out)
+        files = render_to(spec, out, warn=lambda message: typer.echo(f"warning: {message}", err=True))
     typer.echo(f"wrote {len(files)} files to {out}")
 
 

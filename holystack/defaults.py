@@ -71,6 +71,11 @@ BURN_RATE_ALERTS = (
 # The fewest calls a long window must hold before its burn-rate alert may fire: a handful of
 # failed calls at night is not an outage.
 DEFAULT_SLO_MIN_CALLS = 100
+# How long Prometheus must keep samples: the longest window the rules and dashboards read (the SLO
+# period, or the cost dashboard's month, at most 31 days), and a day more, so that the oldest step
+# of a window is still there when it is read. model.retention_needed() is the one place that adds them.
+LONGEST_MONTH = "31d"
+RETENTION_MARGIN = "1d"
 
 RESERVED_JOB_NAMES = ("prometheus", "alertmanager")
 # How long each generated promtool case runs: the spec's for: and rate windows must fit in it.

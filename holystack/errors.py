@@ -53,5 +53,9 @@ class OutputError(HolystackError):
     """The output folder cannot be written as asked."""
 
 
+class OutputWarning(UserWarning):
+    """OUT was written, but something around it was not cleaned up; the message says what to remove."""
+
+
 class UsageError(HolystackError):
     """The command was called with arguments that cannot work."""

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from .defaults import DEFAULT_ALERTING, LEVEL_KEYS
 from .durations import UNITS_MS, format_ms, parse_ms
+from .shapes import indexed, items, section
 
 Finding = tuple[tuple[Any, ...], str]
 
@@ -44,21 +45,33 @@ HOST_PORT_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*):([0
 # A matcher as Alertmanager reads it: label, operator, value (quoted or bare).
 MATCHER_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|[^"\s,{}]*)\s*')
 HTTP_SCHEMES = ("http", "https")
+# What Go's net/url (Prometheus, Alertmanager) refuses in a URL beyond what urlsplit does (checked
+# with promtool check config): a '%' without two hex digits, and ASCII punctuation in the host.
+BAD_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+URL_HOST_RE = re.compile(r"[\w.-]+|[0-9a-f:.]+")  # urlsplit lowercases and unbrackets the host
 # URL fields: path -> whether holystack appends to it (then it may carry no query or fragment).
 URL_FIELDS = {("dashboards", "url"): True, ("alerting", "runbook_url"): True,
               ("dashboards", "prometheus_url"): False}
 RECEIVER_URL_FIELDS = (("webhook", "url"), ("opsgenie", "api_url"))
+# Headers Prometheus sets itself on a remote write and refuses in remote_write.headers (its
+# config.reservedHeaders, compared case-insensitively; promtool check config 2.42 refuses each).
+REMOTE_WRITE_RESERVED_HEADERS = frozenset(h.lower() for h in (
+    "Authorization", "Host", "Content-Encoding", "Content-Length", "Content-Type", "User-Agent", "Connection",
+    "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Www-Authenticate", "Accept-Encoding",
+    "X-Prometheus-Remote-Write-Version", "X-Prometheus-Remote-Read-Version"))
+# An HTTP header name is an RFC 9110 token; Prometheus accepts any string and fails at send time.
+HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+REMOTE_WRITE_DURATIONS = ("batch_send_deadline", "min_backoff", "max_backoff")
 
 
 def hygiene_problems(data: dict[str, Any]) -> list[Finding]:
     """Every problem of the raw spec that JSON Schema cannot name, as (path, message).
-    A check that meets data of the wrong shape is skipped: the schema names that."""
+    Each check reads its items through shapes.py: an item of the wrong shape is skipped (the
+    schema names it), and every other item is still checked."""
     findings = list(_values(data, ()))
-    for check in (_intervals, _prices, _durations, _group_by, _regexes, _host_ports, _urls, _watchdog):
-        try:
-            findings.extend(check(data))
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            continue
+    for check in (_intervals, _prices, _durations, _group_by, _regexes, _host_ports, _urls, _watchdog, _remote_write,
+                  _email):
+        findings.extend(check(data))
     return findings
 
 
@@ -118,11 +131,10 @@ def _ms(text: Any) -> int | None:
 
 
 def _intervals(data: dict[str, Any]) -> Iterator[Finding]:
-    scrape = data["scrape"]
+    scrape = section(data, "scrape")
     paths = [(("scrape", "interval"), scrape.get("interval")),
              (("scrape", "evaluation_interval"), scrape.get("evaluation_interval"))]
-    paths += [(("scrape", "jobs", i, "interval"), job.get("interval")) for i, job in enumerate(scrape.get("jobs", []))
-              if isinstance(job, dict)]
+    paths += [(("scrape", "jobs", i, "interval"), job.get("interval")) for i, job in indexed(scrape.get("jobs"))]
     for path, text in paths:
         ms = _ms(text)
         if ms is None:
@@ -142,9 +154,8 @@ def _intervals(data: dict[str, Any]) -> Iterator[Finding]:
 def _prices(data: dict[str, Any]) -> Iterator[Finding]:
     """A price is 0 (free) or at least MIN_PRICE: the generated budget tests buy the budget in
     tokens, and a budget bought at a near-zero price needs more tokens than a float64 counts exactly."""
-    for index, model in enumerate(data.get("models", [])):
-        prices = model.get("prices") if isinstance(model, dict) else None
-        for key, price in (prices.items() if isinstance(prices, dict) else ()):
+    for index, model in indexed(data.get("models")):
+        for key, price in section(model, "prices").items():
             if isinstance(price, (int, float)) and not isinstance(price, bool) and 0 < price < MIN_PRICE:
                 yield ("models", index, "prices", key), (
                     f"{price} is above 0 but below {MIN_PRICE} USD per 1M tokens; give 0 for free tokens, "
@@ -152,17 +163,17 @@ def _prices(data: dict[str, Any]) -> Iterator[Finding]:
 
 
 def _durations(data: dict[str, Any]) -> Iterator[Finding]:
-    alerting = data["alerting"]
+    alerting = section(data, "alerting")
     for key in ("group_wait", "group_interval", "repeat_interval"):
         ms = _ms(alerting.get(key, DEFAULT_ALERTING[key]))
         if ms is not None and ms > MAX_DURATION_MS:
             yield ("alerting", key), f"{alerting[key]} is longer than {format_ms(MAX_DURATION_MS)}"
-    for index, provider in enumerate(data.get("providers", [])):
-        ms = _ms(provider.get("timeout")) if isinstance(provider, dict) else None
+    for index, provider in indexed(data.get("providers")):
+        ms = _ms(provider.get("timeout"))
         if ms is not None and not 0 < ms <= MAX_PROVIDER_TIMEOUT_MS:
             yield ("providers", index, "timeout"), (
                 f"{provider['timeout']} must be above 0s and at most {format_ms(MAX_PROVIDER_TIMEOUT_MS)}")
-    latency = data.get("thresholds", {}).get("latency_p95", {})
+    latency = section(data, "thresholds", "latency_p95")
     for level in LEVEL_KEYS:
         ms = _ms(latency.get(level))
         if ms is not None and ms > MAX_DURATION_MS:
@@ -187,12 +198,11 @@ def _group_by_list(names: Any, path: tuple[Any, ...], check_names: bool) -> Iter
 
 
 def _group_by(data: dict[str, Any]) -> Iterator[Finding]:
-    alerting = data["alerting"]
+    alerting = section(data, "alerting")
     # Label names of the top level are checked in semantics.py; here what Alertmanager adds.
     yield from _group_by_list(alerting.get("group_by"), ("alerting", "group_by"), check_names=False)
-    for index, route in enumerate(alerting.get("routes", [])):
-        if isinstance(route, dict):
-            yield from _group_by_list(route.get("group_by"), ("alerting", "routes", index, "group_by"), True)
+    for index, route in indexed(alerting.get("routes")):
+        yield from _group_by_list(route.get("group_by"), ("alerting", "routes", index, "group_by"), True)
 
 
 def re2_problem(pattern: str) -> str | None:
@@ -219,16 +229,14 @@ def _matcher_value(raw: str) -> str:
 
 
 def _regexes(data: dict[str, Any]) -> Iterator[Finding]:
-    for index, route in enumerate(data["alerting"].get("routes", [])):
-        if not isinstance(route, dict):
-            continue
+    for index, route in indexed(section(data, "alerting").get("routes")):
         where = ("alerting", "routes", index)
-        for label, pattern in (route.get("match_re") or {}).items():
+        for label, pattern in section(route, "match_re").items():
             if isinstance(pattern, str) and (reason := re2_problem(pattern)):
                 yield where + ("match_re", label), (
                     f"{pattern!r} is not a regular expression Alertmanager (Go, RE2) accepts: {reason}; "
                     "RE2 has no lookaround and no backreferences")
-        for m_index, matcher in enumerate(route.get("matchers") or []):
+        for m_index, matcher in items(route.get("matchers")):
             found = MATCHER_RE.fullmatch(matcher) if isinstance(matcher, str) else None
             if found and found.group(2) in ("=~", "!~"):
                 pattern = _matcher_value(found.group(3))
@@ -251,17 +259,16 @@ def host_port_problem(text: str) -> str | None:
 
 def _host_ports(data: dict[str, Any]) -> Iterator[Finding]:
     values: list[tuple[tuple[Any, ...], Any]] = []
-    scrape = data.get("scrape", {})
+    scrape = section(data, "scrape")
     if "prometheus_address" in scrape:
         values.append((("scrape", "prometheus_address"), scrape["prometheus_address"]))
-    for j, job in enumerate(scrape.get("jobs", [])):
-        if isinstance(job, dict):
-            values += [(("scrape", "jobs", j, "targets", t), target) for t, target in enumerate(job.get("targets", []))]
-    alerting = data.get("alerting", {})
-    values += [(("alerting", "alertmanagers", i), a) for i, a in enumerate(alerting.get("alertmanagers", []))]
-    for r, receiver in enumerate(alerting.get("receivers", [])):
-        email = receiver.get("email") if isinstance(receiver, dict) else None
-        if isinstance(email, dict) and "smarthost" in email:
+    for j, job in indexed(scrape.get("jobs")):
+        values += [(("scrape", "jobs", j, "targets", t), target) for t, target in items(job.get("targets"))]
+    alerting = section(data, "alerting")
+    values += [(("alerting", "alertmanagers", i), a) for i, a in items(alerting.get("alertmanagers"))]
+    for r, receiver in indexed(alerting.get("receivers")):
+        email = section(receiver, "email")
+        if "smarthost" in email:
             values.append((("alerting", "receivers", r, "email", "smarthost"), email["smarthost"]))
     for path, value in values:
         if isinstance(value, str) and (problem := host_port_problem(value)):
@@ -280,35 +287,99 @@ def url_problem(url: str, appended: bool = False) -> str | None:
         return "must be an absolute http:// or https:// URL with a host"
     if " " in url:
         return "holds a space; write it as %20"
+    if BAD_ESCAPE_RE.search(url):
+        return "holds a '%' that is not followed by two hex digits; write a literal '%' as %25"
+    if not URL_HOST_RE.fullmatch(parts.hostname):
+        return "has a host with characters a host name cannot hold (letters, digits, '-', '.', '_', or [IPv6])"
     if appended and (parts.query or parts.fragment):
         return "must not carry a query or fragment: holystack appends the path of each link to it"
     return None
 
 
-def _urls(data: dict[str, Any]) -> Iterator[Finding]:
+def spec_urls(data: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], str, bool]]:
+    """Every URL field of the spec that holds a string: (path, URL, whether holystack appends to it).
+    The one list both the URL check here and the credential check (secrets.py) read."""
     for path, appended in URL_FIELDS.items():
-        section = data.get(path[0], {})
-        value = section.get(path[1]) if isinstance(section, dict) else None
-        if isinstance(value, str) and (problem := url_problem(value, appended)):
-            yield path, problem
-    for index, provider in enumerate(data.get("providers", [])):
-        value = provider.get("base_url") if isinstance(provider, dict) else None
-        if isinstance(value, str) and (problem := url_problem(value)):
-            yield ("providers", index, "base_url"), problem
-    for index, receiver in enumerate(data["alerting"].get("receivers", [])):
+        value = section(data, path[0]).get(path[1])
+        if isinstance(value, str):
+            yield path, value, appended
+    for index, provider in indexed(data.get("providers")):
+        if isinstance(provider.get("base_url"), str):
+            yield ("providers", index, "base_url"), provider["base_url"], False
+    for index, receiver in indexed(section(data, "alerting").get("receivers")):
         for kind, field in RECEIVER_URL_FIELDS:
-            section = receiver.get(kind) if isinstance(receiver, dict) else None
-            value = section.get(field) if isinstance(section, dict) else None
-            if isinstance(value, str) and (problem := url_problem(value)):
-                yield ("alerting", "receivers", index, kind, field), problem
+            value = section(receiver, kind).get(field)
+            if isinstance(value, str):
+                yield ("alerting", "receivers", index, kind, field), value, False
+    for index, remote in indexed(data.get("remote_write")):
+        if isinstance(remote.get("url"), str):
+            yield ("remote_write", index, "url"), remote["url"], False
+
+
+def _urls(data: dict[str, Any]) -> Iterator[Finding]:
+    for path, value, appended in spec_urls(data):
+        if problem := url_problem(value, appended):
+            yield path, problem
+
+
+def _remote_write(data: dict[str, Any]) -> Iterator[Finding]:
+    """remote_write as Prometheus loads it: no reserved header, header names that are HTTP tokens,
+    queue durations within MAX_DURATION_MS (Go's own limit, 292y, is where promtool stops), and
+    names given once (Prometheus refuses two queues of one name)."""
+    names: dict[str, int] = {}
+    entries: dict[str, int] = {}
+    for index, remote in indexed(data.get("remote_write")):
+        where = ("remote_write", index)
+        same = json.dumps(remote, sort_keys=True, default=str)
+        if same in entries:
+            yield where, (f"is the same as remote_write[{entries[same]}]; Prometheus refuses two identical "
+                          "remote_write entries: remove one")
+        entries.setdefault(same, index)
+        for header in section(remote, "headers"):
+            if not isinstance(header, str):
+                continue
+            if "auth" in header.lower():
+                continue  # a credential header: secrets.py refuses it for its file form
+            if header.lower() in REMOTE_WRITE_RESERVED_HEADERS:
+                yield where + ("headers", header), (
+                    f"{header} is a header Prometheus sets itself and refuses here; remove it (credentials go in "
+                    "basic_auth.password_file or bearer_token_file)")
+            elif not HEADER_NAME_RE.fullmatch(header):
+                yield where + ("headers", header), (
+                    "is not an HTTP header name (letters, digits and !#$%&'*+.^_`|~-, no spaces or ':')")
+        queue = section(remote, "queue_config")
+        for key in REMOTE_WRITE_DURATIONS:
+            ms = _ms(queue.get(key))
+            if ms is not None and ms > MAX_DURATION_MS:
+                yield where + ("queue_config", key), f"{queue[key]} is longer than {format_ms(MAX_DURATION_MS)}"
+        name = remote.get("name")
+        if isinstance(name, str):
+            if name in names:
+                yield where + ("name",), (f"{name!r} is already used by remote_write[{names[name]}]; Prometheus "
+                                          "refuses two remote_write entries of one name")
+            names.setdefault(name, index)
+
+
+def _email(data: dict[str, Any]) -> Iterator[Finding]:
+    """An email receiver's to and from are addresses: amtool refuses an empty one ('missing to
+    address', 'no global SMTP from set'), and a blank one fails when the mail is sent."""
+    for index, receiver in indexed(section(data, "alerting").get("receivers")):
+        email = section(receiver, "email")
+        for field in ("to", "from"):
+            value = email.get(field)
+            if isinstance(value, str) and not value.strip():
+                yield ("alerting", "receivers", index, "email", field), (
+                    f"is empty; give the {'recipient' if field == 'to' else 'sender'} address, such as "
+                    f"{'oncall' if field == 'to' else 'alertmanager'}@example.com (Alertmanager refuses an email "
+                    "receiver without one)")
 
 
 def _watchdog(data: dict[str, Any]) -> Iterator[Finding]:
     """The Watchdog's dead man's switch is a defined receiver, heard at least daily."""
-    watchdog = data["alerting"].get("watchdog")
-    if not isinstance(watchdog, dict):
+    watchdog = section(data, "alerting", "watchdog")
+    if not watchdog:
         return
-    names = [r.get("name") for r in data["alerting"].get("receivers", []) if isinstance(r, dict)]
+    names = [r.get("name") for _, r in indexed(section(data, "alerting").get("receivers"))]
     if isinstance(watchdog.get("receiver"), str) and watchdog["receiver"] not in names:
         yield ("alerting", "watchdog", "receiver"), (
             f"{watchdog['receiver']!r} is not a defined receiver; define the dead man's switch under "

@@ -1,6 +1,7 @@
 """The typed, frozen model of a valid spec. Renderers read only this, never the raw dict."""
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -247,20 +248,50 @@ class ScaleOut:
     kubernetes: Kubernetes | None
     remote_write: tuple[RemoteWrite, ...]
     rulers: Rulers
-    retention_needed: Duration          # the longest window any rule reads: the SLO period
+    retention_needed: Duration          # how long Prometheus keeps samples: retention_needed()
 
 
 RFC1123_MAX = 63
 
 
+K8S_NAME_DIGEST = 8
+
+
 def k8s_name(*parts: str) -> str:
-    """A Kubernetes object name (an RFC 1123 label) from the parts: lowercase, '-' for anything else, at most 63 characters."""
-    text = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower())
-    return re.sub(r"-{2,}", "-", text).strip("-")[:RFC1123_MAX].rstrip("-")
+    """A Kubernetes object name (an RFC 1123 label) from the parts: lowercase, '-' for anything else,
+    at most 63 characters. A longer name is cut and ends in 8 hex digits of the SHA-256 of the whole,
+    so that two long names that share their first 63 characters stay distinct."""
+    joined = "-".join(parts)
+    text = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", joined.lower())).strip("-")
+    if len(text) <= RFC1123_MAX:
+        return text
+    digest = hashlib.sha256(joined.encode("utf-8")).hexdigest()[:K8S_NAME_DIGEST]
+    return f"{text[:RFC1123_MAX - K8S_NAME_DIGEST - 1].rstrip('-')}-{digest}"
+
+
+def remote_write_secret(stack_name: str) -> str:
+    """The Secret the Kubernetes Prometheus object reads remote-write credentials from."""
+    return k8s_name(stack_name, "remote-write-credentials")
+
+
+def monitor_name(stack_name: str, job_name: str) -> str:
+    """The ServiceMonitor or PodMonitor of a scrape job: the job's name, after the stack's unless it
+    starts with it (job holysheep-app and job app of stack holysheep both give holysheep-app:
+    semantics.py refuses such a pair)."""
+    name = job_name if job_name.lower().startswith(stack_name) else f"{stack_name}-{job_name}"
+    return k8s_name(name)
 
 
 def _labels(raw: dict[str, Any]) -> Labels:
     return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
+
+
+def retention_needed(slo_period: Duration) -> Duration:
+    """The retention every output states (OUT/README.md's flag, `holystack up`, the Kubernetes
+    Prometheus object) and every check demands: the longest window read (the SLO period, or a month
+    of spend), and a day more (defaults.LONGEST_MONTH, defaults.RETENTION_MARGIN)."""
+    longest = max(slo_period.ms, parse_ms(defaults.LONGEST_MONTH))
+    return Duration(longest + parse_ms(defaults.RETENTION_MARGIN))
 
 
 def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOut:
@@ -284,7 +315,7 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
             folder_annotation=kube.get("folder_annotation", defaults.DEFAULT_FOLDER_ANNOTATION),
             prometheus=None if managed is None else ManagedPrometheus(
                 managed.get("name", name),
-                Duration.parse(managed["retention"]) if "retention" in managed else slo_period,
+                Duration.parse(managed["retention"]) if "retention" in managed else retention_needed(slo_period),
                 managed.get("replicas", defaults.DEFAULT_PROMETHEUS_REPLICAS),
                 managed.get("service_account"), managed.get("alertmanager_service")),
         )
@@ -299,7 +330,7 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
     return ScaleOut(kubernetes, remote,
                     Rulers(bool(rulers.get("vmalert", False)), bool(rulers.get("thanos", False)),
                            None if mimir is None else mimir.get("namespace", name)),
-                    slo_period)
+                    retention_needed(slo_period))
 
 # --- end of the scale-out block
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -50,6 +51,17 @@ def go_template_comment(source_name: str) -> str:
 
 _RESOLVER = yaml.resolver.Resolver()
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
+# Plain scalars that some YAML reader other than PyYAML takes for a non-string: Go's yaml.v2 and
+# yaml.v3 (Prometheus, Alertmanager, kubectl, kustomize), YAML 1.1 and 1.2. PyYAML reads `1e3`,
+# `0o17`, `y` and `n` as text, kustomize as a number or a boolean: such a string is quoted.
+_RETYPED = re.compile(r"""(?x)
+    [yYnN~] | yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL
+  | [-+]?(0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)                     # ints, any base
+  | [-+]?(\.[0-9_]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?                 # floats, 1e3 included
+  | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)
+  | [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?                               # YAML 1.1 base 60
+  | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?                                    # timestamps
+""")
 
 
 def _plain_ok(value: str) -> bool:
@@ -57,6 +69,7 @@ def _plain_ok(value: str) -> bool:
     return bool(value) and value == value.strip() and value[0] not in _INDICATORS \
         and ": " not in value and " #" not in value and not value.endswith(":") \
         and value.isprintable() and "\t" not in value \
+        and not _RETYPED.fullmatch(value) \
         and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
 
 
@@ -221,12 +234,12 @@ def _foreign_entries(out: Path, files: Files) -> list[tuple[str, str]]:
 
 def _carry_foreign(out: Path, staging: Path, entries: list[tuple[str, str]]) -> None:
     """Hard-link (or copy) the regular files holystack does not own from out into the staging tree;
-    recreate folders and symlinks as they are."""
+    recreate folders and symlinks as they are. A folder's mode is copied after its contents are in,
+    so that a read-only folder can still be filled."""
     for rel, kind in entries:
         source, target = out / rel, staging / rel
         if kind == "dir":
             target.mkdir(exist_ok=True)
-            shutil.copystat(source, target, follow_symlinks=False)
         elif kind == "link":
             os.symlink(os.readlink(source), target)
         else:
@@ -234,6 +247,35 @@ def _carry_foreign(out: Path, staging: Path, entries: list[tuple[str, str]]) -> 
                 os.link(source, target, follow_symlinks=False)
             except OSError:
                 shutil.copy2(source, target, follow_symlinks=False)
+    for rel, kind in reversed(entries):
+        if kind == "dir":
+            shutil.copystat(out / rel, staging / rel, follow_symlinks=False)
+
+
+def remove_tree(path: Path) -> str | None:
+    """Remove a folder holystack made (staging, or the old OUT after the swap), read-only folders
+    inside it included; None once it is gone, else why it is not (an immutable file, a busy mount)."""
+    failures: list[str] = []
+    for root, dirs, _ in os.walk(path):
+        for name in dirs:
+            folder = Path(root) / name
+            try:
+                if stat.S_ISDIR(folder.lstat().st_mode):
+                    os.chmod(folder, folder.lstat().st_mode | stat.S_IRWXU)
+            except OSError:
+                pass
+
+    def _failed(_function: Any, name: str, exc_info: Any) -> None:
+        failures.append(f"{name}: {getattr(exc_info[1], 'strerror', None) or exc_info[1]}")
+
+    try:
+        os.chmod(path, path.lstat().st_mode | stat.S_IRWXU)
+    except OSError:
+        pass
+    shutil.rmtree(path, onerror=_failed)
+    if not os.path.lexists(path):
+        return None
+    return failures[0] if failures else "it is still there"
 
 
 def _check_out(out: Path) -> None:
@@ -248,39 +290,95 @@ def _check_out(out: Path) -> None:
                           "point cannot take. Pass a folder inside it as -o")
 
 
-def write_tree(files: Files, out: Path) -> None:
-    """Replace out with the files in one step: out is either fully replaced or left as it was.
-    Files holystack did not write stay; files it wrote before and writes no more go."""
+def _make_parents(parent: Path) -> list[Path]:
+    """Create parent and its missing ancestors; the folders created, outermost first."""
+    missing = []
+    for folder in (parent, *parent.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    missing.reverse()
+    created = []
+    try:
+        for folder in missing:
+            folder.mkdir()
+            created.append(folder)
+    except OSError:
+        _remove_parents(created)
+        raise
+    return created
+
+
+def _remove_parents(created: list[Path]) -> None:
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _stage(files: Files, out: Path, staging: Path, entries: list[tuple[str, str]]) -> None:
+    """Write the files and carry the foreign entries into staging; its mode last (out's, or 755)."""
+    for path, text in sorted(files.items()):
+        target = staging / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+    mode = 0o755
+    if out.exists():
+        _carry_foreign(out, staging, entries)
+        mode = out.stat().st_mode & 0o7777
+    os.chmod(staging, mode)
+
+
+def _swap(staging: Path, out: Path) -> Path | None:
+    """Put staging in out's place; the folder that holds the old tree now, if any."""
+    if not out.exists():
+        os.rename(staging, out)
+        return None
+    if _exchange(staging, out):
+        return staging  # holds the old tree now
+    old = staging.with_name(staging.name + "-old")
+    os.rename(out, old)
+    try:
+        os.rename(staging, out)
+    except OSError:
+        os.rename(old, out)  # out back as it was; staging is removed by the caller
+        raise
+    return old
+
+
+def write_tree(files: Files, out: Path) -> list[str]:
+    """Replace out with the files in one step. Either out holds the new tree (the return value lists
+    warnings: an old tree that could not be removed, named so that it can be removed by hand), or
+    OutputError is raised and out and its parent are exactly as they were, with no staging folder
+    left. Files holystack did not write stay; files it wrote before and writes no more go."""
     out = out.absolute()
     _check_out(out)
     entries = _foreign_entries(out, files) if out.is_dir() else []
     parent = out.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.holystack-", dir=parent))
+        created = _make_parents(parent)
     except OSError as exc:
         raise OutputError(f"cannot write next to {out}: {exc.strerror}") from None
     try:
-        for path, text in sorted(files.items()):
-            target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(text.encode("utf-8"))
-        if out.exists():
-            os.chmod(staging, out.stat().st_mode & 0o7777)
-            _carry_foreign(out, staging, entries)
-            if _exchange(staging, out):
-                shutil.rmtree(staging)  # holds the old tree now
-                return
-            old = staging.with_name(staging.name + "-old")
-            os.rename(out, old)
-            os.rename(staging, out)
-            shutil.rmtree(old)
-        else:
-            os.chmod(staging, 0o755)
-            os.rename(staging, out)
-    except OutputError:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.holystack-", dir=parent))
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(f"cannot write {out}: {exc}") from None
+        _remove_parents(created)
+        raise OutputError(f"cannot write next to {out}: {exc.strerror}") from None
+    try:
+        _stage(files, out, staging, entries)
+        old = _swap(staging, out)
+    except BaseException as exc:
+        kept = remove_tree(staging)
+        _remove_parents(created)
+        left = f"; the staging folder {staging} could not be removed ({kept}): remove it by hand" if kept else ""
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {out}: {exc}{left}; {out} is as it was") from None
+        if isinstance(exc, OutputError) and left:
+            raise OutputError(f"{exc}{left}") from None
+        raise
+    if old is None:
+        return []
+    kept = remove_tree(old)
+    return [] if kept is None else [f"{out} holds the new tree, but its old tree could not be removed "
+                                    f"({kept}); remove {old} by hand"]

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .hygiene import spec_urls
+from .shapes import indexed, section
+
 Finding = tuple[tuple[Any, ...], str]
 
 # Inline secret field -> the *_file form to use instead, per integration.
@@ -51,8 +54,6 @@ RECEIVER_URLS: dict[tuple[str, str], str | None] = {
     ("webhook", "url"): "webhook.url_file",
     ("opsgenie", "api_url"): None,  # the key belongs in opsgenie.api_key_file
 }
-# Other URL fields of the spec: written into generated files, with no file form.
-SPEC_URLS = (("dashboards", "url"), ("dashboards", "prometheus_url"), ("alerting", "runbook_url"))
 
 
 def _param_is_secret(name: str) -> bool:
@@ -93,14 +94,9 @@ def url_secret(url: str) -> str | None:
 
 
 def secret_problems(data: dict[str, Any]) -> list[Finding]:
-    """Every inline secret of the spec, as (path, message)."""
-    findings: list[Finding] = []
-    for check in (_receivers, _spec_urls, _remote_write):
-        try:
-            findings.extend(check(data))
-        except (KeyError, TypeError, AttributeError, IndexError):
-            continue
-    return findings
+    """Every inline secret of the spec, as (path, message). Items of the wrong shape are skipped
+    one by one (shapes.py): the schema names them, and every other item is still checked."""
+    return [finding for check in (_receivers, _spec_urls, _remote_write) for finding in check(data)]
 
 
 def secret_paths(findings: list[Finding]) -> set[tuple[Any, ...]]:
@@ -110,14 +106,12 @@ def secret_paths(findings: list[Finding]) -> set[tuple[Any, ...]]:
 
 
 def _receivers(data: dict[str, Any]) -> Iterator[Finding]:
-    for index, receiver in enumerate(data["alerting"]["receivers"]):
-        if not isinstance(receiver, dict):
-            continue
+    for index, receiver in indexed(section(data, "alerting").get("receivers")):
         where = ("alerting", "receivers", index)
         for integration, fields in INLINE_SECRETS.items():
-            section = receiver.get(integration)
+            part = receiver.get(integration)
             for field, file_form in fields.items():
-                if isinstance(section, dict) and field in section:
+                if isinstance(part, dict) and field in part:
                     yield where + (integration, field), (
                         f"{INLINE_SECRET_MESSAGE}; put the value in a file "
                         f"readable by Alertmanager and set {integration}.{file_form} to its path")
@@ -125,8 +119,7 @@ def _receivers(data: dict[str, Any]) -> Iterator[Finding]:
         if isinstance(webhook, dict) and ("url" in webhook) == ("url_file" in webhook):
             yield where + ("webhook",), "give exactly one of url or url_file"
         for (integration, field), file_form in RECEIVER_URLS.items():
-            section = receiver.get(integration)
-            url = section.get(field) if isinstance(section, dict) else None
+            url = section(receiver, integration).get(field)
             if isinstance(url, str) and (kind := url_secret(url)):
                 instead = (f"put the whole URL in a file and set {file_form} to its path" if file_form
                            else f"put the key in a file and set {integration}.api_key_file; "
@@ -135,14 +128,15 @@ def _receivers(data: dict[str, Any]) -> Iterator[Finding]:
 
 
 def _spec_urls(data: dict[str, Any]) -> Iterator[Finding]:
-    urls = [(path, data.get(path[0], {}).get(path[1])) for path in SPEC_URLS]
-    urls += [(("providers", i, "base_url"), p.get("base_url")) for i, p in enumerate(data.get("providers", []))
-             if isinstance(p, dict)]
-    for path, url in urls:
-        if isinstance(url, str) and (kind := url_secret(url)):
-            yield path, (f"{INLINE_SECRET_MESSAGE}: the URL carries {kind}; holystack writes this URL into "
-                         "generated files, so give it without the credential and configure that where the "
-                         "URL is used")
+    """Every URL field but the receivers' (_receivers names their file forms): hygiene.spec_urls."""
+    for path, url, _ in spec_urls(data):
+        if path[-2:] in RECEIVER_URLS or not (kind := url_secret(url)):
+            continue
+        instead = ("give it without the credential and set remote_write[{}].basic_auth.password_file or "
+                   "bearer_token_file".format(path[1]) if path[0] == "remote_write" else
+                   "give it without the credential and configure that where the URL is used")
+        yield path, (f"{INLINE_SECRET_MESSAGE}: the URL carries {kind}; holystack writes this URL into "
+                     f"generated files, so {instead}")
 
 
 def config_secrets(config: dict[str, Any]) -> list[str]:
@@ -167,7 +161,7 @@ REMOTE_WRITE_SECRETS = {("basic_auth", "password"): "basic_auth.password_file", 
 
 
 def _remote_write(data: dict[str, Any]) -> Iterator[Finding]:
-    for index, remote in enumerate((r for r in data.get("remote_write") or [] if isinstance(r, dict))):
+    for index, remote in indexed(data.get("remote_write")):
         where = ("remote_write", index)
         basic_auth = remote.get("basic_auth") if isinstance(remote.get("basic_auth"), dict) else None
         for path, file_form in REMOTE_WRITE_SECRETS.items():

@@ -15,8 +15,11 @@ from .defaults import (ABSENT_FOR_MIN_SCRAPES, PROMTOOL_CASE_RUN, RATE_WINDOW_MI
                        WATCHDOG_RECEIVER)
 from .errors import SpecPath, format_path
 from .hygiene import hygiene_problems
-from .model import Duration, Stack, k8s_name
+from . import kubenames
+from .defaults import DEFAULT_SELECTOR_LABEL
+from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret
 from .secrets import secret_problems
+from .shapes import indexed, section
 
 Finding = tuple[SpecPath, str]
 ModelCheck = Callable[[Stack], Iterator[Finding]]
@@ -181,22 +184,108 @@ def _alerting_timing(stack: Stack) -> Iterator[Finding]:
 
 
 def _kubernetes(stack: Stack) -> Iterator[Finding]:
-    """Monitors get distinct names; a managed Prometheus keeps the SLO period."""
+    """What OUT/kubernetes/ writes, by the API server's rules (kubenames.py): names, labels,
+    annotation keys, Secret keys; monitors with distinct names; a managed Prometheus that keeps
+    what the rules read."""
     kube = stack.scale_out.kubernetes
     if kube is None:
         return
+    yield from _kubernetes_names(kube)
+    yield from _kubernetes_labels(stack, kube)
+    yield from _secret_keys(stack, kube)
     seen: dict[str, str] = {}
     for index, job in enumerate(stack.jobs):
-        name = k8s_name(job.name)
+        name = monitor_name(stack.name, job.name)
         if name in seen:
             yield ("scrape", "jobs", index, "name"), (
-                f"{job.name!r} and {seen[name]!r} give the same Kubernetes name {name!r}; rename one")
+                f"{job.name!r} and {seen[name]!r} give the same {kube.monitor_kind} {name!r}, so one would be lost; "
+                "rename one")
         seen.setdefault(name, job.name)
-    period = stack.slo.period
-    if kube.prometheus is not None and kube.prometheus.retention.ms < period.ms:
+    needed = stack.scale_out.retention_needed
+    if kube.prometheus is not None and kube.prometheus.retention.ms < needed.ms:
         yield ("kubernetes", "prometheus", "retention"), (
-            f"{kube.prometheus.retention} is shorter than the {period} SLO windows the rules and dashboards read; "
-            f"use at least {period}, or leave retention out")
+            f"{kube.prometheus.retention} is shorter than the {needed} the rules and dashboards need (the "
+            f"{stack.slo.period} SLO windows, the cost dashboard's month, and a day's margin); "
+            f"use at least {needed}, or leave retention out")
+
+
+def _kubernetes_names(kube: Kubernetes) -> Iterator[Finding]:
+    where = ("kubernetes",)
+    labels = [(where + ("namespace",), kube.namespace)]
+    labels += [(where + ("target_namespaces", i), n) for i, n in enumerate(kube.target_namespaces)]
+    subdomains = [(where + ("alertmanager_secret",), kube.alertmanager_secret),
+                  (where + ("credentials_secret",), kube.credentials_secret)]
+    if kube.prometheus is not None:
+        labels.append((where + ("prometheus", "name"), kube.prometheus.name))
+        if kube.prometheus.service_account:
+            subdomains.append((where + ("prometheus", "service_account"), kube.prometheus.service_account))
+        if kube.prometheus.alertmanager_service:
+            labels.append((where + ("prometheus", "alertmanager_service"), kube.prometheus.alertmanager_service))
+    for path, value in labels:
+        if problem := kubenames.dns_label_problem(value):
+            yield path, problem
+    for path, value in subdomains:
+        if problem := kubenames.dns_subdomain_problem(value):
+            yield path, problem
+    if problem := kubenames.qualified_name_problem(kube.folder_annotation):
+        yield where + ("folder_annotation",), problem.replace("label or annotation key", "annotation key")
+
+
+def _kubernetes_labels(stack: Stack, kube: Kubernetes) -> Iterator[Finding]:
+    where = ("kubernetes",)
+    groups: list[tuple[SpecPath, Labels, str]] = [(where + ("labels",), kube.labels, ""),
+                                                  (where + ("dashboard_label",), (kube.dashboard_label,), "")]
+    for index, (job, selector) in enumerate(kube.selectors):
+        if selector == ((DEFAULT_SELECTOR_LABEL, job),):  # the default: named where the job is
+            groups.append((("scrape", "jobs", index, "name"), selector,
+                           f"; the default selector {DEFAULT_SELECTOR_LABEL}: <job name> cannot hold it, so give "
+                           f"kubernetes.selectors.{job}"))
+        else:
+            groups.append((where + ("selectors", job), selector, ""))
+    for path, labels, hint in groups:
+        for key, value in labels:
+            if problem := kubenames.qualified_name_problem(key):
+                yield path + (key,), problem
+            elif problem := kubenames.label_value_problem(value):
+                yield (path + (key,) if not hint else path), problem + hint
+
+
+def _secret_keys(stack: Stack, kube: Kubernetes) -> Iterator[Finding]:
+    """Each *_file becomes a key of a credentials Secret, named by the file's name: it must be a Secret
+    key, and two files of one name would share one key (PagerDuty would read Slack's URL)."""
+    files: list[tuple[SpecPath, str]] = []
+    for r_index, receiver in enumerate(stack.alerting.receivers):
+        for integration in receiver.integrations:
+            for field, value in integration.fields:
+                if field in kubenames.SECRET_FILE_FIELDS and isinstance(value, str):
+                    files.append((("alerting", "receivers", r_index, integration.kind, field), value))
+    yield from _distinct_keys(files, kube.credentials_secret, ())
+    remote_files: list[tuple[SpecPath, str]] = []
+    for index, remote in enumerate(stack.scale_out.remote_write):
+        if remote.password_file:
+            remote_files.append((("remote_write", index, "basic_auth", "password_file"), remote.password_file))
+        if remote.bearer_token_file:
+            remote_files.append((("remote_write", index, "bearer_token_file"), remote.bearer_token_file))
+    if kube.prometheus is not None:
+        yield from _distinct_keys(remote_files, remote_write_secret(stack.name),
+                                  (kubenames.REMOTE_WRITE_USERNAME_KEY,))
+
+
+def _distinct_keys(files: list[tuple[SpecPath, str]], secret: str, reserved: tuple[str, ...]) -> Iterator[Finding]:
+    seen: dict[str, tuple[SpecPath, str]] = {}
+    for path, file in files:
+        key = kubenames.secret_key(file)
+        if problem := kubenames.secret_key_problem(key):
+            yield path, f"its file name becomes a key of the Secret {secret}, and {problem}; rename the file"
+        elif key in reserved:
+            yield path, (f"its file name {key!r} is the key of the Secret {secret} that holds the user name; "
+                         "rename the file")
+        elif key in seen and seen[key][1] != file:
+            yield path, (f"its file name {key!r} is also the file name of {format_path(seen[key][0])}: both would be the "
+                         f"one key {key!r} of the Secret {secret}, and one integration would read the other's "
+                         "secret; give the files different names")
+        else:
+            seen.setdefault(key, (path, file))
 
 
 def _resilience(stack: Stack) -> Iterator[Finding]:
@@ -297,22 +386,13 @@ def raw_problems(data: dict[str, Any]) -> list[Finding]:
     return [finding for check in RAW_CHECKS for finding in check(data)]
 
 
-def _mappings(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def _routes(data: dict[str, Any]) -> Iterator[Finding]:
-    alerting = _section(data, "alerting")
+    alerting = section(data, "alerting")
     group_by = alerting.get("group_by")
     for name in group_by if isinstance(group_by, list) else []:
         if isinstance(name, str) and name != "..." and not LABEL_NAME_RE.match(name):
             yield ("alerting", "group_by"), f"{name!r} is not a label name"
-    for index, route in enumerate(_mappings(alerting.get("routes"))):
+    for index, route in indexed(alerting.get("routes")):
         where = ("alerting", "routes", index)
         for key in ("match", "match_re"):
             for label in route.get(key) if isinstance(route.get(key), dict) else {}:
@@ -326,8 +406,8 @@ def _routes(data: dict[str, Any]) -> Iterator[Finding]:
 
 def _kubernetes_selectors(data: dict[str, Any]) -> Iterator[Finding]:
     """kubernetes.selectors name spec jobs (the model keeps a selector per job, so a typo would vanish)."""
-    selectors = _section(_section(data, "kubernetes"), "selectors")
-    jobs = [job.get("name") for job in _mappings(_section(data, "scrape").get("jobs"))]
+    selectors = section(data, "kubernetes", "selectors")
+    jobs = [job.get("name") for _, job in indexed(section(data, "scrape").get("jobs"))]
     for job in selectors:
         if job not in jobs:
             yield ("kubernetes", "selectors", job), (

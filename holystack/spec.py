@@ -62,24 +62,51 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     return memo[key]
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _key_of(key_node: yaml.Node) -> tuple[Any, str | None]:
+    """A mapping key as YAML resolves it (so that `~` and `null`, or `1` and `0x1`, are the same key),
+    and why it cannot be a spec key: every key of a spec is text."""
+    if not isinstance(key_node, yaml.ScalarNode):
+        return repr(key_node.value)[:60], "a key must be text, not a list or a mapping"
+    if key_node.tag == MERGE_TAG:
+        return key_node.value, None
+    try:
+        key = _Loader("").construct_object(key_node)
+    except yaml.YAMLError:
+        return key_node.value, None  # construct_document names the problem
+    if isinstance(key, str):
+        return key, None
+    kind = "null" if key is None else type(key).__name__
+    return (key, f"YAML reads the key {key_node.value!r} as {kind}, not text; quote it "
+                 f"(\"{key_node.value}\") or rename it: every key of a spec is text")
+
+
 def _walk_nodes(node: yaml.Node, path: SpecPath, lines: dict[SpecPath, int], problems: list[Problem]) -> None:
-    """Record the line of every path, and every duplicate mapping key."""
+    """Record the line of every path, and every duplicate or non-text mapping key. Keys are
+    compared as YAML resolves them."""
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            key, refused = _key_of(key_node)
             line = key_node.start_mark.line + 1
-            if key in seen:
+            name = key if isinstance(key, str) else str(getattr(key_node, "value", key))
+            if refused:
+                problems.append(Problem(format_path(path + (name,)), refused, line))
+                continue
+            marker = (type(key).__name__, key)
+            if marker in seen:
                 problems.append(Problem(
-                    format_path(path + (key,)),
-                    f"duplicate key (first given on line {seen[key]}); give each key once",
+                    format_path(path + (name,)),
+                    f"duplicate key (first given on line {seen[marker]}); give each key once",
                     line,
                 ))
                 continue
-            seen[key] = line
-            lines[path + (key,)] = line
-            _walk_nodes(value_node, path + (key,), lines, problems)
+            seen[marker] = line
+            lines[path + (name,)] = line
+            _walk_nodes(value_node, path + (name,), lines, problems)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk_nodes(item, path + (index,), lines, problems)

@@ -78,3 +78,52 @@ def test_reference_spec_is_clean() -> None:
 
     data = yaml.safe_load(EXAMPLE.read_text())
     assert hygiene_problems(data) == [] and secret_problems(data) == []
+
+
+# -- per item: a wrongly shaped item is skipped alone ----------------------------------------
+_PROBLEMS = {
+    "providers[1].timeout": "300y must be above 0s",
+    "remote_write[1].url": "the URL carries credentials",
+    "models[1].prices.input": "is above 0 but below",
+}
+_SEEDED = {
+    "providers": [7, {"name": "holysheep", "timeout": "300y"}],
+    "remote_write": ["oops", {"url": "https://u:p@mimir.example.com/push"}],
+    "models": [None, {"name": "m", "prices": {"input": 0.0001}}],
+}
+_WRONG_SHAPES = [None, "text", 3, ["a", 1], {"x": 1}]
+
+
+def _raw_findings(data: dict) -> list[str]:
+    from holystack.errors import format_path
+    from holystack.semantics import raw_problems
+
+    return [f"{format_path(path)}: {message}" for path, message in raw_problems(data)]
+
+
+@pytest.mark.parametrize("section", ["alerting", "scrape", "thresholds", "dashboards", "metrics", "kubernetes"])
+@pytest.mark.parametrize("shape", _WRONG_SHAPES, ids=repr)
+def test_a_wrongly_shaped_section_hides_no_other_problem(section: str, shape: object) -> None:
+    """With alerting: (or any section) missing or of the wrong shape, and items of the wrong shape
+    beside good ones, every other problem is still reported."""
+    data = {**yaml.safe_load(EXAMPLE.read_text()), **_SEEDED}
+    if shape is None:
+        data.pop(section, None)
+    else:
+        data[section] = shape
+    found = _raw_findings(data)
+    for path, message in _PROBLEMS.items():
+        assert any(line.startswith(path) and message in line for line in found), (path, found)
+
+
+def test_missing_alerting_still_reports_the_provider_timeout(tmp_path) -> None:
+    from holystack import SpecError, load_stack
+
+    text = EXAMPLE.read_text().replace("timeout: 30s", "timeout: 300y")
+    head, rest = text.split("\nalerting:\n", 1)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(head + "\ndashboards:\n" + rest.split("\ndashboards:\n", 1)[1])
+    with pytest.raises(SpecError) as caught:
+        load_stack(spec)
+    assert "providers[0].timeout: 300y must be above 0s" in str(caught.value)
+    assert "alerting: is required but missing" in str(caught.value)

@@ -43,7 +43,7 @@ def test_validate_warns_when_retention_is_shorter_or_missing(tmp_path: Path, edi
     readme.write_text(text.replace("=32d", f"={edit}") if edit else text.replace(RETENTION_FLAG, "retention"))
     result = _retention_result(tmp_path)
     assert result.status == WARN
-    assert ("20d is shorter than the 30d" in result.detail) if edit else ("states no" in result.detail)
+    assert ("20d is shorter than the 32d" in result.detail) if edit else ("states no" in result.detail)
 
 
 def test_validate_reports_the_warning(tmp_path: Path) -> None:
@@ -66,3 +66,20 @@ def test_up_starts_prometheus_with_that_retention(tmp_path: Path) -> None:
     finally:
         stack.stop()
     assert flags["storage.tsdb.retention.time"] == "32d"
+
+
+def test_every_output_states_the_one_retention(tmp_path: Path) -> None:
+    """OUT/README.md's flag, the Kubernetes Prometheus object and the check read model.retention_needed."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(EXAMPLE.read_text() + "\nkubernetes:\n  namespace: llm\n  prometheus: {}\n")
+    out = tmp_path / "out"
+    render_to(spec, out)
+    needed = str(load_stack(spec).scale_out.retention_needed)
+    assert needed == "32d"
+    assert f"{RETENTION_FLAG}={needed}" in (out / "README.md").read_text()
+    managed = yaml.safe_load((out / "kubernetes" / "prometheus-holysheep.yaml").read_text())
+    assert managed["spec"]["retention"] == needed
+    shorter = spec.read_text().replace("prometheus: {}", "prometheus: {retention: 31d}")
+    spec.write_text(shorter)
+    with pytest.raises(Exception, match="31d is shorter than the 32d"):
+        load_stack(spec)

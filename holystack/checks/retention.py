@@ -16,12 +16,13 @@ README = "README.md"
 
 
 def longest_window_ms(stack: Stack, documents: dict[str, Any]) -> int:
-    """The SLO period, or the longest range any rule reads if that is longer."""
+    """The retention the stack needs (model.retention_needed), or the longest range any rule reads
+    if that is longer."""
     ranges = [int(node.range.total_seconds() * 1000)
               for document in documents.values() for group in (document or {}).get("groups", [])
               for rule in group.get("rules", [])
               for node in ast.walk(ast.parse(str(rule.get("expr", "")))) if ast.kind(node) == "MatrixSelector"]
-    return max([stack.slo.period.ms, *ranges])
+    return max([stack.scale_out.retention_needed.ms, *ranges])
 
 
 def documented_retention_ms(out: Path) -> int | None:
@@ -44,8 +45,8 @@ def check_retention(stack: Stack, out: Path, documents: dict[str, Any]) -> Check
     retention = documented_retention_ms(out)
     if retention is None:
         return CheckResult(NAME, WARN, f"{out.name}/{README} states no {RETENTION_FLAG}; the rules read "
-                                       f"{format_ms(longest)} and Prometheus keeps 15d unless told")
+                                       f"{format_ms(longest)} of history and Prometheus keeps 15d unless told")
     if retention < longest:
         return CheckResult(NAME, WARN, f"{RETENTION_FLAG}={format_ms(retention)} is shorter than the "
-                                       f"{format_ms(longest)} the rules read; raise it")
+                                       f"{format_ms(longest)} the rules and dashboards need; raise it")
     return CheckResult(NAME, PASS, f"{format_ms(retention)} >= {format_ms(longest)}")

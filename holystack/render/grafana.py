@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from typing import Any
 
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
@@ -26,6 +27,16 @@ def dashboards(stack: Stack) -> dict[str, g.Dashboard]:
     return boards
 
 
+def provisioning_escaped(node: Any) -> Any:
+    """A provisioning document with every string escaped for Grafana, which expands $VAR and ${VAR}
+    in provisioning files: '$' is written '$$', so that a folder named 'Team $A' stays that name."""
+    if isinstance(node, dict):
+        return {key: provisioning_escaped(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [provisioning_escaped(item) for item in node]
+    return node.replace("$", "$$") if isinstance(node, str) else node
+
+
 def _dashboard_json(dashboard: g.Dashboard) -> str:
     data = json.loads(json.dumps(dashboard.to_json_data(), cls=DashboardEncoder))
     return to_json(current_schema(data))
@@ -47,6 +58,8 @@ def render_grafana(stack: Stack) -> Files:
         "name": stack.name, "folder": settings.folder, "type": "file", "disableDeletion": True,
         "allowUiUpdates": False, "updateIntervalSeconds": 60, "options": {"path": settings.path},
     }]}
-    files[f"{GRAFANA_DIR}/provisioning/datasources/{stack.name}.yaml"] = to_yaml(datasources, stack.source_name)
-    files[f"{GRAFANA_DIR}/provisioning/dashboards/{stack.name}.yaml"] = to_yaml(providers, stack.source_name)
+    files[f"{GRAFANA_DIR}/provisioning/datasources/{stack.name}.yaml"] = to_yaml(provisioning_escaped(datasources),
+                                                                                 stack.source_name)
+    files[f"{GRAFANA_DIR}/provisioning/dashboards/{stack.name}.yaml"] = to_yaml(provisioning_escaped(providers),
+                                                                                stack.source_name)
     return files

@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 from .. import contract as c
-from ..model import Kubernetes, Labels, Stack, k8s_name
+from ..kubenames import REMOTE_WRITE_USERNAME_KEY, SECRET_FILE_FIELDS, secret_key
+from ..model import Kubernetes, Labels, Stack, k8s_name, monitor_name, remote_write_secret
 from ..output import Files, to_yaml
 from .alertmanager import alertmanager_config, render_alertmanager
 from .grafana import render_grafana
@@ -89,8 +90,7 @@ def monitors(stack: Stack, kube: Kubernetes) -> dict[str, dict[str, Any]]:
     """A ServiceMonitor or PodMonitor per scrape job: its interval, path, scheme and selector."""
     objects = {}
     for job in stack.jobs:
-        name = job.name if job.name.lower().startswith(stack.name) else f"{stack.name}-{job.name}"
-        name = k8s_name(name)
+        name = monitor_name(stack.name, job.name)
         endpoint: dict[str, Any] = {"port": kube.port, "path": job.metrics_path, "scheme": job.scheme,
                                     "interval": str(job.interval)}
         if job.interval.ms < DEFAULT_SCRAPE_TIMEOUT.ms:
@@ -108,17 +108,9 @@ def monitors(stack: Stack, kube: Kubernetes) -> dict[str, dict[str, Any]]:
 
 # --- alerting ----------------------------------------------------------------------------------
 
-# *_file fields of alertmanager.yml -> the AlertmanagerConfig field holding a Secret key reference.
-SECRET_FIELDS = {"api_url_file": "apiURL", "routing_key_file": "routingKey", "api_key_file": "apiKey",
-                 "auth_password_file": "authPassword", "url_file": "urlSecret"}
 CAMEL_EXCEPTIONS = {"api_url": "apiURL", "require_tls": "requireTLS", "source_matchers": "sourceMatch",
                     "target_matchers": "targetMatch"}
 MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s,{}]*))\s*$')
-
-
-def secret_key(path: str) -> str:
-    """The key under which a *_file's content sits in the credentials Secret: the file's name."""
-    return posixpath.basename(path)
 
 
 def _camel(key: str) -> str:
@@ -142,8 +134,8 @@ def _convert(node: Any, kube: Kubernetes) -> Any:
     if isinstance(node, dict):
         out: dict[str, Any] = {}
         for k, v in node.items():
-            if k in SECRET_FIELDS:
-                out[SECRET_FIELDS[k]] = {"name": kube.credentials_secret, "key": secret_key(v)}
+            if k in SECRET_FILE_FIELDS:
+                out[SECRET_FILE_FIELDS[k]] = {"name": kube.credentials_secret, "key": secret_key(v)}
             elif k == "headers":
                 out["headers"] = [{"key": hk, "value": hv} for hk, hv in v.items()]
             elif k in ("matchers", "source_matchers", "target_matchers"):
@@ -185,7 +177,7 @@ def _secret_config(config: dict[str, Any], kube: Kubernetes) -> dict[str, Any]:
     for receiver in config["receivers"]:
         for key, entries in receiver.items():
             for entry in entries if isinstance(entries, list) else ():
-                for field in SECRET_FIELDS:
+                for field in SECRET_FILE_FIELDS:
                     if field in entry:
                         entry[field] = f"{ALERTMANAGER_SECRETS_ROOT}/{kube.credentials_secret}/{secret_key(entry[field])}"
     return config
@@ -217,14 +209,14 @@ QUEUE_DURATIONS = ("batch_send_deadline", "min_backoff", "max_backoff")
 def _remote_write(stack: Stack, kube: Kubernetes) -> list[dict[str, Any]]:
     """The spec's remote_write for the Prometheus object: credentials from the Prometheus' credentials
     Secret (key = the *_file's name; basic auth's user name under the key `username`)."""
-    secret = k8s_name(stack.name, "remote-write-credentials")
+    secret = remote_write_secret(stack.name)
     out = []
     for remote, plain in zip(stack.scale_out.remote_write, remote_write_configs(stack)):
         entry: dict[str, Any] = {"url": remote.url}
         if remote.name:
             entry["name"] = remote.name
         if remote.password_file:
-            entry["basicAuth"] = {"username": {"name": secret, "key": "username"},
+            entry["basicAuth"] = {"username": {"name": secret, "key": REMOTE_WRITE_USERNAME_KEY},
                                   "password": {"name": secret, "key": secret_key(remote.password_file)}}
         if remote.bearer_token_file:
             entry["authorization"] = {"type": "Bearer",

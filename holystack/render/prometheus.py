@@ -25,14 +25,11 @@ SLOW_GROUP_EVALUATIONS = 4
 # period (30d) of recorded steps, and the cost dashboard a whole month. The flag goes on the
 # command line (prometheus.yml cannot set it); `holystack up` passes it, OUT/README.md states it.
 RETENTION_FLAG = "--storage.tsdb.retention.time"
-LONGEST_MONTH = Duration(31 * 24 * 3600 * 1000)
-RETENTION_MARGIN = Duration(24 * 3600 * 1000)
 
 
 def retention(stack: Stack) -> Duration:
-    """The retention the rendered stack needs: its longest window (the SLO period, or a month of
-    spend), and a day more, so that the oldest step of a window is still there when it is read."""
-    return Duration(max(stack.slo.period.ms, LONGEST_MONTH.ms) + RETENTION_MARGIN.ms)
+    """The retention the rendered stack needs (model.retention_needed, the one definition)."""
+    return stack.scale_out.retention_needed
 
 
 def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:
