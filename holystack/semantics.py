@@ -279,7 +279,15 @@ def _test_horizon(stack: Stack) -> Iterator[Finding]:
                 f"{Duration(room)} so that the generated promtool tests can fire the alert; use at most {longest}")
 
 
-MODEL_CHECKS: tuple[ModelCheck, ...] = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
+def _price_data(stack: Stack) -> Iterator[Finding]:
+    """A model priced from genai-prices that its data does not know (or genai-prices is missing)."""
+    for index, model in enumerate(stack.models):
+        source = model.prices.source
+        if source is not None and source.error is not None:
+            yield ("models", index, "prices", source.error_field), source.error
+
+
+MODEL_CHECKS: tuple[ModelCheck, ...] = (_price_data, _unique_names, _receiver_references, _levels, _buckets_and_latency,
                                         _metrics_prefix, _windows, _burn_rates, _reserved_names, _alerting_timing,
                                         _kubernetes, _resilience, _test_horizon)
 

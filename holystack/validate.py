@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from .checks.dashboards_lint import lint_dashboards
+from .checks.prices import price_check
 from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
 from .checks.retention import check_retention
 from .checks.rules_lint import RuleSet, lint_rules
@@ -110,6 +111,7 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
         dashboards[path.name] = json.loads(path.read_text("utf-8"))
     add(*lint_dashboards(stack, dashboards, RuleSet(documents).recorded))
     add(_secrets_check(out))
+    add(price_check(stack))
     return results
 
 
