@@ -8,9 +8,13 @@ transport with retries and a fallback: each billed attempt is priced at the mode
 served, and failed attempts cost nothing."""
 from __future__ import annotations
 
+import collections
+import http.server
+import json
 import math
 import random
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +23,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from holystack import pricedata, render_to
-from holystack.instrument import Instrument, serve
+from holystack.instrument import Instrument, http_client, serve
 from holystack.instrument.ledger import Ledger
 from holystack.live.playground import FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, start_stack, write_spec
 from holystack.model import Duration
@@ -198,3 +202,148 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
     assert abs(totals.genai_prices - totals.anthropic) < 1e-9
     assert abs(float(ledger_anthropic) - totals.anthropic) / totals.anthropic < TOLERANCE
     assert abs(prometheus_anthropic - totals.genai_prices) / totals.genai_prices < TOLERANCE
+
+
+# --- through the transport: retries and a fallback -------------------------------------------------
+PRIMARY, BACKUP, MESSAGES = "primary", "backup", "/messages"
+SONNET, SONNET_REF = "claude-sonnet-4.5", "claude-sonnet-4-5"  # falls back to ANTHROPIC at the backup
+TRANSPORT_CALLS = 600
+# What the primary answers to the attempts of one call, drawn per call; the backup answers 200.
+PLANS = ((200,), (429, 200), (500, 200), (429, 429, 200), (500, 500, 500))
+PLAN_WEIGHTS = (70, 12, 6, 4, 8)
+
+
+class Billed:
+    """What the fake Anthropic API served and billed: one entry per 200, (provider, model, usage)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng, self.lock = random.Random(seed), threading.Lock()
+        self.plans: dict[str, tuple[int, ...]] = {}
+        self.seen: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.served: list[tuple[str, str, tuple[int, int, int, int, int]]] = []
+        self.failed = 0
+
+    def answer(self, provider: str, call: str, model: str) -> tuple[int, dict]:
+        with self.lock:
+            attempt = self.seen[(provider, call)]
+            self.seen[(provider, call)] += 1
+            plan = self.plans[call] if provider == PRIMARY else (200,)
+            status = plan[min(attempt, len(plan) - 1)]
+            if status != 200:
+                self.failed += 1
+                return status, {"type": "error", "error": {"type": "overloaded_error", "message": "try again"}}
+            prompt = self.rng.randint(1000, 20_000)
+            cached = int(prompt * self.rng.choice((0, 0.3, 0.7)))
+            written = int((prompt - cached) * self.rng.choice((0, 0.4, 0.9)))
+            hour = written * self.rng.choice((0, 1)) // 3
+            completion = self.rng.randint(20, 900)
+            self.served.append((provider, model, (prompt, cached, written, hour, completion)))
+        body = anthropic_body(prompt, cached, written, hour, completion)
+        return 200, {**body, "id": f"msg_{call}_{provider}_{attempt}", "model": model, "role": "assistant",
+                     "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn"}
+
+
+def fake_anthropic(billed: Billed) -> http.server.ThreadingHTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            request = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            status, body = billed.answer(self.path.split("/")[1], self.headers["x-test-call"], request["model"])
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            if status == 429:
+                self.send_header("retry-after-ms", "1")
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def transport_spec(ports: Ports) -> dict:
+    spec = fast_spec(loopback_spec(read_spec(SPEC), ports))
+    spec["providers"] = [{"name": PRIMARY, "timeout": "2s"}, {"name": BACKUP, "timeout": "2s"}]
+    spec["endpoints"] = [{"path": MESSAGES, "availability": 99.9}]
+    spec["models"] = [
+        {"name": SONNET, "prices": {"from": "genai-prices", "provider": "anthropic", "model": SONNET_REF}},
+        {"name": ANTHROPIC, "prices": {"from": "genai-prices", "provider": "anthropic", "model": ANTHROPIC_REF}}]
+    # A breaker that stays closed: every failing call retries, then moves along the fallback edge.
+    spec["resilience"] = {"retry": {"max_attempts": 3, "backoff_base": "1ms", "backoff_cap": "5ms"},
+                          "breaker": {"enabled": False},
+                          "fallbacks": [{"from": PRIMARY, "to": BACKUP, "models": {SONNET: ANTHROPIC}}]}
+    return spec
+
+
+def test_through_the_transport_each_billed_attempt_is_priced_and_failed_ones_cost_nothing(
+        tmp_path: Path, database: str) -> None:
+    ports = Ports.free()
+    spec_path = write_spec(transport_spec(ports), tmp_path / "e2e.yaml")
+    registry = CollectorRegistry()
+    instrument = Instrument.from_spec(spec_path, registry=registry)
+    metrics, _ = serve(ports.metrics, registry=registry)
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(render_files(spec_path)[SQL_FILE])
+    ledger = Ledger(database, instrument, flush_seconds=0.2)
+    billed = Billed(2027)
+    upstream = fake_anthropic(billed)
+    base = f"http://127.0.0.1:{upstream.server_address[1]}"
+    urls = {PRIMARY: f"{base}/{PRIMARY}/v1", BACKUP: f"{base}/{BACKUP}/v1"}
+    stack = start_stack(spec_path, ports, tmp_path / "work")
+    try:
+        prometheus = stack.prometheus.url
+        scraped = 'count(count_over_time(up{job="e2e-app"}[1m]) >= 3)'
+        assert wait_until(lambda: prom_query(prometheus, scraped), 30), "timed out"
+        rng = random.Random(7)
+        with http_client(instrument, provider=PRIMARY, base_urls=urls, sleep=lambda seconds: None,
+                         library="httpx") as client:
+            for index in range(TRANSPORT_CALLS):
+                call = str(index)
+                billed.plans[call] = rng.choices(PLANS, PLAN_WEIGHTS)[0]
+                model = rng.choice((SONNET, ANTHROPIC))
+                answer = client.post(urls[PRIMARY] + MESSAGES, headers={"x-test-call": call},
+                                     json={"model": model, "max_tokens": 100, "messages": [{"role": "user",
+                                                                                             "content": "hi"}]})
+                assert answer.status_code == 200
+        time.sleep(SETTLE)
+        ledger.close()
+        month_to_date = prom_query(prometheus, "e2e_cost_usd:month_to_date")
+        by_provider = {r["metric"]["provider"]: float(r["value"][1]) for r in prom_query(
+            prometheus, "sum by (provider) (provider_model:e2e_cost_usd:month_to_date)")}
+    finally:
+        stack.stop()
+        metrics.shutdown()
+        ledger.close()
+        upstream.shutdown()
+    prices = price_table(spec_path)
+    refs = {SONNET: SONNET_REF, ANTHROPIC: ANTHROPIC_REF}
+    exact = genai = 0.0
+    exact_by_provider: collections.Counter[str] = collections.Counter()
+    for provider, model, (prompt, cached, written, hour, completion) in billed.served:
+        cost = call_cost(prices[model], prompt, cached, written, hour, completion)
+        exact += cost
+        exact_by_provider[provider] += cost
+        genai += pricedata.calc_price_usd(refs[model], "anthropic", prompt=prompt, completion=completion,
+                                          cached_prompt=cached, cache_write=written, cache_write_1h=hour)
+    with psycopg.connect(database) as connection:
+        ledger_total, rows = connection.execute("SELECT sum(cost_usd), count(*) FROM e2e.calls").fetchone()
+        failed_rows, failed_cost = connection.execute(
+            "SELECT count(*), coalesce(sum(cost_usd), 0) FROM e2e.calls WHERE status <> '200'").fetchone()
+    prometheus_total = float(month_to_date[0]["value"][1])
+    fell_back = sum(1 for plan in billed.plans.values() if plan == PLANS[-1])
+    print(f"transport: {TRANSPORT_CALLS} calls, {billed.failed} failed attempts, {fell_back} fallbacks, "
+          f"{len(billed.served)} billed: exact ${exact:.6f}  ledger ${float(ledger_total):.6f}"
+          f"  prometheus ${prometheus_total:.6f}  genai-prices calc_price ${genai:.6f}"
+          f"  by provider {dict(exact_by_provider)} vs prometheus {by_provider}")
+    assert len(billed.served) == TRANSPORT_CALLS and billed.failed > 100 and fell_back > 10
+    assert rows == TRANSPORT_CALLS + billed.failed  # every attempt is a row
+    assert failed_rows == billed.failed and failed_cost == 0  # a failed attempt costs nothing
+    assert abs(genai - exact) < 1e-9
+    assert abs(float(ledger_total) - exact) < 1e-9 * rows + 1e-12
+    assert abs(prometheus_total - exact) / exact < TOLERANCE
+    for provider in (PRIMARY, BACKUP):  # each billed attempt lands on the provider that billed it
+        assert abs(by_provider[provider] - exact_by_provider[provider]) / exact_by_provider[provider] < TOLERANCE
