@@ -24,6 +24,9 @@ log = logging.getLogger("holystack.instrument")
 TRANSPORT_STATUSES = (c.STATUS_TIMEOUT, c.STATUS_ERROR)
 # The token types in the order of the children lists.
 TOKEN_ORDER = (c.TOKEN_PROMPT, c.TOKEN_COMPLETION, c.TOKEN_CACHED_PROMPT, c.TOKEN_CACHE_WRITE, c.TOKEN_CACHE_WRITE_1H)
+# The token types bound at 0 up front (prompt, completion, cached_prompt); the cache-write series appear
+# with a model's first cache write, so that models that never write a cache cost no series.
+INITIALIZED_TOKEN_TYPES = 3
 # The header names in RATELIMIT_HEADERS order, for record_call's fast path.
 _REMAINING_REQUESTS, _REMAINING_TOKENS, _LIMIT_REQUESTS, _LIMIT_TOKENS = (name for _, _, name in RATELIMIT_HEADERS)
 # Kinds of call (provider, endpoint, model, status as given) whose bound children are kept.
@@ -240,7 +243,7 @@ class Instrument:
     def _initialize(self) -> None:
         for provider in sorted(self.providers):
             for model in sorted(self.models):
-                for index in range(len(TOKEN_ORDER)):
+                for index in range(INITIALIZED_TOKEN_TYPES):
                     self._token(provider, model, index)
                 for endpoint in sorted(self.endpoints):
                     self._call_series(provider, endpoint, model, "200")
