@@ -162,7 +162,7 @@ def test_cost_report_gives_the_months_table_and_plot(database: str, tmp_path: Pa
     deepseek = next(line for line in lines if "deepseek-v3.2" in line).split()
     total = next(line for line in lines if line.startswith("TOTAL")).split()
     assert gpt[-1] == "10.00" and gpt[2] == "1"
-    assert deepseek[-1] == "1.26" and deepseek[2] == "2" and deepseek[4] == "600,000"
+    assert deepseek[-1] == "1.26" and deepseek[2] == "2" and deepseek[4] == "600,000" and deepseek[5] == "0"
     assert total[-1] == "11.26" and total[1] == "3"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
