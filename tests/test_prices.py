@@ -137,3 +137,25 @@ def test_instrument_counts_anthropic_cache_writes(tmp_path: Path) -> None:
                                                                  "token_type": token_type})
 
     assert [tokens(t) for t in TOKEN_TYPES] == [5_100, 50, 2_000, 3_000, 2_000]
+
+
+def test_a_genai_price_outside_holystacks_bounds_is_refused() -> None:
+    """genai-prices 0.2.3 has no price between 0 and 0.001 per 1M tokens; a later snapshot might."""
+    import dataclasses
+
+    from holystack.model import PriceSource, Prices
+    from holystack.semantics import semantic_problems
+
+    stack = load_stack(PRICED)
+    tiny = Prices(0.0005, 1.0, None, source=PriceSource(pricedata.SOURCE, "acme", "tiny-1"))
+    stack = dataclasses.replace(stack, models=(dataclasses.replace(stack.models[0], prices=tiny), *stack.models[1:]))
+    assert semantic_problems(stack) == [(("models", 0, "prices", "from"),
+                                         "genai-prices prices input of acme/tiny-1 at 0.0005 USD per 1M tokens, "
+                                         "outside 0 or 0.001 to 100000; type the prices by hand")]
+
+
+def test_the_price_bound_is_the_schemas() -> None:
+    from holystack.hygiene import MAX_PRICE
+    from holystack.spec import load_schema
+
+    assert MAX_PRICE == load_schema()["$defs"]["usd_per_million"]["maximum"]
