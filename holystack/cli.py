@@ -159,6 +159,27 @@ def doctor(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
     raise typer.Exit(1 if report.failed else 0)
 
 
+@app.command()
+def prices(spec: SpecArg = Path("holystack.yaml"),
+           output_format: Annotated[str, typer.Option("--format", help="table or json, for CI.")] = "table",
+           ) -> None:
+    """Each model's prices in the spec beside genai-prices' data; exit 1 when a typed price differs."""
+    from .checks.prices import price_report  # needs genai-prices, the prices extra
+    from .pipeline import load_stack
+    from .pricedata import PriceDataMissing
+
+    with _reported():
+        if output_format not in FORMATS:
+            raise UsageError(f"--format {output_format!r} is not one of {', '.join(FORMATS)}")
+        stack = load_stack(spec)
+        try:
+            report = price_report(stack)
+        except PriceDataMissing as missing:
+            raise UsageError(str(missing)) from None
+    typer.echo(report.as_json() if output_format == "json" else report.table())
+    raise typer.Exit(1 if report.differs else 0)
+
+
 cost_app = typer.Typer(no_args_is_help=True, help="Spend from the per-call ledger (PostgreSQL).")
 app.add_typer(cost_app, name="cost")
 

@@ -30,13 +30,18 @@ SUCCESS = "2.."
 # Calls that count against availability: 5xx, timeouts and other transport failures.
 FAILED = f"{SERVER_ERROR}|{STATUS_TIMEOUT}|{STATUS_ERROR}"
 
-# Values of token_type. prompt counts all prompt tokens, cached ones included;
-# cached_prompt is the cached subset (OpenAI usage semantics).
+# Values of token_type. prompt counts all prompt tokens, cached reads and cache writes included;
+# cached_prompt is the subset read from the cache (OpenAI usage semantics), cache_write the subset
+# written to it (Anthropic's cache_creation_input_tokens), cache_write_1h the part of cache_write
+# written for one hour (Anthropic's cache_creation.ephemeral_1h_input_tokens), billed above the
+# 5-minute write price.
 TOKEN_PROMPT = "prompt"
 TOKEN_COMPLETION = "completion"
 TOKEN_CACHED_PROMPT = "cached_prompt"
-TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION, TOKEN_CACHED_PROMPT)
-# Token types that together count every token once (cached_prompt is inside prompt).
+TOKEN_CACHE_WRITE = "cache_write"
+TOKEN_CACHE_WRITE_1H = "cache_write_1h"
+TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION, TOKEN_CACHED_PROMPT, TOKEN_CACHE_WRITE, TOKEN_CACHE_WRITE_1H)
+# Token types that together count every token once (the cache types are inside prompt).
 BILLABLE_TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION)
 
 # Values of resource on the rate-limit gauges (x-ratelimit-*-{requests,tokens}).
@@ -104,8 +109,9 @@ class Contract:
     @property
     def tokens(self) -> Metric:
         return Metric(f"{self.prefix}_tokens_total", "counter", (PROVIDER, MODEL, TOKEN_TYPE),
-                      "Tokens by type: prompt (all prompt tokens, cached included), completion, "
-                      "cached_prompt (the cached subset of prompt).")
+                      "Tokens by type: prompt (all prompt tokens, cache reads and writes included), completion, "
+                      "cached_prompt (the subset of prompt read from the cache), cache_write (the subset written "
+                      "to it), cache_write_1h (the part of cache_write written for one hour).")
 
     @property
     def ratelimit_remaining(self) -> Metric:

@@ -23,6 +23,7 @@ class Spend:
     cached_prompt_tokens: int
     completion_tokens: int
     cost_usd: Decimal
+    cache_write_tokens: int
 
 
 def parse_month(text: str | None, today: date | None = None) -> date:
@@ -63,7 +64,7 @@ def _query(dsn: str, prefix: str, query: str, *args: Any) -> list[tuple[Any, ...
 
 def monthly_spend(dsn: str, prefix: str, month: date) -> list[Spend]:
     rows = _query(dsn, prefix, "SELECT provider, model, calls, prompt_tokens, cached_prompt_tokens, completion_tokens,"
-                               " cost_usd FROM {schema}.monthly_cost WHERE month = %s"
+                               " cost_usd, cache_write_tokens FROM {schema}.monthly_cost WHERE month = %s"
                                " ORDER BY cost_usd DESC, provider, model", month)
     return [Spend(*row) for row in rows]
 
@@ -74,12 +75,12 @@ def daily_spend(dsn: str, prefix: str, month: date) -> list[tuple[date, str, Dec
 
 
 def spend_table(rows: list[Spend], month: date) -> str:
-    header = ("PROVIDER", "MODEL", "CALLS", "PROMPT", "CACHED", "COMPLETION", "COST (USD)")
+    header = ("PROVIDER", "MODEL", "CALLS", "PROMPT", "CACHED", "CACHE WRITES", "COMPLETION", "COST (USD)")
     body = [(r.provider, r.model, f"{r.calls:,}", f"{r.prompt_tokens:,}", f"{r.cached_prompt_tokens:,}",
-             f"{r.completion_tokens:,}", f"{r.cost_usd:,.2f}") for r in rows]
+             f"{r.cache_write_tokens:,}", f"{r.completion_tokens:,}", f"{r.cost_usd:,.2f}") for r in rows]
     total = ("TOTAL", "", f"{sum(r.calls for r in rows):,}", f"{sum(r.prompt_tokens for r in rows):,}",
-             f"{sum(r.cached_prompt_tokens for r in rows):,}", f"{sum(r.completion_tokens for r in rows):,}",
-             f"{sum((r.cost_usd for r in rows), Decimal(0)):,.2f}")
+             f"{sum(r.cached_prompt_tokens for r in rows):,}", f"{sum(r.cache_write_tokens for r in rows):,}",
+             f"{sum(r.completion_tokens for r in rows):,}", f"{sum((r.cost_usd for r in rows), Decimal(0)):,.2f}")
     table = [header, *body, total]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     numeric = range(2, len(header))

@@ -37,6 +37,8 @@ MAX_INTERVAL_MS = UNITS_MS["m"]
 # The budget tests reach their total at two thirds of the run; a longer 'for' never fires there.
 # The smallest price above 0, in USD per 1M tokens (budgets are at most 1e6 a day, 1e7 a month).
 MIN_PRICE = 0.001
+# The largest, as the schema's usd_per_million maximum says.
+MAX_PRICE = 100_000
 # Alertmanager's and Prometheus' other durations: far below what a Go duration holds (292 years).
 MAX_DURATION_MS = 30 * UNITS_MS["d"]
 MAX_PROVIDER_TIMEOUT_MS = UNITS_MS["h"]

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import defaults
-from .contract import TOKEN_CACHED_PROMPT, TOKEN_COMPLETION, TOKEN_PROMPT, Contract
+from .contract import (TOKEN_CACHE_WRITE, TOKEN_CACHE_WRITE_1H, TOKEN_CACHED_PROMPT, TOKEN_COMPLETION, TOKEN_PROMPT,
+                       Contract)
 from .durations import format_ms, parse_ms
 from .promql import quote
 
@@ -59,27 +60,71 @@ PER_MILLION = 1_000_000
 
 
 @dataclass(frozen=True)
+class PriceSource:
+    """Where a model's prices come from: genai-prices (resolved at render time) or typed by hand,
+    with the provider and model ref to look them up by (``holystack prices``)."""
+
+    origin: str  # "genai-prices" or "typed"
+    provider: str | None
+    model: str
+    tiered: bool = False  # genai-prices: long-context tiers or time-of-day rates; the base price is used
+    error: str | None = None  # genai-prices: why the model could not be priced (a spec problem)
+    error_field: str = "from"  # the prices field the error names
+
+    @property
+    def from_data(self) -> bool:
+        return self.origin != TYPED
+
+
+TYPED = "typed"
+
+
+@dataclass(frozen=True)
 class Prices:
-    """USD per 1M tokens."""
+    """USD per 1M tokens. cache_write defaults to input, cache_write_1h to cache_write."""
 
     input: float
     output: float
     cached_input: float | None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
+    source: PriceSource | None = None
 
     @property
     def effective_cached_input(self) -> float:
         return self.input if self.cached_input is None else self.cached_input
 
+    @property
+    def effective_cache_write(self) -> float:
+        return self.input if self.cache_write is None else self.cache_write
+
+    @property
+    def effective_cache_write_1h(self) -> float:
+        return self.effective_cache_write if self.cache_write_1h is None else self.cache_write_1h
+
+    def per_million(self) -> dict[str, float]:
+        """USD per 1M tokens of each token type as billed: prompt is the prompt tokens neither read
+        from nor written to the cache, cache_write the 5-minute writes, cache_write_1h the 1-hour ones."""
+        return {TOKEN_PROMPT: self.input, TOKEN_CACHED_PROMPT: self.effective_cached_input,
+                TOKEN_CACHE_WRITE: self.effective_cache_write, TOKEN_CACHE_WRITE_1H: self.effective_cache_write_1h,
+                TOKEN_COMPLETION: self.output}
+
     def usd_per_token(self) -> dict[str, float]:
         """USD per token of each token type, as the cost rules price them. prompt counts every
-        prompt token (cached ones included) at input, so cached_prompt carries cached_input - input."""
-        return {TOKEN_PROMPT: self.input / PER_MILLION, TOKEN_COMPLETION: self.output / PER_MILLION,
-                TOKEN_CACHED_PROMPT: (self.effective_cached_input - self.input) / PER_MILLION}
+        prompt token (cache reads and writes included) at input, so cached_prompt carries
+        cached_input - input and cache_write carries cache_write - input. cache_write_1h (a part
+        of cache_write) carries cache_write_1h - cache_write, and only where the two differ."""
+        per_token = {TOKEN_PROMPT: self.input / PER_MILLION, TOKEN_COMPLETION: self.output / PER_MILLION,
+                     TOKEN_CACHED_PROMPT: (self.effective_cached_input - self.input) / PER_MILLION,
+                     TOKEN_CACHE_WRITE: (self.effective_cache_write - self.input) / PER_MILLION}
+        if self.effective_cache_write_1h != self.effective_cache_write:
+            per_token[TOKEN_CACHE_WRITE_1H] = (self.effective_cache_write_1h - self.effective_cache_write) / PER_MILLION
+        return per_token
 
     def usd(self, tokens: Mapping[str, float]) -> float:
-        """What tokens cost, by token type (prompt includes cached_prompt, as in the contract)."""
+        """What tokens cost, by token type (prompt includes the cache types, as in the contract)."""
         per_token = self.usd_per_token()
-        return sum(count * per_token[token_type] for token_type, count in tokens.items())
+        return sum(count * per_token.get(token_type, 0.0) for token_type, count in tokens.items())
 
 
 @dataclass(frozen=True)
@@ -487,6 +532,33 @@ def _slo(data: dict[str, Any], slowest_scrape_ms: int) -> Slo:
                data.get("slo", {}).get("min_calls", defaults.DEFAULT_SLO_MIN_CALLS))
 
 
+def _typed_prices(prices: Mapping[str, Any], source: PriceSource) -> Prices:
+    optional = {key: float(prices[key]) if prices.get(key) is not None else None
+                for key in ("cached_input", "cache_write", "cache_write_1h")}
+    return Prices(float(prices["input"]), float(prices.get("output") or 0), source=source, **optional)
+
+
+def _prices(name: str, prices: Mapping[str, Any]) -> Prices:
+    """A model's prices as typed, or read from genai-prices' data (models[].prices.from)."""
+    ref = prices.get("model", name)
+    if prices.get("from") is None:
+        return _typed_prices(prices, PriceSource(TYPED, prices.get("provider"), ref))
+    from . import pricedata  # the prices extra, loaded only for a spec that uses it
+
+    provider = prices.get("provider")
+    try:
+        found = pricedata.find(ref, provider)
+    except pricedata.PriceDataMissing as missing:
+        return Prices(0.0, 0.0, None, source=PriceSource(pricedata.SOURCE, provider, ref, error=str(missing)))
+    if found is None:
+        where = f"at provider {provider!r}" if provider else "at any provider"
+        error = (f"genai-prices {pricedata.version()} has no model {ref!r} {where}; type the prices by hand "
+                 "(input, output, cached_input, cache_write) or name its provider and model")
+        return Prices(0.0, 0.0, None, source=PriceSource(pricedata.SOURCE, provider, ref, error=error,
+                                                                        error_field="model"))
+    return _typed_prices(found.prices, PriceSource(pricedata.SOURCE, found.provider, found.model, found.tiered))
+
+
 def _levels(raw: dict[str, Any], parse: Any = float) -> Levels:
     present = tuple((key, parse(raw[key])) for key in defaults.LEVEL_KEYS if key in raw)
     return Levels(present, Duration.parse(raw["for"]), Duration.parse(raw.get("keep_firing_for", "0s")))
@@ -547,10 +619,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
             Endpoint(e["path"], Duration.parse(e["latency_p95"]) if "latency_p95" in e else None,
                      float(e["availability"]) if "availability" in e else None)
             for e in data["endpoints"]),
-        models=tuple(
-            LlmModel(m["name"], Prices(float(m["prices"]["input"]), float(m["prices"].get("output", 0)),
-                                       float(m["prices"]["cached_input"]) if "cached_input" in m["prices"] else None))
-            for m in data["models"]),
+        models=tuple(LlmModel(m["name"], _prices(m["name"], m["prices"])) for m in data["models"]),
         thresholds=Thresholds(
             rate_limit_ratio=_levels(thresholds["rate_limit_ratio"]),
             server_error_ratio=_levels(thresholds["server_error_ratio"]),

@@ -14,7 +14,7 @@ from .contract import COUNTER_SUFFIXES, OTHER
 from .defaults import (ABSENT_FOR_MIN_SCRAPES, PROMTOOL_CASE_RUN, RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES,
                        WATCHDOG_RECEIVER)
 from .errors import SpecPath, format_path
-from .hygiene import hygiene_problems
+from .hygiene import MAX_PRICE, MIN_PRICE, hygiene_problems
 from . import kubenames
 from .defaults import DEFAULT_SELECTOR_LABEL
 from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret
@@ -368,7 +368,22 @@ def _test_horizon(stack: Stack) -> Iterator[Finding]:
                 f"{Duration(room)} so that the generated promtool tests can fire the alert; use at most {longest}")
 
 
-MODEL_CHECKS: tuple[ModelCheck, ...] = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
+def _price_data(stack: Stack) -> Iterator[Finding]:
+    """A model priced from genai-prices that its data does not know (or genai-prices is missing)."""
+    for index, model in enumerate(stack.models):
+        source = model.prices.source
+        if source is not None and source.error is not None:
+            yield ("models", index, "prices", source.error_field), source.error
+        elif source is not None and source.from_data:
+            for key in ("input", "output", "cached_input", "cache_write", "cache_write_1h"):
+                price = getattr(model.prices, key)
+                if price is not None and (0 < price < MIN_PRICE or price > MAX_PRICE):
+                    yield ("models", index, "prices", "from"), (
+                        f"genai-prices prices {key} of {source.provider}/{source.model} at {price:g} USD per 1M "
+                        f"tokens, outside 0 or {MIN_PRICE:g} to {MAX_PRICE:g}; type the prices by hand")
+
+
+MODEL_CHECKS: tuple[ModelCheck, ...] = (_price_data, _unique_names, _receiver_references, _levels, _buckets_and_latency,
                                         _metrics_prefix, _windows, _burn_rates, _reserved_names, _alerting_timing,
                                         _kubernetes, _resilience, _test_horizon)
 

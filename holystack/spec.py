@@ -130,6 +130,8 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[SpecPath, str]:
         return path + (missing,), "is required but missing"
     if error.validator == "pattern" and "duration" in str(error.schema.get("description", "")):
         return path, f"{error.instance!r} is not a Prometheus duration such as 30s, 5m or 1h"
+    if error.validator == "not" and "description" in error.schema:
+        return path, error.schema["description"]
     if error.validator == "const":
         return path, f"{error.instance!r} is not supported; this holystack reads spec version 1"
     return path, error.message

@@ -11,6 +11,7 @@ import yaml
 
 from .checks.dashboards_lint import lint_dashboards
 from .checks.grafana_models import grafana_models_check
+from .checks.prices import price_check
 from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
 from .checks.retention import check_retention
 from .checks.rules_lint import RuleSet, lint_rules
@@ -112,6 +113,7 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
     add(*lint_dashboards(stack, dashboards, RuleSet(documents).recorded))
     add(grafana_models_check(dashboards))
     add(_secrets_check(out))
+    add(price_check(stack))
     return results
 
 

@@ -73,3 +73,14 @@ def test_no_import_circle() -> None:
                     stack.append((nxt, path + (nxt,)))
     # A package's __init__ importing its own modules is not a circle unless a module imports the package back.
     assert circles == [], sorted(set(tuple(sorted(c)) for c in circles))
+
+
+def test_genai_prices_loads_only_for_a_spec_that_uses_it(tmp_path: Path) -> None:
+    """The prices extra: neither the instrumentation nor a render of hand-typed prices loads it."""
+    example = Path(__file__).parent.parent / "examples" / "holysheep.yaml"
+    assert not any(m.startswith("genai_prices") for m in _imported_modules("import holystack.instrument"))
+    plain = f"from holystack.pipeline import render_files; render_files(__import__('pathlib').Path({str(example)!r}))"
+    assert not any(m.startswith("genai_prices") for m in _imported_modules(plain))
+    priced = Path(__file__).parent / "cases" / "genai-prices" / "spec.yaml"
+    used = f"from holystack.pipeline import render_files; render_files(__import__('pathlib').Path({str(priced)!r}))"
+    assert any(m.startswith("genai_prices") for m in _imported_modules(used))

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from holystack import load_stack
 from holystack.defaults import DEFAULT_METRICS_PORT
 from holystack.instrument import Instrument, usage_from_body
+from holystack.instrument.usage import Usage
 from holystack.live.scenarios import SCENARIOS
 from holystack.live.upstream import FakeUpstreamServer, Upstream, served_model
 
@@ -99,7 +100,7 @@ def test_a_new_user_gets_exactly_the_contract(instrument: Instrument) -> None:
     ("not json", (0, 0, 0)),
 ])
 def test_usage_shapes(body, expected) -> None:
-    assert tuple(usage_from_body(body)) == expected
+    assert usage_from_body(body) == Usage(*expected)
 
 
 def test_status_must_be_http_timeout_or_error(instrument: Instrument) -> None:

@@ -10,10 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
 from holystack import load_stack
+from holystack.contract import TOKEN_TYPES
 from holystack.instrument import Instrument
 from holystack.instrument.ledger import Ledger
 from holystack.pipeline import render_files
@@ -61,13 +63,35 @@ def test_billing_sql_is_idempotent_and_prices_cached_tokens(database: str) -> No
     apply(database, sql)
     apply(database, sql)  # again: nothing changes
     stack = load_stack(EXAMPLE)
-    assert query(database, "SELECT count(*) FROM holysheep.prices WHERE valid_to IS NULL") == [(3 * len(stack.models),)]
-    assert query(database, "SELECT count(*) FROM holysheep.prices") == [(3 * len(stack.models),)]
+    priced = len(TOKEN_TYPES) * len(stack.models)
+    assert query(database, "SELECT count(*) FROM holysheep.prices WHERE valid_to IS NULL") == [(priced,)]
+    assert query(database, "SELECT count(*) FROM holysheep.prices") == [(priced,)]
     insert_call(database, datetime.now(timezone.utc), "deepseek-v3.2", 1_000_000, 500_000, 600_000)
     # (1M - 600k) x 0.42 + 600k x 0.07 + 500k x 0.42, per 1M tokens
     assert query(database, "SELECT cost_usd FROM holysheep.calls") == [(Decimal("0.420000000"),)]
     insert_call(database, datetime.now(timezone.utc), "some-unlisted-model", 1000, 10, 0)
     assert query(database, "SELECT count(*) FROM holysheep.calls WHERE cost_usd IS NULL") == [(1,)]
+
+
+def test_cache_writes_are_priced_at_cache_write_and_the_1h_ones_at_cache_write_1h(database: str,
+                                                                                  tmp_path: Path) -> None:
+    spec = spec_with_price(tmp_path, "deepseek-v3.2", cache_write=0.525, cache_write_1h=0.84)
+    apply(database, billing_sql(spec))
+    with psycopg.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO holysheep.calls (ts, provider, endpoint, model, status, latency_seconds, prompt_tokens,"
+            " completion_tokens, cached_prompt_tokens, cache_write_tokens, cache_write_1h_tokens)"
+            " VALUES (now(), 'holysheep', %s, 'deepseek-v3.2', '200', 0.5, 1000000, 0, 200000, 500000, 100000)",
+            (CHAT,))
+    # (1M - 200k - 500k) x 0.42 + 200k x 0.07 + 400k x 0.525 + 100k x 0.84, per 1M tokens
+    assert query(database, "SELECT cost_usd FROM holysheep.calls") == [(Decimal("0.434000000"),)]
+    assert query(database, "SELECT cache_write_tokens, cache_write_1h_tokens FROM holysheep.monthly_cost") \
+        == [(500000, 100000)]
+    with psycopg.connect(database) as connection, pytest.raises(psycopg.errors.CheckViolation):
+        connection.execute(  # more cache tokens than prompt tokens: refused
+            "INSERT INTO holysheep.calls (ts, provider, endpoint, model, status, latency_seconds, prompt_tokens,"
+            " cached_prompt_tokens, cache_write_tokens) VALUES (now(), 'holysheep', %s, 'deepseek-v3.2', '200',"
+            " 0.5, 100, 60, 60)", (CHAT,))
 
 
 def test_a_price_change_closes_the_old_row_and_keeps_history(database: str, tmp_path: Path) -> None:
@@ -138,7 +162,7 @@ def test_cost_report_gives_the_months_table_and_plot(database: str, tmp_path: Pa
     deepseek = next(line for line in lines if "deepseek-v3.2" in line).split()
     total = next(line for line in lines if line.startswith("TOTAL")).split()
     assert gpt[-1] == "10.00" and gpt[2] == "1"
-    assert deepseek[-1] == "1.26" and deepseek[2] == "2" and deepseek[4] == "600,000"
+    assert deepseek[-1] == "1.26" and deepseek[2] == "2" and deepseek[4] == "600,000" and deepseek[5] == "0"
     assert total[-1] == "11.26" and total[1] == "3"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

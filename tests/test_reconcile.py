@@ -1,12 +1,20 @@
 """Cost truth: a compressed month-like workload (two 'days' of rising and falling traffic over mixed
-models with cached prompts, a prompt price change between them) goes through holystack.instrument
-into both the metrics and the PostgreSQL ledger. The month-to-date cost that the real Prometheus
-computes from the recording rules, the ledger's sum, and the exact sum of the calls agree within 0.5%."""
+models with cache reads and Anthropic cache writes, 5-minute and 1-hour, a prompt price change between
+them) goes through holystack.instrument into both the metrics and the PostgreSQL ledger. The
+month-to-date cost that the real Prometheus computes from the recording rules, the ledger's sum, and
+the exact sum of the calls agree within 0.5%; for the model priced from genai-prices, so does a
+fourth column, genai-prices' own calc_price of the same calls. A second run goes through the
+transport with retries and a fallback: each billed attempt is priced at the model its provider
+served, and failed attempts cost nothing."""
 from __future__ import annotations
 
+import collections
+import http.server
+import json
 import math
 import random
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -14,12 +22,12 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from holystack import render_to
-from holystack.instrument import Instrument, serve
+from holystack import pricedata, render_to
+from holystack.instrument import Instrument, http_client, serve
 from holystack.instrument.ledger import Ledger
 from holystack.live.playground import FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, start_stack, write_spec
 from holystack.model import Duration
-from holystack.pipeline import render_files
+from holystack.pipeline import load_stack, render_files
 from holystack.render.sql import SQL_FILE
 from holystack.spec import read_spec
 
@@ -31,20 +39,47 @@ PEAK_RPS = 80.0
 TOLERANCE = 0.005
 SETTLE = Duration.parse(FAST_RATE_WINDOW).seconds + 3  # every rate window past the last call, and then some
 CHANGED_MODEL, NEW_INPUT = "gpt-4.1-mini", 0.80       # its prompt price doubles between the days
+# Anthropic's model, priced from genai-prices: its calls carry cache reads and writes (some for 1 hour).
+ANTHROPIC, ANTHROPIC_REF = "claude-haiku-4.5", "claude-haiku-4-5"
 
 pytestmark = pytest.mark.usefixtures("servers")
 
 
 def reconcile_spec(ports: Ports) -> dict:
     spec = fast_spec(loopback_spec(read_spec(SPEC), ports))
-    spec["models"].append({"name": "claude-haiku-4.5", "prices": {"input": 1.0, "output": 5.0, "cached_input": 0.1}})
+    spec["models"].append({"name": ANTHROPIC,
+                           "prices": {"from": "genai-prices", "provider": "anthropic", "model": ANTHROPIC_REF}})
     spec["models"].append({"name": "deepseek-v3.2", "prices": {"input": 0.28, "output": 0.42, "cached_input": 0.028}})
     return spec
 
 
-def one_day(instrument: Instrument, prices: dict, rng: random.Random, models: list[str]) -> float:
-    """Traffic over one compressed day; returns the exact cost of its calls at the given prices."""
-    exact = 0.0
+def anthropic_body(prompt: int, cached: int, written: int, hour: int, completion: int) -> dict:
+    """An Anthropic Messages usage: input_tokens excludes the cache reads and writes."""
+    return {"type": "message", "usage": {
+        "input_tokens": prompt - cached - written, "cache_read_input_tokens": cached,
+        "cache_creation_input_tokens": written,
+        "cache_creation": {"ephemeral_5m_input_tokens": written - hour, "ephemeral_1h_input_tokens": hour},
+        "output_tokens": completion}}
+
+
+def call_cost(p: dict, prompt: int, cached: int, written: int, hour: int, completion: int) -> float:
+    """The README's formula: (prompt - cached - written) x input + cached x cached_input
+    + 5-minute writes x cache_write + 1-hour writes x cache_write_1h + completion x output."""
+    return ((prompt - cached - written) * p["input"] + cached * p["cached_input"]
+            + (written - hour) * p["cache_write"] + hour * p["cache_write_1h"] + completion * p["output"]) / 1e6
+
+
+class Totals:
+    """The exact cost of the calls at the spec's prices, and genai-prices' calc_price of the
+    Anthropic model's calls beside the exact cost of the same calls."""
+
+    def __init__(self) -> None:
+        self.exact = self.anthropic = self.genai_prices = 0.0
+        self.tokens = {"cached_prompt": 0, "cache_write": 0, "cache_write_1h": 0}
+
+
+def one_day(instrument: Instrument, prices: dict, rng: random.Random, models: list[str], totals: Totals) -> None:
+    """Traffic over one compressed day, added to totals at the given prices."""
     started = time.monotonic()
     sent = 0.0
     while (elapsed := time.monotonic() - started) < DAY_SECONDS:
@@ -57,22 +92,36 @@ def one_day(instrument: Instrument, prices: dict, rng: random.Random, models: li
             prompt = rng.randint(200, 4000)
             cached = 0 if embedding else int(prompt * rng.choice((0, 0, 0.5, 0.9)))
             completion = 0 if embedding else rng.randint(50, 800)
+            written = hour = 0
             status = 429 if rng.random() < 0.03 else 200
-            body = {"usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                              "prompt_tokens_details": {"cached_tokens": cached}}} if status == 200 else None
+            if model == ANTHROPIC:
+                written = int((prompt - cached) * rng.choice((0, 0.5, 0.8)))
+                hour = written * rng.choice((0, 0, 1)) // 2
+                body = anthropic_body(prompt, cached, written, hour, completion)
+            else:
+                body = {"usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                                  "prompt_tokens_details": {"cached_tokens": cached}}}
             instrument.record_call(provider="upstream", endpoint="/embeddings" if embedding else "/chat/completions",
-                                   model=model, status=status, seconds=0.2, body=body)
+                                   model=model, status=status, seconds=0.2, body=body if status == 200 else None)
             if status == 200:
-                p = prices[model]
-                exact += ((prompt - cached) * p["input"] + cached * p["cached_input"] + completion * p["output"]) / 1e6
+                cost = call_cost(prices[model], prompt, cached, written, hour, completion)
+                totals.exact += cost
+                for token_type, count in zip(totals.tokens, (cached, written, hour)):
+                    totals.tokens[token_type] += count
+                if model == ANTHROPIC:
+                    totals.anthropic += cost
+                    totals.genai_prices += pricedata.calc_price_usd(
+                        ANTHROPIC_REF, "anthropic", prompt=prompt, completion=completion, cached_prompt=cached,
+                        cache_write=written, cache_write_1h=hour)
         time.sleep(0.02)
-    return exact
 
 
-def price_table(spec: dict) -> dict:
-    return {m["name"]: {"input": m["prices"]["input"], "output": m["prices"].get("output", 0.0),
-                        "cached_input": m["prices"].get("cached_input", m["prices"]["input"])}
-            for m in spec["models"]}
+def price_table(spec_path: Path) -> dict:
+    """Each model's prices as the spec renders them (genai-prices' resolved), by field."""
+    return {m.name: {"input": m.prices.input, "output": m.prices.output,
+                     "cached_input": m.prices.effective_cached_input, "cache_write": m.prices.effective_cache_write,
+                     "cache_write_1h": m.prices.effective_cache_write_1h}
+            for m in load_stack(spec_path).models}
 
 
 def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) -> None:
@@ -92,7 +141,8 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
         assert wait_until(lambda: prom_query(prometheus, scraped), 30), "timed out"
         rng = random.Random(2026)
         models = [m["name"] for m in spec["models"]]
-        exact = one_day(instrument, price_table(spec), rng, models)
+        totals = Totals()
+        one_day(instrument, price_table(spec_path), rng, models, totals)
         time.sleep(SETTLE)  # day one wholly integrated at the old prices
 
         # The price change, as a team would ship it: edit the spec, render, reload Prometheus, apply the SQL.
@@ -108,10 +158,11 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
         assert wait_until(lambda: any(abs(float(r["value"][1]) - NEW_INPUT / 1e6) < 1e-12
                                       for r in prom_query(prometheus, price)), 30), "timed out"
 
-        exact += one_day(instrument, price_table(spec), rng, models)
+        one_day(instrument, price_table(spec_path), rng, models, totals)
         time.sleep(SETTLE)
         ledger.close()
         month_to_date = prom_query(prometheus, "e2e_cost_usd:month_to_date")
+        anthropic_mtd = prom_query(prometheus, f'sum(provider_model:e2e_cost_usd:month_to_date{{model="{ANTHROPIC}"}})')
         by_model = prom_query(prometheus, "sum(provider_model:e2e_cost_usd:month_to_date)")
         last_24h = prom_query(prometheus, "e2e_cost_usd:increase24h")
     finally:
@@ -121,16 +172,178 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
     with psycopg.connect(database) as connection:
         ledger_total, priced_rows = connection.execute(
             "SELECT sum(cost_usd), count(cost_usd) FROM e2e.calls").fetchone()
+        ledger_anthropic, ledger_written, ledger_hour = connection.execute(
+            "SELECT sum(cost_usd), sum(cache_write_tokens), sum(cache_write_1h_tokens) FROM e2e.calls WHERE model = %s",
+            (ANTHROPIC,)).fetchone()
+        monthly = connection.execute("SELECT sum(cost_usd), sum(cache_write_tokens) FROM e2e.monthly_cost").fetchone()
         history = connection.execute("SELECT count(*) FROM e2e.prices WHERE valid_to IS NOT NULL").fetchone()[0]
+    exact = totals.exact
     prometheus_total = float(month_to_date[0]["value"][1])
     prometheus_by_model = float(by_model[0]["value"][1])
     prometheus_24h = float(last_24h[0]["value"][1])
-    print(f"exact ${exact:.6f}  ledger ${float(ledger_total):.6f}  prometheus ${prometheus_total:.6f}"
+    prometheus_anthropic = float(anthropic_mtd[0]["value"][1])
+    print(f"all models: exact ${exact:.6f}  ledger ${float(ledger_total):.6f}  prometheus ${prometheus_total:.6f}"
           f"  by model ${prometheus_by_model:.6f}  24h ${prometheus_24h:.6f}")
-    assert history == 1  # the old prompt price of the changed model, closed
+    print(f"{ANTHROPIC} (genai-prices): exact ${totals.anthropic:.6f}  ledger ${float(ledger_anthropic):.6f}"
+          f"  prometheus ${prometheus_anthropic:.6f}  genai-prices calc_price ${totals.genai_prices:.6f}"
+          f"  cache tokens of all calls {totals.tokens}")
+    # The old prompt price of the changed model, closed, with its cache-write prices (they follow input).
+    assert history == 3
     assert priced_rows > 1000
+    assert totals.tokens["cache_write"] > 0 and totals.tokens["cache_write_1h"] > 0
+    assert (ledger_written, ledger_hour) == (totals.tokens["cache_write"], totals.tokens["cache_write_1h"])
+    assert abs(float(monthly[0]) - float(ledger_total)) < 1e-9 and monthly[1] == ledger_written  # the views
     assert abs(float(ledger_total) - exact) / exact < TOLERANCE
     assert abs(prometheus_total - exact) / exact < TOLERANCE
     # The dashboards' month by model and the trailing 24 h (both days fall in it) add the same steps.
     assert abs(prometheus_by_model - prometheus_total) < 1e-9
     assert abs(prometheus_24h - exact) / exact < TOLERANCE
+    # The fourth column: genai-prices prices the same calls as the formula, to the rounding of Decimals.
+    assert abs(totals.genai_prices - totals.anthropic) < 1e-9
+    assert abs(float(ledger_anthropic) - totals.anthropic) / totals.anthropic < TOLERANCE
+    assert abs(prometheus_anthropic - totals.genai_prices) / totals.genai_prices < TOLERANCE
+
+
+# --- through the transport: retries and a fallback -------------------------------------------------
+PRIMARY, BACKUP, MESSAGES = "primary", "backup", "/messages"
+SONNET, SONNET_REF = "claude-sonnet-4.5", "claude-sonnet-4-5"  # falls back to ANTHROPIC at the backup
+TRANSPORT_CALLS = 600
+# What the primary answers to the attempts of one call, drawn per call; the backup answers 200.
+PLANS = ((200,), (429, 200), (500, 200), (429, 429, 200), (500, 500, 500))
+PLAN_WEIGHTS = (70, 12, 6, 4, 8)
+
+
+class Billed:
+    """What the fake Anthropic API served and billed: one entry per 200, (provider, model, usage)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng, self.lock = random.Random(seed), threading.Lock()
+        self.plans: dict[str, tuple[int, ...]] = {}
+        self.seen: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.served: list[tuple[str, str, tuple[int, int, int, int, int]]] = []
+        self.failed = 0
+
+    def answer(self, provider: str, call: str, model: str) -> tuple[int, dict]:
+        with self.lock:
+            attempt = self.seen[(provider, call)]
+            self.seen[(provider, call)] += 1
+            plan = self.plans[call] if provider == PRIMARY else (200,)
+            status = plan[min(attempt, len(plan) - 1)]
+            if status != 200:
+                self.failed += 1
+                return status, {"type": "error", "error": {"type": "overloaded_error", "message": "try again"}}
+            prompt = self.rng.randint(1000, 20_000)
+            cached = int(prompt * self.rng.choice((0, 0.3, 0.7)))
+            written = int((prompt - cached) * self.rng.choice((0, 0.4, 0.9)))
+            hour = written * self.rng.choice((0, 1)) // 3
+            completion = self.rng.randint(20, 900)
+            self.served.append((provider, model, (prompt, cached, written, hour, completion)))
+        body = anthropic_body(prompt, cached, written, hour, completion)
+        return 200, {**body, "id": f"msg_{call}_{provider}_{attempt}", "model": model, "role": "assistant",
+                     "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn"}
+
+
+def fake_anthropic(billed: Billed) -> http.server.ThreadingHTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            request = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            status, body = billed.answer(self.path.split("/")[1], self.headers["x-test-call"], request["model"])
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            if status == 429:
+                self.send_header("retry-after-ms", "1")
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def transport_spec(ports: Ports) -> dict:
+    spec = fast_spec(loopback_spec(read_spec(SPEC), ports))
+    spec["providers"] = [{"name": PRIMARY, "timeout": "2s"}, {"name": BACKUP, "timeout": "2s"}]
+    spec["endpoints"] = [{"path": MESSAGES, "availability": 99.9}]
+    spec["models"] = [
+        {"name": SONNET, "prices": {"from": "genai-prices", "provider": "anthropic", "model": SONNET_REF}},
+        {"name": ANTHROPIC, "prices": {"from": "genai-prices", "provider": "anthropic", "model": ANTHROPIC_REF}}]
+    # A breaker that stays closed: every failing call retries, then moves along the fallback edge.
+    spec["resilience"] = {"retry": {"max_attempts": 3, "backoff_base": "1ms", "backoff_cap": "5ms"},
+                          "breaker": {"enabled": False},
+                          "fallbacks": [{"from": PRIMARY, "to": BACKUP, "models": {SONNET: ANTHROPIC}}]}
+    return spec
+
+
+def test_through_the_transport_each_billed_attempt_is_priced_and_failed_ones_cost_nothing(
+        tmp_path: Path, database: str) -> None:
+    ports = Ports.free()
+    spec_path = write_spec(transport_spec(ports), tmp_path / "e2e.yaml")
+    registry = CollectorRegistry()
+    instrument = Instrument.from_spec(spec_path, registry=registry)
+    metrics, _ = serve(ports.metrics, registry=registry)
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(render_files(spec_path)[SQL_FILE])
+    ledger = Ledger(database, instrument, flush_seconds=0.2)
+    billed = Billed(2027)
+    upstream = fake_anthropic(billed)
+    base = f"http://127.0.0.1:{upstream.server_address[1]}"
+    urls = {PRIMARY: f"{base}/{PRIMARY}/v1", BACKUP: f"{base}/{BACKUP}/v1"}
+    stack = start_stack(spec_path, ports, tmp_path / "work")
+    try:
+        prometheus = stack.prometheus.url
+        scraped = 'count(count_over_time(up{job="e2e-app"}[1m]) >= 3)'
+        assert wait_until(lambda: prom_query(prometheus, scraped), 30), "timed out"
+        rng = random.Random(7)
+        with http_client(instrument, provider=PRIMARY, base_urls=urls, sleep=lambda seconds: None,
+                         library="httpx") as client:
+            for index in range(TRANSPORT_CALLS):
+                call = str(index)
+                billed.plans[call] = rng.choices(PLANS, PLAN_WEIGHTS)[0]
+                model = rng.choice((SONNET, ANTHROPIC))
+                answer = client.post(urls[PRIMARY] + MESSAGES, headers={"x-test-call": call},
+                                     json={"model": model, "max_tokens": 100, "messages": [{"role": "user",
+                                                                                             "content": "hi"}]})
+                assert answer.status_code == 200
+        time.sleep(SETTLE)
+        ledger.close()
+        month_to_date = prom_query(prometheus, "e2e_cost_usd:month_to_date")
+        by_provider = {r["metric"]["provider"]: float(r["value"][1]) for r in prom_query(
+            prometheus, "sum by (provider) (provider_model:e2e_cost_usd:month_to_date)")}
+    finally:
+        stack.stop()
+        metrics.shutdown()
+        ledger.close()
+        upstream.shutdown()
+    prices = price_table(spec_path)
+    refs = {SONNET: SONNET_REF, ANTHROPIC: ANTHROPIC_REF}
+    exact = genai = 0.0
+    exact_by_provider: collections.Counter[str] = collections.Counter()
+    for provider, model, (prompt, cached, written, hour, completion) in billed.served:
+        cost = call_cost(prices[model], prompt, cached, written, hour, completion)
+        exact += cost
+        exact_by_provider[provider] += cost
+        genai += pricedata.calc_price_usd(refs[model], "anthropic", prompt=prompt, completion=completion,
+                                          cached_prompt=cached, cache_write=written, cache_write_1h=hour)
+    with psycopg.connect(database) as connection:
+        ledger_total, rows = connection.execute("SELECT sum(cost_usd), count(*) FROM e2e.calls").fetchone()
+        failed_rows, failed_cost = connection.execute(
+            "SELECT count(*), coalesce(sum(cost_usd), 0) FROM e2e.calls WHERE status <> '200'").fetchone()
+    prometheus_total = float(month_to_date[0]["value"][1])
+    fell_back = sum(1 for plan in billed.plans.values() if plan == PLANS[-1])
+    print(f"transport: {TRANSPORT_CALLS} calls, {billed.failed} failed attempts, {fell_back} fallbacks, "
+          f"{len(billed.served)} billed: exact ${exact:.6f}  ledger ${float(ledger_total):.6f}"
+          f"  prometheus ${prometheus_total:.6f}  genai-prices calc_price ${genai:.6f}"
+          f"  by provider {dict(exact_by_provider)} vs prometheus {by_provider}")
+    assert len(billed.served) == TRANSPORT_CALLS and billed.failed > 100 and fell_back > 10
+    assert rows == TRANSPORT_CALLS + billed.failed  # every attempt is a row
+    assert failed_rows == billed.failed and failed_cost == 0  # a failed attempt costs nothing
+    assert abs(genai - exact) < 1e-9
+    assert abs(float(ledger_total) - exact) < 1e-9 * rows + 1e-12
+    assert abs(prometheus_total - exact) / exact < TOLERANCE
+    for provider in (PRIMARY, BACKUP):  # each billed attempt lands on the provider that billed it
+        assert abs(by_provider[provider] - exact_by_provider[provider]) / exact_by_provider[provider] < TOLERANCE

@@ -24,6 +24,7 @@ from holystack import load_stack
 from holystack.contract import CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN
 from holystack.instrument import Instrument, async_http_client, http_client, status_of_error, usage_from_body
 from holystack.instrument import usage as usage_module
+from holystack.instrument.usage import Usage
 from holystack.instrument.resilience import CircuitBreaker, retry_after_seconds
 from holystack.live.scenarios import SCENARIOS, TrafficProfile
 from holystack.live.upstream import RETRY_AFTER_MS, FakeUpstreamServer, Upstream
@@ -436,20 +437,30 @@ def test_sdk_objects_and_chunk_lists_are_read(healthy, caplog) -> None:
 
 
 @pytest.mark.parametrize("body, expected", [
-    # Anthropic Messages: input_tokens excludes the cache; prompt = all input, cached = cache reads.
+    # Anthropic Messages: input_tokens excludes the cache; prompt = all input, cached = cache reads,
+    # cache_write = cache writes, cache_write_1h = the part of them written for one hour.
     ({"type": "message", "usage": {"input_tokens": 30, "cache_read_input_tokens": 1000,
-                                   "cache_creation_input_tokens": 200, "output_tokens": 55}}, (1230, 55, 1000)),
+                                   "cache_creation_input_tokens": 200, "output_tokens": 55}}, (1230, 55, 1000, 200)),
+    ({"type": "message", "usage": {"input_tokens": 30, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 500,
+                                   "cache_creation": {"ephemeral_5m_input_tokens": 200,
+                                                      "ephemeral_1h_input_tokens": 300},
+                                   "output_tokens": 5}}, (530, 5, 0, 500, 300)),
     ([{"type": "message_start", "message": {"usage": {"input_tokens": 30, "cache_read_input_tokens": 1000,
                                                       "cache_creation_input_tokens": 0, "output_tokens": 1}}},
       {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "hi"}},
       {"type": "message_delta", "usage": {"output_tokens": 42}}], (1030, 42, 1000)),
+    # A stream keeps message_start's cache writes past the last message_delta.
+    ([{"type": "message_start", "message": {"usage": {"input_tokens": 30, "cache_read_input_tokens": 0,
+                                                      "cache_creation_input_tokens": 700, "output_tokens": 1,
+                                                      "cache_creation": {"ephemeral_1h_input_tokens": 700}}}},
+      {"type": "message_delta", "usage": {"output_tokens": 9}}], (730, 9, 0, 700, 700)),
     # Gemini: promptTokenCount includes the cached content; thoughts are output.
     ({"usageMetadata": {"promptTokenCount": 900, "cachedContentTokenCount": 600, "candidatesTokenCount": 80,
                         "thoughtsTokenCount": 20}}, (900, 100, 600)),
     ({"usage_metadata": {"prompt_token_count": 50, "candidates_token_count": 7}}, (50, 7, 0)),
 ])
 def test_usage_of_anthropic_and_gemini(body, expected) -> None:
-    assert tuple(usage_from_body(body)) == expected
+    assert usage_from_body(body) == Usage(*expected)
 
 
 ReadTimeout = type("ReadTimeout", (Exception,), {})

@@ -23,7 +23,10 @@ log = logging.getLogger("holystack.instrument")
 
 TRANSPORT_STATUSES = (c.STATUS_TIMEOUT, c.STATUS_ERROR)
 # The token types in the order of the children lists.
-TOKEN_ORDER = (c.TOKEN_PROMPT, c.TOKEN_COMPLETION, c.TOKEN_CACHED_PROMPT)
+TOKEN_ORDER = (c.TOKEN_PROMPT, c.TOKEN_COMPLETION, c.TOKEN_CACHED_PROMPT, c.TOKEN_CACHE_WRITE, c.TOKEN_CACHE_WRITE_1H)
+# The token types bound at 0 up front (prompt, completion, cached_prompt); the cache-write series appear
+# with a model's first cache write, so that models that never write a cache cost no series.
+INITIALIZED_TOKEN_TYPES = 3
 # The header names in RATELIMIT_HEADERS order, for record_call's fast path.
 _REMAINING_REQUESTS, _REMAINING_TOKENS, _LIMIT_REQUESTS, _LIMIT_TOKENS = (name for _, _, name in RATELIMIT_HEADERS)
 # Kinds of call (provider, endpoint, model, status as given) whose bound children are kept.
@@ -144,6 +147,8 @@ class CallRow:
     completion_tokens: int
     cached_prompt_tokens: int
     request_id: str | None
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
 
 class Sink(Protocol):
@@ -238,7 +243,7 @@ class Instrument:
     def _initialize(self) -> None:
         for provider in sorted(self.providers):
             for model in sorted(self.models):
-                for index in range(len(TOKEN_ORDER)):
+                for index in range(INITIALIZED_TOKEN_TYPES):
                     self._token(provider, model, index)
                 for endpoint in sorted(self.endpoints):
                     self._call_series(provider, endpoint, model, "200")
@@ -271,9 +276,9 @@ class Instrument:
         return series
 
     def _tokens(self, provider: str, model: str) -> list[Any]:
-        """The [prompt, completion, cached_prompt] children of a provider and model, each None until
-        bound by _token: a call without usage (a timeout) must not create token series."""
-        return self._token_children.setdefault((provider, model), [None, None, None])
+        """The children of a provider and model in TOKEN_ORDER, each None until bound by _token: a
+        call without usage (a timeout) must not create token series."""
+        return self._token_children.setdefault((provider, model), [None] * len(TOKEN_ORDER))
 
     def _token(self, provider: str, model: str, index: int) -> Any:
         children = self._tokens(provider, model)
@@ -378,11 +383,15 @@ class Instrument:
                 else:
                     usage = found
         if usage.prompt or usage.completion:
-            prompt, completion, cached = series.tokens
+            prompt, completion, cached, written, written_1h = series.tokens
             (prompt or self._token(series.provider, series.model, 0)).inc(usage.prompt)
             (completion or self._token(series.provider, series.model, 1)).inc(usage.completion)
             if usage.cached_prompt:
                 (cached or self._token(series.provider, series.model, 2)).inc(usage.cached_prompt)
+            if usage.cache_write:
+                (written or self._token(series.provider, series.model, 3)).inc(usage.cache_write)
+                if usage.cache_write_1h:
+                    (written_1h or self._token(series.provider, series.model, 4)).inc(usage.cache_write_1h)
         if headers:
             gauges = series.gauges
             try:  # fast path: the four headers present, as numbers, and their gauges already bound
@@ -404,7 +413,8 @@ class Instrument:
 
     def _to_sinks(self, series: _CallSeries, seconds: float, usage: Usage, request_id: str | None) -> None:
         row = CallRow(datetime.now(timezone.utc), series.provider, series.endpoint, series.model, series.status,
-                      seconds, usage.prompt, usage.completion, usage.cached_prompt, request_id)
+                      seconds, usage.prompt, usage.completion, usage.cached_prompt, request_id,
+                      usage.cache_write, usage.cache_write_1h)
         for sink in self.sinks:
             sink.submit(row)
 

@@ -30,7 +30,7 @@ DEFAULT_FLUSH_SECONDS = 1.0
 MAX_ATTEMPTS = 3  # per batch, with a pause between, before its rows are dropped
 _IDLE = object()  # the writer's wake-up when nothing arrived for flush_seconds
 COLUMNS = ("ts", "provider", "endpoint", "model", "status", "latency_seconds", "prompt_tokens",
-           "completion_tokens", "cached_prompt_tokens", "request_id")
+           "completion_tokens", "cached_prompt_tokens", "request_id", "cache_write_tokens", "cache_write_1h_tokens")
 
 
 class Ledger:

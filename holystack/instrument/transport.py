@@ -322,7 +322,7 @@ class _Observer:
                 self.anthropic_start = usage
             elif kind == "message_delta" and self.anthropic_start is not None:
                 start = self.anthropic_start
-                usage = Usage(start.prompt, usage.completion, start.cached_prompt)
+                usage = start._replace(completion=usage.completion)
             self.usage = usage
 
     def _plain_usage(self) -> Usage | None:

@@ -7,7 +7,9 @@ Usage shapes understood (OpenAI semantics: prompt tokens include the cached ones
 - streams: the final chunk that carries ``usage`` (pass that chunk, or the list of chunks);
 - Anthropic Messages: ``usage.input_tokens`` (uncached only), ``cache_read_input_tokens``,
   ``cache_creation_input_tokens``, ``output_tokens``: prompt = all three inputs, cached_prompt = the
-  cache reads, completion = output (a stream's message_start and message_delta events, in a list);
+  cache reads, cache_write = the cache writes, of which cache_write_1h =
+  ``cache_creation.ephemeral_1h_input_tokens`` (written for one hour, billed at a higher price),
+  completion = output (a stream's message_start and message_delta events, in a list);
 - Gemini: ``usageMetadata.promptTokenCount`` (cached included), ``cachedContentTokenCount``,
   ``candidatesTokenCount`` + ``thoughtsTokenCount`` (snake_case from the Python SDK's model_dump too).
 SDK objects (anything with ``model_dump()``, such as openai's ChatCompletion) are read through it.
@@ -22,11 +24,14 @@ from .. import contract as c
 
 
 class Usage(NamedTuple):
-    """Tokens of one call. ``prompt`` includes ``cached_prompt``."""
+    """Tokens of one call. ``prompt`` includes ``cached_prompt`` (cache reads) and ``cache_write``
+    (cache writes), which includes ``cache_write_1h`` (the writes kept for one hour)."""
 
     prompt: int = 0
     completion: int = 0
     cached_prompt: int = 0
+    cache_write: int = 0
+    cache_write_1h: int = 0
 
 
 NO_USAGE = Usage()
@@ -55,6 +60,9 @@ _warned: set[str] = set()
 # Anthropic Messages usage keys; their presence tells Anthropic's shape from the Responses API's.
 _ANTHROPIC_CACHE_READ = "cache_read_input_tokens"
 _ANTHROPIC_CACHE_WRITE = "cache_creation_input_tokens"
+# The split of the cache writes by lifetime: {"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"}.
+_ANTHROPIC_CACHE_CREATION = "cache_creation"
+_ANTHROPIC_CACHE_WRITE_1H = "ephemeral_1h_input_tokens"
 # Gemini usageMetadata: (camelCase of the REST API, snake_case of the Python SDK's model_dump).
 _GEMINI = ({"meta": "usageMetadata", "prompt": "promptTokenCount", "cached": "cachedContentTokenCount",
             "candidates": "candidatesTokenCount", "thoughts": "thoughtsTokenCount"},
@@ -116,7 +124,10 @@ def read_usage(body: Any) -> Usage | None:
         return None
     if _ANTHROPIC_CACHE_READ in usage or _ANTHROPIC_CACHE_WRITE in usage:
         read, written = _count(usage.get(_ANTHROPIC_CACHE_READ)), _count(usage.get(_ANTHROPIC_CACHE_WRITE))
-        return Usage(_count(usage.get("input_tokens")) + read + written, _count(usage.get("output_tokens")), read)
+        creation = usage.get(_ANTHROPIC_CACHE_CREATION)
+        hour = min(_count(creation.get(_ANTHROPIC_CACHE_WRITE_1H)), written) if isinstance(creation, Mapping) else 0
+        return Usage(_count(usage.get("input_tokens")) + read + written, _count(usage.get("output_tokens")), read,
+                     written, hour)
     for prompt_key, completion_key, details_key in _SHAPES:
         if prompt_key in usage:
             details = usage.get(details_key)
@@ -151,7 +162,7 @@ def _stream_usage(chunks: Sequence[Any]) -> Usage | None:
         if isinstance(chunk, Mapping) and chunk.get("type") == "message_start":
             start = usage
         elif start is not None and isinstance(chunk, Mapping) and chunk.get("type") == "message_delta":
-            usage = Usage(start.prompt, usage.completion, start.cached_prompt)
+            usage = start._replace(completion=usage.completion)
         found = usage
     return found
 

@@ -19,6 +19,11 @@ def _bars(title: str, query: str, legend: str, pos: g.GridPos) -> g.BarGauge:
     return bar_gauge(title, "currencyUSD", target(query, "A", legend, instant=True), pos)
 
 
+def _priced(token_rate: str, token_price: str) -> str:
+    """USD per hour by model of a recorded token rate at its recorded price."""
+    return f"sum by ({c.MODEL}) (\n  {token_rate}\n  * {PRICE_JOIN}\n  {token_price}\n) * {SECONDS_PER_HOUR}"
+
+
 def cost_dashboard(stack: Stack) -> g.Dashboard:
     q, s, t = Queries(stack), Series(stack), texts(stack)
     budget = stack.thresholds.monthly_budget_usd
@@ -63,8 +68,14 @@ def cost_dashboard(stack: Stack) -> g.Dashboard:
                            "A", "{{model}}")], layout.place(8, 8)),
         # The cached_prompt price is cached_input - input (negative): minus the cost is the saving.
         timeseries(t("cache_savings"), "currencyUSD",
-                   [target(f"-sum by ({c.MODEL}) (\n  {q.token_rate(c.TOKEN_CACHED_PROMPT)}\n"
-                           f"  * {PRICE_JOIN}\n  {s.token_price}\n) * {SECONDS_PER_HOUR}", "A", "{{model}}")],
+                   [target(f"-{_priced(q.token_rate(c.TOKEN_CACHED_PROMPT), s.token_price)}", "A", "{{model}}")],
+                   layout.place(8, 8)),
+        # The cache_write price is cache_write - input, the cache_write_1h price what a 1-hour write
+        # costs above a 5-minute one: together, what writing the cache cost above plain input.
+        timeseries(t("cache_write_cost"), "currencyUSD",
+                   [target(_priced(q.token_rate(token_type), s.token_price), ref, legend)
+                    for ref, token_type, legend in (("A", c.TOKEN_CACHE_WRITE, "{{model}}"),
+                                                    ("B", c.TOKEN_CACHE_WRITE_1H, "{{model}} 1h"))],
                    layout.place(8, 8)),
     ]
     return dashboard(stack, COST_DASHBOARD, "cost_title", panels)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import contract as c
 from ..identifiers import ledger_schema
 from ..model import Stack
 from ..output import Files, generated_notice
@@ -23,14 +22,10 @@ def sql_literal(text: str) -> str:
 
 
 def price_rows(stack: Stack) -> list[PriceRow]:
-    """Each model's price of each token type, as the ledger prices them (cached at cached_input)."""
-    rows = []
-    for model in stack.models:
-        prices = model.prices
-        for token_type, price in ((c.TOKEN_PROMPT, prices.input), (c.TOKEN_CACHED_PROMPT, prices.effective_cached_input),
-                                  (c.TOKEN_COMPLETION, prices.output)):
-            rows.append(PriceRow(sql_literal(model.name), token_type, f"{price:.6f}"))
-    return rows
+    """Each model's price of each token type as billed (Prices.per_million): the ledger prices
+    each type's own tokens (prompt: those neither read from nor written to the cache)."""
+    return [PriceRow(sql_literal(model.name), token_type, f"{price:.6f}")
+            for model in stack.models for token_type, price in model.prices.per_million().items()]
 
 
 def render_sql(stack: Stack) -> Files:

@@ -49,8 +49,11 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     kinds = [(DAILY_BUDGET_EXCEEDED, t.daily_budget_usd, 1.0, "over the last 24 h"),
              (MONTHLY_BUDGET_FORECAST, t.monthly_budget_usd, month_factor,
               "this month so far plus the rest of it at the last 24 h's pace")]
-    # The model whose cached tokens save the most, so that their pricing decides the case.
-    model = max(b.stack.models, key=lambda m: (m.prices.input - m.prices.effective_cached_input, m.prices.input))
+    # The model whose cached tokens save the most, so that their pricing decides the case; one whose
+    # cache writes cost more than input first, so that their pricing decides it too.
+    model = max(b.stack.models, key=lambda m: (_write_surcharge(m) > 0,
+                                               m.prices.input - m.prices.effective_cached_input, m.prices.input))
+    writes = ", cache writes at cache_write" if _write_surcharge(model) > 0 else ""
     out = []
     for kind, budget, factor, what in kinds:
         rule = next(iter(b.rules_of(kind)), None)
@@ -62,27 +65,39 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
             fire = value > budget
             out.append(b.case(
                 f"{kind} {'fires' if fire else 'stays silent'}: ${value:.2f} of {model.name} {what} "
-                f"against ${budget:g}, cached tokens priced at cached_input",
+                f"against ${budget:g}, cached tokens priced at cached_input{writes}",
                 b.tokens(b.call[c.PROVIDER], model.name, tokens), str(RUN), kind,
                 [b.expected(rule, {}, value)] if fire else []))
     return out
+
+
+def _write_surcharge(model: LlmModel) -> float:
+    """USD per 1M cache-written tokens above input."""
+    return model.prices.effective_cache_write - model.prices.input
 
 
 def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
                     budget_usd: float) -> tuple[dict[str, Any], float]:
     """Token counters that cost about target_usd over the case, reaching their total at two thirds
     of it and then flat. A share of the prompt is cached: priced at full input price, the same
-    tokens would cost 5% of budget_usd more. Returns the counters' values and their exact cost."""
+    tokens would cost 5% of budget_usd more. Where cache writes cost more than input, a share is
+    written to the cache: priced at input, it would cost 4% of budget_usd less (so that neither
+    mistake is hidden by the other). Returns the counters' values and their exact cost."""
     prices = model.prices
     ramp = b.samples * 2 // 3
     discount = prices.input - prices.effective_cached_input
     cached = math.ceil(0.05 * budget_usd * PER_MILLION / discount / ramp) if discount > 0 else 0
-    rest = target_usd - cached * ramp * prices.effective_cached_input / PER_MILLION
+    surcharge = _write_surcharge(model)
+    written = math.ceil(0.04 * budget_usd * PER_MILLION / surcharge / ramp) if surcharge > 0 else 0
+    rest = target_usd - (cached * prices.effective_cached_input + written * prices.effective_cache_write) * ramp / PER_MILLION
     completion_price = prices.output or prices.input
     completion = math.ceil(rest / 2 * PER_MILLION / completion_price / ramp) if prices.output else 0
     rest -= completion * ramp * prices.output / PER_MILLION
     uncached = max(0, math.ceil(rest * PER_MILLION / prices.input / ramp)) if prices.input else 0
-    per_sample = {c.TOKEN_PROMPT: uncached + cached, c.TOKEN_COMPLETION: completion, c.TOKEN_CACHED_PROMPT: cached}
+    per_sample = {c.TOKEN_PROMPT: uncached + cached + written, c.TOKEN_COMPLETION: completion,
+                  c.TOKEN_CACHED_PROMPT: cached}
+    if written:
+        per_sample[c.TOKEN_CACHE_WRITE] = written
     cost = prices.usd({token_type: count * ramp for token_type, count in per_sample.items()})
     values = {tt: f"0+{per}x{ramp} {per * ramp}x{b.samples - ramp}" for tt, per in per_sample.items()}
     return values, cost

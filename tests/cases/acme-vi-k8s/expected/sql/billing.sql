@@ -7,19 +7,25 @@ BEGIN;
 CREATE SCHEMA IF NOT EXISTS "acme_gateway";
 
 -- USD per 1M tokens, by model and token type, with the period each price was valid.
--- prompt: uncached prompt tokens; cached_prompt: cached ones; completion: output tokens.
+-- prompt: prompt tokens neither read from nor written to the cache; cached_prompt: cache reads;
+-- cache_write: 5-minute cache writes; cache_write_1h: 1-hour cache writes; completion: output tokens.
 CREATE TABLE IF NOT EXISTS "acme_gateway".prices (
     model            text          NOT NULL,
-    token_type       text          NOT NULL CHECK (token_type IN ('prompt', 'completion', 'cached_prompt')),
+    token_type       text          NOT NULL,
     usd_per_million  numeric(18, 6) NOT NULL CHECK (usd_per_million >= 0),
     valid_from       timestamptz   NOT NULL,
     valid_to         timestamptz,
     CHECK (valid_to IS NULL OR valid_to > valid_from)
 );
+-- The token types, as a named constraint that a ledger created before the cache-write types gains too.
+ALTER TABLE "acme_gateway".prices DROP CONSTRAINT IF EXISTS prices_token_type_check;
+ALTER TABLE "acme_gateway".prices ADD CONSTRAINT prices_token_type_check
+    CHECK (token_type IN ('prompt', 'completion', 'cached_prompt', 'cache_write', 'cache_write_1h'));
 CREATE UNIQUE INDEX IF NOT EXISTS prices_open ON "acme_gateway".prices (model, token_type) WHERE valid_to IS NULL;
 CREATE INDEX IF NOT EXISTS prices_model_from ON "acme_gateway".prices (model, token_type, valid_from);
 
--- One row per finished call. prompt_tokens includes cached_prompt_tokens (OpenAI usage).
+-- One row per finished call. prompt_tokens includes cached_prompt_tokens (cache reads) and
+-- cache_write_tokens (cache writes), which includes cache_write_1h_tokens (the 1-hour writes).
 CREATE TABLE IF NOT EXISTS "acme_gateway".calls (
     id                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     ts                    timestamptz      NOT NULL,
@@ -35,6 +41,13 @@ CREATE TABLE IF NOT EXISTS "acme_gateway".calls (
     request_id            text,
     CHECK (cached_prompt_tokens <= prompt_tokens)
 );
+-- Cache writes, added to a ledger created before them.
+ALTER TABLE "acme_gateway".calls ADD COLUMN IF NOT EXISTS cache_write_tokens bigint NOT NULL DEFAULT 0;
+ALTER TABLE "acme_gateway".calls ADD COLUMN IF NOT EXISTS cache_write_1h_tokens bigint NOT NULL DEFAULT 0;
+ALTER TABLE "acme_gateway".calls DROP CONSTRAINT IF EXISTS calls_cache_tokens_check;
+ALTER TABLE "acme_gateway".calls ADD CONSTRAINT calls_cache_tokens_check
+    CHECK (cache_write_1h_tokens <= cache_write_tokens
+           AND cached_prompt_tokens + cache_write_tokens <= prompt_tokens);
 CREATE INDEX IF NOT EXISTS calls_ts ON "acme_gateway".calls (ts);
 CREATE INDEX IF NOT EXISTS calls_model_ts ON "acme_gateway".calls (model, ts);
 
@@ -44,8 +57,10 @@ CREATE OR REPLACE FUNCTION "acme_gateway".price_call() RETURNS trigger LANGUAGE 
 BEGIN
     IF NEW.cost_usd IS NULL THEN
         SELECT sum(p.usd_per_million * CASE p.token_type
-                       WHEN 'prompt' THEN NEW.prompt_tokens - NEW.cached_prompt_tokens
+                       WHEN 'prompt' THEN NEW.prompt_tokens - NEW.cached_prompt_tokens - NEW.cache_write_tokens
                        WHEN 'cached_prompt' THEN NEW.cached_prompt_tokens
+                       WHEN 'cache_write' THEN NEW.cache_write_tokens - NEW.cache_write_1h_tokens
+                       WHEN 'cache_write_1h' THEN NEW.cache_write_1h_tokens
                        ELSE NEW.completion_tokens END) / 1000000
           INTO NEW.cost_usd
           FROM "acme_gateway".prices p
@@ -64,12 +79,18 @@ CREATE TEMPORARY TABLE spec_prices (model text, token_type text, usd_per_million
 INSERT INTO spec_prices (model, token_type, usd_per_million) VALUES
     ('openai/gpt-4.1-mini', 'prompt', 0.400000),
     ('openai/gpt-4.1-mini', 'cached_prompt', 0.100000),
+    ('openai/gpt-4.1-mini', 'cache_write', 0.400000),
+    ('openai/gpt-4.1-mini', 'cache_write_1h', 0.400000),
     ('openai/gpt-4.1-mini', 'completion', 1.600000),
     ('meta-llama/llama-3.3-70b-instruct', 'prompt', 0.130000),
     ('meta-llama/llama-3.3-70b-instruct', 'cached_prompt', 0.130000),
+    ('meta-llama/llama-3.3-70b-instruct', 'cache_write', 0.130000),
+    ('meta-llama/llama-3.3-70b-instruct', 'cache_write_1h', 0.130000),
     ('meta-llama/llama-3.3-70b-instruct', 'completion', 0.400000),
     ('text-embedding-3.large', 'prompt', 0.130000),
     ('text-embedding-3.large', 'cached_prompt', 0.130000),
+    ('text-embedding-3.large', 'cache_write', 0.130000),
+    ('text-embedding-3.large', 'cache_write_1h', 0.130000),
     ('text-embedding-3.large', 'completion', 0.000000);
 
 UPDATE "acme_gateway".prices p
@@ -90,7 +111,9 @@ SELECT (ts AT TIME ZONE 'UTC')::date AS day, provider, model,
        count(*) AS calls,
        sum(prompt_tokens) AS prompt_tokens, sum(cached_prompt_tokens) AS cached_prompt_tokens,
        sum(completion_tokens) AS completion_tokens,
-       coalesce(sum(cost_usd), 0) AS cost_usd
+       coalesce(sum(cost_usd), 0) AS cost_usd,
+       -- after cost_usd: CREATE OR REPLACE VIEW may only add columns at the end
+       sum(cache_write_tokens) AS cache_write_tokens, sum(cache_write_1h_tokens) AS cache_write_1h_tokens
   FROM "acme_gateway".calls
  GROUP BY 1, 2, 3;
 
@@ -99,7 +122,9 @@ SELECT date_trunc('month', ts AT TIME ZONE 'UTC')::date AS month, provider, mode
        count(*) AS calls,
        sum(prompt_tokens) AS prompt_tokens, sum(cached_prompt_tokens) AS cached_prompt_tokens,
        sum(completion_tokens) AS completion_tokens,
-       coalesce(sum(cost_usd), 0) AS cost_usd
+       coalesce(sum(cost_usd), 0) AS cost_usd,
+       -- after cost_usd: CREATE OR REPLACE VIEW may only add columns at the end
+       sum(cache_write_tokens) AS cache_write_tokens, sum(cache_write_1h_tokens) AS cache_write_1h_tokens
   FROM "acme_gateway".calls
  GROUP BY 1, 2, 3;
 

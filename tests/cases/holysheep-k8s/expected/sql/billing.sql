@@ -7,19 +7,25 @@ BEGIN;
 CREATE SCHEMA IF NOT EXISTS "holysheep";
 
 -- USD per 1M tokens, by model and token type, with the period each price was valid.
--- prompt: uncached prompt tokens; cached_prompt: cached ones; completion: output tokens.
+-- prompt: prompt tokens neither read from nor written to the cache; cached_prompt: cache reads;
+-- cache_write: 5-minute cache writes; cache_write_1h: 1-hour cache writes; completion: output tokens.
 CREATE TABLE IF NOT EXISTS "holysheep".prices (
     model            text          NOT NULL,
-    token_type       text          NOT NULL CHECK (token_type IN ('prompt', 'completion', 'cached_prompt')),
+    token_type       text          NOT NULL,
     usd_per_million  numeric(18, 6) NOT NULL CHECK (usd_per_million >= 0),
     valid_from       timestamptz   NOT NULL,
     valid_to         timestamptz,
     CHECK (valid_to IS NULL OR valid_to > valid_from)
 );
+-- The token types, as a named constraint that a ledger created before the cache-write types gains too.
+ALTER TABLE "holysheep".prices DROP CONSTRAINT IF EXISTS prices_token_type_check;
+ALTER TABLE "holysheep".prices ADD CONSTRAINT prices_token_type_check
+    CHECK (token_type IN ('prompt', 'completion', 'cached_prompt', 'cache_write', 'cache_write_1h'));
 CREATE UNIQUE INDEX IF NOT EXISTS prices_open ON "holysheep".prices (model, token_type) WHERE valid_to IS NULL;
 CREATE INDEX IF NOT EXISTS prices_model_from ON "holysheep".prices (model, token_type, valid_from);
 
--- One row per finished call. prompt_tokens includes cached_prompt_tokens (OpenAI usage).
+-- One row per finished call. prompt_tokens includes cached_prompt_tokens (cache reads) and
+-- cache_write_tokens (cache writes), which includes cache_write_1h_tokens (the 1-hour writes).
 CREATE TABLE IF NOT EXISTS "holysheep".calls (
     id                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     ts                    timestamptz      NOT NULL,
@@ -35,6 +41,13 @@ CREATE TABLE IF NOT EXISTS "holysheep".calls (
     request_id            text,
     CHECK (cached_prompt_tokens <= prompt_tokens)
 );
+-- Cache writes, added to a ledger created before them.
+ALTER TABLE "holysheep".calls ADD COLUMN IF NOT EXISTS cache_write_tokens bigint NOT NULL DEFAULT 0;
+ALTER TABLE "holysheep".calls ADD COLUMN IF NOT EXISTS cache_write_1h_tokens bigint NOT NULL DEFAULT 0;
+ALTER TABLE "holysheep".calls DROP CONSTRAINT IF EXISTS calls_cache_tokens_check;
+ALTER TABLE "holysheep".calls ADD CONSTRAINT calls_cache_tokens_check
+    CHECK (cache_write_1h_tokens <= cache_write_tokens
+           AND cached_prompt_tokens + cache_write_tokens <= prompt_tokens);
 CREATE INDEX IF NOT EXISTS calls_ts ON "holysheep".calls (ts);
 CREATE INDEX IF NOT EXISTS calls_model_ts ON "holysheep".calls (model, ts);
 
@@ -44,8 +57,10 @@ CREATE OR REPLACE FUNCTION "holysheep".price_call() RETURNS trigger LANGUAGE plp
 BEGIN
     IF NEW.cost_usd IS NULL THEN
         SELECT sum(p.usd_per_million * CASE p.token_type
-                       WHEN 'prompt' THEN NEW.prompt_tokens - NEW.cached_prompt_tokens
+                       WHEN 'prompt' THEN NEW.prompt_tokens - NEW.cached_prompt_tokens - NEW.cache_write_tokens
                        WHEN 'cached_prompt' THEN NEW.cached_prompt_tokens
+                       WHEN 'cache_write' THEN NEW.cache_write_tokens - NEW.cache_write_1h_tokens
+                       WHEN 'cache_write_1h' THEN NEW.cache_write_1h_tokens
                        ELSE NEW.completion_tokens END) / 1000000
           INTO NEW.cost_usd
           FROM "holysheep".prices p
@@ -64,18 +79,28 @@ CREATE TEMPORARY TABLE spec_prices (model text, token_type text, usd_per_million
 INSERT INTO spec_prices (model, token_type, usd_per_million) VALUES
     ('gpt-4.1', 'prompt', 8.000000),
     ('gpt-4.1', 'cached_prompt', 8.000000),
+    ('gpt-4.1', 'cache_write', 8.000000),
+    ('gpt-4.1', 'cache_write_1h', 8.000000),
     ('gpt-4.1', 'completion', 8.000000),
     ('claude-sonnet-4.5', 'prompt', 15.000000),
     ('claude-sonnet-4.5', 'cached_prompt', 15.000000),
+    ('claude-sonnet-4.5', 'cache_write', 15.000000),
+    ('claude-sonnet-4.5', 'cache_write_1h', 15.000000),
     ('claude-sonnet-4.5', 'completion', 15.000000),
     ('gemini-2.5-flash', 'prompt', 2.500000),
     ('gemini-2.5-flash', 'cached_prompt', 2.500000),
+    ('gemini-2.5-flash', 'cache_write', 2.500000),
+    ('gemini-2.5-flash', 'cache_write_1h', 2.500000),
     ('gemini-2.5-flash', 'completion', 2.500000),
     ('deepseek-v3.2', 'prompt', 0.420000),
     ('deepseek-v3.2', 'cached_prompt', 0.070000),
+    ('deepseek-v3.2', 'cache_write', 0.420000),
+    ('deepseek-v3.2', 'cache_write_1h', 0.420000),
     ('deepseek-v3.2', 'completion', 0.420000),
     ('text-embedding-3-small', 'prompt', 0.020000),
     ('text-embedding-3-small', 'cached_prompt', 0.020000),
+    ('text-embedding-3-small', 'cache_write', 0.020000),
+    ('text-embedding-3-small', 'cache_write_1h', 0.020000),
     ('text-embedding-3-small', 'completion', 0.000000);
 
 UPDATE "holysheep".prices p
@@ -96,7 +121,9 @@ SELECT (ts AT TIME ZONE 'UTC')::date AS day, provider, model,
        count(*) AS calls,
        sum(prompt_tokens) AS prompt_tokens, sum(cached_prompt_tokens) AS cached_prompt_tokens,
        sum(completion_tokens) AS completion_tokens,
-       coalesce(sum(cost_usd), 0) AS cost_usd
+       coalesce(sum(cost_usd), 0) AS cost_usd,
+       -- after cost_usd: CREATE OR REPLACE VIEW may only add columns at the end
+       sum(cache_write_tokens) AS cache_write_tokens, sum(cache_write_1h_tokens) AS cache_write_1h_tokens
   FROM "holysheep".calls
  GROUP BY 1, 2, 3;
 
@@ -105,7 +132,9 @@ SELECT date_trunc('month', ts AT TIME ZONE 'UTC')::date AS month, provider, mode
        count(*) AS calls,
        sum(prompt_tokens) AS prompt_tokens, sum(cached_prompt_tokens) AS cached_prompt_tokens,
        sum(completion_tokens) AS completion_tokens,
-       coalesce(sum(cost_usd), 0) AS cost_usd
+       coalesce(sum(cost_usd), 0) AS cost_usd,
+       -- after cost_usd: CREATE OR REPLACE VIEW may only add columns at the end
+       sum(cache_write_tokens) AS cache_write_tokens, sum(cache_write_1h_tokens) AS cache_write_1h_tokens
   FROM "holysheep".calls
  GROUP BY 1, 2, 3;
 
