@@ -8,6 +8,8 @@ from pathlib import Path
 
 import holystack
 
+from .conftest import EXAMPLE
+
 GENERATOR_ONLY = ("jinja2", "grafanalib", "jsonschema", "typer", "promql_parser")
 
 
@@ -73,3 +75,14 @@ def test_no_import_circle() -> None:
                     stack.append((nxt, path + (nxt,)))
     # A package's __init__ importing its own modules is not a circle unless a module imports the package back.
     assert circles == [], sorted(set(tuple(sorted(c)) for c in circles))
+
+
+def test_rendering_a_plain_spec_imports_only_what_it_needs() -> None:
+    """Kubernetes objects and separate rulers only for specs that ask for them; PromQL parsing and
+    RE2 are validate's (the render floor of bench/render.py)."""
+    modules = _imported_modules(f"from pathlib import Path; from holystack.pipeline import render_files; "
+                                f"render_files(Path({str(EXAMPLE)!r}))")
+    assert "holystack.render.prometheus" in modules  # it did render
+    unneeded = {"holystack.render.kubernetes", "holystack.render.rulers", "promql_parser", "re2", "_re2",
+                "holystack.checks.promql_ast"}
+    assert sorted(modules & unneeded) == []

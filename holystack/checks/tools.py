@@ -17,6 +17,9 @@ from .result import FAIL, PASS, SKIP, CheckResult
 TOOL_TIMEOUT_SECONDS = 300
 INSTALL_HINT = {"promtool": "apt-get install prometheus", "amtool": "apt-get install prometheus-alertmanager"}
 TEST_RULES = "promtool test rules"
+# The Go collector's target: promtool's unit tests allocate much and live briefly; collecting at
+# 4x the live heap instead of 2x saves about a fifth of their CPU for ~60 MB more. The user's GOGC wins.
+GOGC = "400"
 
 Pending = Callable[[], CheckResult]
 
@@ -42,7 +45,7 @@ def run_tool(name: str, tool: str, args: list[str], cwd: Path) -> CheckResult:
         return CheckResult(name, FAIL, f"{cwd} is missing")
     try:
         done = subprocess.run([executable, *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=TOOL_TIMEOUT_SECONDS)
+                              timeout=TOOL_TIMEOUT_SECONDS, env={"GOGC": GOGC, **os.environ})
     except subprocess.TimeoutExpired:
         return CheckResult(name, FAIL, f"{tool} took longer than {TOOL_TIMEOUT_SECONDS}s")
     except OSError as exc:

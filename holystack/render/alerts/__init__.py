@@ -49,10 +49,11 @@ def rule_documents(stack: Stack) -> list[dict[str, Any]]:
 def family_cases(stack: Stack) -> list[tuple[AlertFamily, list[PromtoolCase]]]:
     """Each family with its generated promtool cases, in family order."""
     out = []
+    every = _rules(stack, families())
     for family in families():
-        rules = [rule for owner, rule in _rules(stack, families()) if owner is family]
-        out.append((family, family.cases(CaseBuilder(stack, rules,
-                                                     lambda rule, family=family: annotations(stack, family, rule)))))
+        rules = [rule for owner, rule in every if owner is family]
+        texts = lambda rule, family=family: annotations(stack, family, rule)  # noqa: E731
+        out.append((family, family.cases(CaseBuilder(stack, rules, texts, tuple(rule for _, rule in every)))))
     return out
 
 

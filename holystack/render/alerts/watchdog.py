@@ -36,9 +36,7 @@ def receivers(stack: Stack) -> list[dict[str, Any]]:
 def quiet_horizon(b: CaseBuilder) -> str:
     """Past the point where every alert of the stack would fire (its rate window, its for: and the
     settling time), within the case's series: silence there is silence for good."""
-    from . import alert_rules  # the package assembles the families, this one included
-
-    longest = max((rule.for_ for rule in alert_rules(b.stack)), key=lambda d: d.ms, default=Duration(0))
+    longest = max((rule.for_ for rule in b.every_rule), key=lambda d: d.ms, default=Duration(0))
     return str(Duration(min(RUN.ms, Duration.parse(b.eval_time(longest)).ms)))
 
 
