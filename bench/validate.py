@@ -4,8 +4,9 @@
 - the tool phase alone: the promtool and amtool commands validate runs, run the way validate runs
   them (side by side, one per core), so that the rest is holystack's own time.
 
-With --baseline DIR (a checkout of an earlier holystack, e.g. `git worktree add /tmp/base main`),
+With --baseline DIR (an earlier holystack, e.g. `git archive main | tar -x -C /tmp/base`),
 the same is measured for that checkout in the same run, each with the stack it renders itself.
+Every command runs in a temporary folder: `python -m` puts its working folder first on the path.
 
 Usage: .venv/bin/python bench/validate.py [--repeat 7] [--baseline DIR]"""
 from __future__ import annotations
@@ -45,9 +46,9 @@ def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> f
     return time.perf_counter() - started
 
 
-def tool_phase(env: dict[str, str], out: Path) -> float:
+def tool_phase(env: dict[str, str], out: Path, cwd: Path) -> float:
     done = subprocess.run([sys.executable, "-c", TOOL_PHASE, str(out), str(EXAMPLE)], check=True,
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=env, cwd=cwd)
     return float(done.stdout.strip())
 
 
@@ -64,7 +65,7 @@ def main() -> None:
             envs[name] = {**os.environ, "PYTHONPATH": str(root)}
             outs[name] = Path(tmp) / name
             subprocess.run([sys.executable, "-m", "holystack", "render", str(EXAMPLE), "-o", str(outs[name])],
-                           check=True, capture_output=True, env=envs[name])
+                           check=True, capture_output=True, env=envs[name], cwd=tmp)
         prometheus = outs["this"] / "prometheus"
         rules = sorted(str(p.relative_to(prometheus)) for p in (prometheus / "rules").glob("*.yml"))
         samples: dict[str, list[float]] = {"promtool check rules": []}
@@ -77,8 +78,8 @@ def main() -> None:
             for name in checkouts:
                 samples[f"validate --strict ({name})"].append(timed(
                     [sys.executable, "-m", "holystack", "validate", str(EXAMPLE), "-o", str(outs[name]), "--strict"],
-                    envs[name]))
-                samples[f"tool phase ({name})"].append(tool_phase(envs[name], outs[name]))
+                    envs[name], Path(tmp)))
+                samples[f"tool phase ({name})"].append(tool_phase(envs[name], outs[name], Path(tmp)))
     median = {name: statistics.median(values) for name, values in samples.items()}
     for name, value in median.items():
         print(f"{name:28s} median {value * 1000:9.1f} ms  (n={args.repeat})")
