@@ -34,7 +34,8 @@ MIN_INTERVAL_MS = UNITS_MS["s"]
 MAX_INTERVAL_MS = UNITS_MS["m"]
 # The generated promtool tests run their series for one hour (render/ruletests.py RUN) and
 # evaluate an alert at rate window + for + 2m: that must fall inside the hour.
-# The budget tests reach their total at two thirds of the run; a longer 'for' never fires there.
+# The budget tests reach their total after a 10m ramp (render/alerts/budget.py RAMP) and are judged
+# once the 24 h sum has it and their 'for' (at most 15m, semantics.MAX_BUDGET_FOR) has passed.
 # The smallest price above 0, in USD per 1M tokens (budgets are at most 1e6 a day, 1e7 a month).
 MIN_PRICE = 0.001
 # The largest, as the schema's usd_per_million maximum says.

@@ -170,10 +170,22 @@ def drift(files: Files, out: Path) -> Drift:
         target = out / path
         if not target.is_file():
             missing.append(path)
-        elif target.read_bytes() != text.encode("utf-8"):
+        elif _read_bytes(target) != text.encode("utf-8"):
             changed.append(path)
-    stale = sorted(p for p in owned_files(out) - set(files) if (out / p).exists())
+    try:
+        owned = owned_files(out)
+    except (OSError, UnicodeDecodeError):  # a damaged manifest: it differs, and drift says so
+        owned = set()
+    stale = sorted(p for p in owned - set(files) if (out / p).exists())
     return Drift(changed, missing, stale)
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """The file's bytes, or None where it cannot be read (which no render writes)."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _exchange(a: Path, b: Path) -> bool:

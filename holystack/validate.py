@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
 from .checks.retention import check_retention
 from .checks.rules_lint import RuleSet, lint_rules
 from .checks.scale_out import scale_out_checks
-from .checks.tools import tool_checks
+from .checks.tools import start_tool_checks, workers
 from .errors import UsageError
 from .model import Stack
 from .output import drift
@@ -61,28 +62,96 @@ class Report:
         }, indent=2, ensure_ascii=False)
 
 
-def _load_yaml(out: Path, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
+# The rendered files are read with libyaml where PyYAML has it: fifty times the pure-Python parser.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=LOADER)  # noqa: S506 - a safe loader
+
+
+def _rule_shape(document: Any) -> str | None:
+    """What makes a parsed rule file unreadable as one, or None."""
+    if not isinstance(document, dict) or not isinstance(document.get("groups"), list):
+        return "not a rule file: it needs a mapping with a list of groups"
+    for group in document["groups"]:
+        if not isinstance(group, dict) or not isinstance(group.get("rules"), list):
+            return "a group is not a mapping with a list of rules"
+        if not all(isinstance(rule, dict) and "expr" in rule and ("alert" in rule or "record" in rule)
+                   for rule in group["rules"]):
+            return f"group {group.get('name')!r}: a rule is not a mapping with expr and alert or record"
+    return None
+
+
+def _load_rules(out: Path, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """The rule files that load as rule files, and one line per file that does not."""
     documents, errors = {}, []
     for path in paths:
         try:
-            documents[path] = yaml.safe_load((out / path).read_text("utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            errors.append(f"{path}: {exc}")
+            document = load_yaml((out / path).read_text("utf-8"))
+        except FileNotFoundError:
+            errors.append(f"{path}: missing")
+            continue
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            errors.append(f"{path}: {' '.join(str(exc).split())}")
+            continue
+        problem = _rule_shape(document)
+        if problem:
+            errors.append(f"{path}: {problem}")
+        else:
+            documents[path] = document
     return documents, errors
 
 
+def _load_dashboards(out: Path) -> tuple[dict[str, Any], list[str]]:
+    """The dashboards that load as JSON objects, and one line per file that does not."""
+    dashboards, errors = {}, []
+    for path in sorted((out / DASHBOARDS_DIR).glob("*.json")):
+        where = f"{DASHBOARDS_DIR}/{path.name}"
+        try:
+            dashboard = json.loads(path.read_text("utf-8"))
+        except json.JSONDecodeError as exc:
+            errors.append(f"{where}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(f"{where}: {exc}")
+            continue
+        if isinstance(dashboard, dict):
+            dashboards[path.name] = dashboard
+        else:
+            errors.append(f"{where}: not a dashboard: the JSON is not an object")
+    return dashboards, errors
+
+
+SECRETS_CHECK = "no inline secrets in alertmanager.yml"
+
+
 def _secrets_check(out: Path) -> CheckResult:
-    path = out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG
-    config = yaml.safe_load(path.read_text("utf-8")) or {}
-    findings = config_secrets(config)
-    return CheckResult.from_findings("no inline secrets in alertmanager.yml", findings, "only *_file forms")
+    where = f"{ALERTMANAGER_DIR}/{ALERTMANAGER_CONFIG}"
+    try:
+        config = load_yaml((out / where).read_text("utf-8"))
+    except FileNotFoundError:
+        return CheckResult(SECRETS_CHECK, FAIL, f"{where} is missing; run holystack render")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return CheckResult(SECRETS_CHECK, FAIL, f"{where} does not load", (" ".join(str(exc).split()),))
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        return CheckResult(SECRETS_CHECK, FAIL, f"{where} is not a mapping")
+    try:
+        findings = config_secrets(config)
+    except (AttributeError, TypeError):
+        return CheckResult(SECRETS_CHECK, FAIL, f"{where} has receivers of the wrong shape")
+    return CheckResult.from_findings(SECRETS_CHECK, findings, "only *_file forms")
 
 
 Progress = Callable[[CheckResult], None]
 
 
 def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> list[CheckResult]:
-    """Every check of the rendered stack in out; progress (if given) sees each result as it comes."""
+    """Every check of the rendered stack in out; progress (if given) sees each result as it comes.
+    The spec is rendered once; promtool and amtool run side by side (one per core) while
+    holystack's own checks run here, and every rule file is parsed once for all of those."""
     results: list[CheckResult] = []
 
     def add(*new: CheckResult) -> None:
@@ -92,28 +161,32 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
                 progress(result)
 
     files = render_stack(stack)
-    current = drift(files, out)
-    add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
-                    "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
     rule_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{RULES_DIR}/"))
     test_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
     relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
-    # promtool resolves paths from its working folder: run it in prometheus/.
-    for result in tool_checks(out, relative(rule_paths), relative(test_paths)):
-        add(result)
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        # promtool resolves paths from its working folder: run it in prometheus/.
+        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths))
+        current = drift(files, out)
+        add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
+                        "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
+        own: list[CheckResult] = []
+        documents, errors = _load_rules(out, rule_paths)
+        if errors:
+            own.append(CheckResult("rule files load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
+        rules = RuleSet(documents)
+        own += lint_rules(stack, rules)
+        own.append(check_retention(stack, out, rules))
+        dashboards, errors = _load_dashboards(out)
+        if errors:
+            own.append(CheckResult("dashboards load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
+        own += lint_dashboards(stack, dashboards, rules.recorded)
+        own.append(grafana_models_check(dashboards))
+        own.append(_secrets_check(out))
+        own.append(price_check(stack))
+        add(*(pending() for pending in tools))
     add(*scale_out_checks(out, files))
-    documents, errors = _load_yaml(out, [p for p in rule_paths if (out / p).is_file()])
-    if errors:
-        add(CheckResult("rule files load", FAIL, "", tuple(errors)))
-    add(*lint_rules(stack, documents))
-    add(check_retention(stack, out, documents))
-    dashboards: dict[str, Any] = {}
-    for path in sorted((out / DASHBOARDS_DIR).glob("*.json")):
-        dashboards[path.name] = json.loads(path.read_text("utf-8"))
-    add(*lint_dashboards(stack, dashboards, RuleSet(documents).recorded))
-    add(grafana_models_check(dashboards))
-    add(_secrets_check(out))
-    add(price_check(stack))
+    add(*own)
     return results
 
 

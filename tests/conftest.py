@@ -8,8 +8,9 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import Phase, settings
@@ -65,6 +66,53 @@ def servers() -> None:
             require_binary(kind)
         except UsageError as missing:
             pytest.fail(str(missing))
+
+
+# -- live servers ----------------------------------------------------------------------------------
+# Every server listens on a port the kernel picks (free_port) and keeps its data in a temporary
+# folder of its own, so that tests run side by side (pytest-xdist workers included).
+E2E_SPEC = ROOT / "tests" / "e2e" / "spec.yaml"
+StartStack = Callable[..., Any]  # (spec: dict | None = None, fast: bool = True) -> RunningStack
+
+
+def _start_live_stack(spec: dict[str, Any] | None, workdir: Path, fast: bool = True) -> Any:
+    from holystack.live.playground import Ports, loopback_spec, start_stack, write_spec
+    from holystack.spec import read_spec
+
+    ports = Ports.free()
+    data = loopback_spec(spec if spec is not None else read_spec(E2E_SPEC), ports)
+    return start_stack(write_spec(data, workdir / "spec.yaml"), ports, workdir, fast=fast)
+
+
+@pytest.fixture(scope="session")
+def shared_stack(servers: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real Prometheus and Alertmanager for the whole session (per xdist worker), running
+    the e2e spec (tests/e2e/spec.yaml) rendered on loopback: a RunningStack with .out,
+    .prometheus.url and .alertmanager.url. For tests that only read from the servers; a test that
+    reloads, restarts, stops or feeds them takes fresh_stack instead."""
+    stack = _start_live_stack(None, tmp_path_factory.mktemp("shared-stack"))
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def fresh_stack(servers: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartStack]:
+    """A function that starts a new real Prometheus and Alertmanager for this test only, on a spec
+    (a dict; default the e2e spec), rendered on loopback; every stack it started is stopped after
+    the test, however it ends."""
+    started: list[Any] = []
+
+    def start(spec: dict[str, Any] | None = None, fast: bool = True) -> Any:
+        started.append(_start_live_stack(spec, tmp_path_factory.mktemp("fresh-stack"), fast))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for stack in started:
+            stack.stop()
 
 
 def _postgres_binary(name: str) -> str:

@@ -57,9 +57,11 @@ def test_a_new_family_plugs_in_with_no_edit_elsewhere(monkeypatch: pytest.Monkey
     assert len(added) == 1
     assert added[0]["annotations"]["description"] == (
         "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} timed out over the last 5m.")
-    tests = yaml.safe_load(next((tmp_path / "prometheus" / "tests").glob("*.yml")).read_text())
-    assert [t["name"] for t in tests["tests"] if t["name"].startswith("MostlyTimeouts")] == [
+    tests = yaml.safe_load((tmp_path / "prometheus" / "tests" / "holysheep-mostly-timeouts.test.yml").read_text())
+    assert [t["name"] for t in tests["tests"]] == [
         "MostlyTimeouts fires at 60% timeouts", "MostlyTimeouts stays silent at 40% timeouts"]
+    # Its own file evaluates the alerts and the recordings they read, not the cost or SLO files.
+    assert tests["rule_files"] == ["../rules/holysheep-requests.yml", "../rules/holysheep-alerts.yml"]
     done = subprocess.run([promtool, "test", "rules", *(p.name for p in (tmp_path / "prometheus" / "tests").glob("*.yml"))],
                           cwd=tmp_path / "prometheus" / "tests", capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import holystack
 
+from .conftest import EXAMPLE
+
 GENERATOR_ONLY = ("jinja2", "grafanalib", "jsonschema", "typer", "promql_parser")
 
 
@@ -84,3 +86,14 @@ def test_genai_prices_loads_only_for_a_spec_that_uses_it(tmp_path: Path) -> None
     priced = Path(__file__).parent / "cases" / "genai-prices" / "spec.yaml"
     used = f"from holystack.pipeline import render_files; render_files(__import__('pathlib').Path({str(priced)!r}))"
     assert any(m.startswith("genai_prices") for m in _imported_modules(used))
+
+
+def test_rendering_a_plain_spec_imports_only_what_it_needs() -> None:
+    """Kubernetes objects and separate rulers only for specs that ask for them; PromQL parsing and
+    RE2 are validate's (the render floor of bench/render.py)."""
+    modules = _imported_modules(f"from pathlib import Path; from holystack.pipeline import render_files; "
+                                f"render_files(Path({str(EXAMPLE)!r}))")
+    assert "holystack.render.prometheus" in modules  # it did render
+    unneeded = {"holystack.render.kubernetes", "holystack.render.rulers", "promql_parser", "re2", "_re2",
+                "holystack.checks.promql_ast"}
+    assert sorted(modules & unneeded) == []

@@ -13,14 +13,11 @@ from holystack import render_to
 from holystack.checks.result import PASS, WARN
 from holystack.checks.retention import check_retention
 from holystack.pipeline import load_stack
-from holystack.live.playground import Ports, loopback_spec, start_stack, write_spec
 from holystack.render.prometheus import RETENTION_FLAG
-from holystack.spec import read_spec
 from holystack.validate import validate
 
 from .conftest import EXAMPLE
 
-E2E_SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 
 
 def _retention_result(out: Path):
@@ -56,16 +53,10 @@ def test_validate_reports_the_warning(tmp_path: Path) -> None:
     assert "2 warning(s)" in report.table()
 
 
-@pytest.mark.usefixtures("servers")
-def test_up_starts_prometheus_with_that_retention(tmp_path: Path) -> None:
-    ports = Ports.free()
-    spec = write_spec(loopback_spec(read_spec(E2E_SPEC), ports), tmp_path / "e2e.yaml")
-    stack = start_stack(spec, ports, tmp_path / "work")
-    try:
-        with urllib.request.urlopen(f"{stack.prometheus.url}/api/v1/status/flags", timeout=10) as response:
-            flags = json.load(response)["data"]
-    finally:
-        stack.stop()
+def test_up_starts_prometheus_with_that_retention(shared_stack) -> None:
+    """The shared live stack is started as `holystack up` starts it (playground.start_stack)."""
+    with urllib.request.urlopen(f"{shared_stack.prometheus.url}/api/v1/status/flags", timeout=10) as response:
+        flags = json.load(response)["data"]
     assert flags["storage.tsdb.retention.time"] == "32d"
 
 

@@ -10,18 +10,18 @@ from ..model import Stack
 from ..render.prometheus import RETENTION_FLAG
 from . import promql_ast as ast
 from .result import PASS, WARN, CheckResult
+from .rules_lint import RuleSet
 
 NAME = "retention covers the longest window"
 README = "README.md"
 
 
-def longest_window_ms(stack: Stack, documents: dict[str, Any]) -> int:
-    """The retention the stack needs (model.retention_needed), or the longest range any rule reads
-    if that is longer."""
+def longest_window_ms(stack: Stack, rules: RuleSet | dict[str, Any]) -> int:
+    """The retention the stack needs (model.retention_needed), or the longest range any rule reads if that is longer (rules as parsed
+    once for every check, or the rule files' documents)."""
+    rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
     ranges = [int(node.range.total_seconds() * 1000)
-              for document in documents.values() for group in (document or {}).get("groups", [])
-              for rule in group.get("rules", [])
-              for node in ast.walk(ast.parse(str(rule.get("expr", "")))) if ast.kind(node) == "MatrixSelector"]
+              for _, _, tree in rules.parsed() for node in ast.walk(tree) if ast.kind(node) == "MatrixSelector"]
     return max([stack.scale_out.retention_needed.ms, *ranges])
 
 
@@ -38,10 +38,10 @@ def documented_retention_ms(out: Path) -> int | None:
         return None
 
 
-def check_retention(stack: Stack, out: Path, documents: dict[str, Any]) -> CheckResult:
+def check_retention(stack: Stack, out: Path, rules: RuleSet | dict[str, Any]) -> CheckResult:
     """A warning, not a failure: the retention is a flag of the Prometheus that runs the rules, which
     this folder can only document."""
-    longest = longest_window_ms(stack, documents)
+    longest = longest_window_ms(stack, rules)
     retention = documented_retention_ms(out)
     if retention is None:
         return CheckResult(NAME, WARN, f"{out.name}/{README} states no {RETENTION_FLAG}; the rules read "

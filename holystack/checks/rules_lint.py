@@ -130,8 +130,9 @@ RULE_CHECKS: tuple[tuple[str, Callable[[Stack, RuleSet], list[str]], str], ...] 
 )
 
 
-def lint_rules(stack: Stack, documents: dict[str, Any]) -> list[CheckResult]:
-    rules = RuleSet(documents)
+def lint_rules(stack: Stack, documents: "RuleSet | dict[str, Any]") -> list[CheckResult]:
+    """Every rule check; documents as parsed once (a RuleSet) or the rule files' documents."""
+    rules = documents if isinstance(documents, RuleSet) else RuleSet(documents)
     results = [CheckResult.from_findings("rule expressions parse", rules.parse_errors,
                                          f"{len(rules.rules)} expressions")]
     results += [CheckResult.from_findings(name, check(stack, rules), what) for name, check, what in RULE_CHECKS]

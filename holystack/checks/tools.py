@@ -1,9 +1,14 @@
-"""promtool and amtool, run on the rendered files, with structured results."""
+"""promtool and amtool, run on the rendered files, with structured results.
+
+The commands are independent, so they run side by side, one per core: start_tool_checks starts
+them all at once and returns, in report order, a function per check that waits for its result."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ..render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR
@@ -11,10 +16,24 @@ from .result import FAIL, PASS, SKIP, CheckResult
 
 TOOL_TIMEOUT_SECONDS = 300
 INSTALL_HINT = {"promtool": "apt-get install prometheus", "amtool": "apt-get install prometheus-alertmanager"}
+TEST_RULES = "promtool test rules"
+# The Go collector's target: promtool's unit tests allocate much and live briefly; collecting at
+# 4x the live heap instead of 2x saves about a fifth of their CPU for ~60 MB more. The user's GOGC wins.
+GOGC = "400"
+
+Pending = Callable[[], CheckResult]
 
 
 def tool_path(tool: str) -> str | None:
     return shutil.which(tool)
+
+
+def workers() -> int:
+    """How many tool processes run at once: one per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def run_tool(name: str, tool: str, args: list[str], cwd: Path) -> CheckResult:
@@ -26,9 +45,11 @@ def run_tool(name: str, tool: str, args: list[str], cwd: Path) -> CheckResult:
         return CheckResult(name, FAIL, f"{cwd} is missing")
     try:
         done = subprocess.run([executable, *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=TOOL_TIMEOUT_SECONDS)
+                              timeout=TOOL_TIMEOUT_SECONDS, env={"GOGC": GOGC, **os.environ})
     except subprocess.TimeoutExpired:
         return CheckResult(name, FAIL, f"{tool} took longer than {TOOL_TIMEOUT_SECONDS}s")
+    except OSError as exc:
+        return CheckResult(name, FAIL, f"{tool} could not start: {exc}")
     output = (done.stdout + done.stderr).strip()
     if done.returncode == 0:
         return CheckResult(name, PASS, " ".join(args[1:]))
@@ -36,11 +57,37 @@ def run_tool(name: str, tool: str, args: list[str], cwd: Path) -> CheckResult:
     return CheckResult(name, FAIL, f"exit {done.returncode}", lines[-40:])
 
 
-def tool_checks(out: Path, rule_files: list[str], test_files: list[str]) -> Iterator[CheckResult]:
-    """rule_files and test_files are relative to out/prometheus, where promtool runs.
-    Yields each result as its tool finishes, so that a caller can show progress."""
+def _merged(name: str, parts: list[tuple[str, CheckResult]]) -> CheckResult:
+    """One row for several runs of one check (one per file): failed if any failed, with its lines."""
+    skipped = [result for _, result in parts if result.status == SKIP]
+    if skipped:
+        return CheckResult(name, SKIP, skipped[0].detail)
+    failed = [(path, result) for path, result in parts if result.status == FAIL]
+    if not failed:
+        return CheckResult(name, PASS, f"{len(parts)} file(s)")
+    findings = tuple(f"{path}: {line}" for path, result in failed for line in (result.detail, *result.findings))
+    return CheckResult(name, FAIL, f"{len(failed)} of {len(parts)} file(s) failed", findings[-60:])
+
+
+def start_tool_checks(pool: Executor, out: Path, rule_files: list[str], test_files: list[str]) -> list[Pending]:
+    """Start every tool check on pool; rule_files and test_files are relative to out/prometheus,
+    where promtool runs. Each test file runs in its own promtool, side by side with the others."""
     prometheus = out / PROMETHEUS_DIR
-    yield run_tool("promtool check config", "promtool", ["check", "config", PROMETHEUS_CONFIG], prometheus)
-    yield run_tool("promtool check rules", "promtool", ["check", "rules", *rule_files], prometheus)
-    yield run_tool("promtool test rules", "promtool", ["test", "rules", *test_files], prometheus)
-    yield run_tool("amtool check-config", "amtool", ["check-config", ALERTMANAGER_CONFIG], out / ALERTMANAGER_DIR)
+
+    def start(name: str, tool: str, args: list[str], cwd: Path) -> Future[CheckResult]:
+        return pool.submit(run_tool, name, tool, args, cwd)
+
+    config = start("promtool check config", "promtool", ["check", "config", PROMETHEUS_CONFIG], prometheus)
+    rules = start("promtool check rules", "promtool", ["check", "rules", *rule_files], prometheus)
+    tests = [(path, start(TEST_RULES, "promtool", ["test", "rules", path], prometheus)) for path in test_files]
+    amtool = start("amtool check-config", "amtool", ["check-config", ALERTMANAGER_CONFIG], out / ALERTMANAGER_DIR)
+    return [config.result, rules.result,
+            lambda: _merged(TEST_RULES, [(path, future.result()) for path, future in tests]),
+            amtool.result]
+
+
+def tool_checks(out: Path, rule_files: list[str], test_files: list[str]) -> Iterator[CheckResult]:
+    """Every tool check, run side by side; yields the results in report order."""
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        for pending in start_tool_checks(pool, out, rule_files, test_files):
+            yield pending()

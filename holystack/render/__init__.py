@@ -5,12 +5,29 @@ from ..model import Stack
 from ..output import Files, with_manifest
 from .alertmanager import render_alertmanager
 from .grafana import render_grafana
-from .kubernetes import render_kubernetes
 from .prometheus import render_prometheus
 from .readme import render_readme
-from .rulers import render_rulers
 from .ruletests import render_rule_tests
 from .sql import render_sql
+
+
+# What only some specs ask for is imported only when a spec asks for it.
+def render_kubernetes(stack: Stack) -> Files:
+    if stack.scale_out.kubernetes is None:
+        return {}
+    from .kubernetes import render_kubernetes as render
+
+    return render(stack)
+
+
+def render_rulers(stack: Stack) -> Files:
+    rulers = stack.scale_out.rulers
+    if not (rulers.vmalert or rulers.thanos or rulers.mimir_namespace is not None):
+        return {}
+    from .rulers import render_rulers as render
+
+    return render(stack)
+
 
 RENDERERS = (render_prometheus, render_rule_tests, render_alertmanager, render_grafana, render_sql, render_readme,
              render_kubernetes, render_rulers)

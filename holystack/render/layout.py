@@ -2,6 +2,7 @@
 the checks of `validate`, and the live stack."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,5 +22,7 @@ SQL_FILE = "sql/billing.sql"
 README = "README.md"
 
 
-def rule_tests_path(stack: "Stack") -> str:
-    return f"{PROMETHEUS_DIR}/{TESTS_DIR}/{stack.name}-alerts.test.yml"
+def rule_tests_path(stack: "Stack", family: str) -> str:
+    """The generated promtool tests of one alert family (its name, as a file-name slug)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", family.lower()).strip("-")
+    return f"{PROMETHEUS_DIR}/{TESTS_DIR}/{stack.name}-{slug}.test.yml"

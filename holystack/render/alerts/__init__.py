@@ -13,7 +13,7 @@ from .promtool import CaseBuilder, PromtoolCase
 from .rule import SEVERITIES, SEVERITY, AlertRule
 
 __all__ = ["EXEMPT_COMPARISON", "FAMILIES", "SEVERITIES", "SEVERITY", "AlertFamily", "AlertRule", "alert_rules", "families",
-           "lint_exemptions", "promtool_cases", "rule_documents"]
+           "family_cases", "lint_exemptions", "promtool_cases", "rule_documents"]
 
 # The families in the order their alerts stand in the rule file.
 FAMILIES: tuple[AlertFamily, ...] = (ratios.FAMILY, latency.FAMILY, burn_rate.FAMILY, budget.FAMILY, tokens.FAMILY,
@@ -46,13 +46,20 @@ def rule_documents(stack: Stack) -> list[dict[str, Any]]:
     return [rule_document(stack, family, rule) for family, rule in _rules(stack, families())]
 
 
+def family_cases(stack: Stack) -> list[tuple[AlertFamily, list[PromtoolCase]]]:
+    """Each family with its generated promtool cases, in family order."""
+    out = []
+    every = _rules(stack, families())
+    for family in families():
+        rules = [rule for owner, rule in every if owner is family]
+        texts = lambda rule, family=family: annotations(stack, family, rule)  # noqa: E731
+        out.append((family, family.cases(CaseBuilder(stack, rules, texts, tuple(rule for _, rule in every)))))
+    return out
+
+
 def promtool_cases(stack: Stack) -> list[PromtoolCase]:
     """Every family's generated promtool cases, in family order."""
-    cases: list[PromtoolCase] = []
-    for family in families():
-        rules = [rule for owner, rule in _rules(stack, families()) if owner is family]
-        cases += family.cases(CaseBuilder(stack, rules, lambda rule, family=family: annotations(stack, family, rule)))
-    return cases
+    return [case for _, cases in family_cases(stack) for case in cases]
 
 
 def lint_exemptions(stack: Stack) -> dict[str, frozenset[str]]:

@@ -6,18 +6,21 @@ from typing import Any
 
 from ... import contract as c
 from ...identifiers import COST_DASHBOARD
-from ...model import PER_MILLION, LlmModel, Stack
+from ...model import PER_MILLION, Duration, LlmModel, Stack
 from ...promql import SECONDS_PER_DAY, number
 from ...series import Series
 from ..recording import month_forecast
 from .family import AlertFamily
-from .promtool import RUN, CaseBuilder, PromtoolCase
+from .promtool import RUN, SETTLE, CaseBuilder, PromtoolCase
 from .rule import AlertRule
 
 DAILY_BUDGET_EXCEEDED = "DailyBudgetExceeded"
 MONTHLY_BUDGET_FORECAST = "MonthlyBudgetForecast"
 # promtool's tests start at 1970-01-01: January.
 PROMTOOL_MONTH_DAYS = 31
+# How long a case's token counters rise (then they stay flat): the budget alerts read a 24 h sum
+# of recorded steps, so the case is judged once the last step has reached it and for: has passed.
+RAMP = Duration(10 * 60_000)
 
 
 def rules(stack: Stack) -> list[AlertRule]:
@@ -43,9 +46,10 @@ def forecast_usd(month_to_date: float, last_24h: float, seconds_left: float) -> 
 def cases(b: CaseBuilder) -> list[PromtoolCase]:
     """Each budget alert just above and just below its budget, decided by cached-token pricing."""
     t = b.stack.thresholds
-    # At the end of a case (RUN into a 31-day month) the month so far and the trailing 24 h both
-    # hold the case's whole cost.
-    month_factor = forecast_usd(1, 1, PROMTOOL_MONTH_DAYS * SECONDS_PER_DAY - RUN.seconds)
+    at = budget_eval_time(b)
+    # At the end of a case (that far into a 31-day month) the month so far and the trailing 24 h
+    # both hold the case's whole cost.
+    month_factor = forecast_usd(1, 1, PROMTOOL_MONTH_DAYS * SECONDS_PER_DAY - at.seconds)
     kinds = [(DAILY_BUDGET_EXCEEDED, t.daily_budget_usd, 1.0, "over the last 24 h"),
              (MONTHLY_BUDGET_FORECAST, t.monthly_budget_usd, month_factor,
               "this month so far plus the rest of it at the last 24 h's pace")]
@@ -66,7 +70,7 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
             out.append(b.case(
                 f"{kind} {'fires' if fire else 'stays silent'}: ${value:.2f} of {model.name} {what} "
                 f"against ${budget:g}, cached tokens priced at cached_input{writes}",
-                b.tokens(b.call[c.PROVIDER], model.name, tokens), str(RUN), kind,
+                b.tokens(b.call[c.PROVIDER], model.name, tokens), str(at), kind,
                 [b.expected(rule, {}, value)] if fire else []))
     return out
 
@@ -76,15 +80,32 @@ def _write_surcharge(model: LlmModel) -> float:
     return model.prices.effective_cache_write - model.prices.input
 
 
+def ramp_samples(b: CaseBuilder) -> int:
+    """The samples over which a case's token counters rise to their total."""
+    return max(1, RAMP.ms // b.interval.ms)
+
+
+def budget_eval_time(b: CaseBuilder) -> Duration:
+    """When a budget case is judged: the counters' total has reached the recorded steps (one
+    scrape's lag), the 24 h sum (SETTLE covers an evaluation and a slow group's), and the alert's
+    for: has passed. On a whole minute (an evaluation interval divides one), so that the forecast
+    is evaluated at that very instant; within the case's series."""
+    rule_for = max((r.for_ for r in b.rules_of(DAILY_BUDGET_EXCEEDED) + b.rules_of(MONTHLY_BUDGET_FORECAST)),
+                   key=lambda d: d.ms, default=Duration(0))
+    ready = ramp_samples(b) * b.interval.ms + b.stack.slowest_scrape.ms + rule_for.ms + SETTLE.ms
+    minute = 60_000
+    return Duration(min(RUN.ms, -(-ready // minute) * minute))
+
+
 def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
                     budget_usd: float) -> tuple[dict[str, Any], float]:
-    """Token counters that cost about target_usd over the case, reaching their total at two thirds
-    of it and then flat. A share of the prompt is cached: priced at full input price, the same
+    """Token counters that cost about target_usd over the case, reaching their total after RAMP
+    and then flat. A share of the prompt is cached: priced at full input price, the same
     tokens would cost 5% of budget_usd more. Where cache writes cost more than input, a share is
     written to the cache: priced at input, it would cost 4% of budget_usd less (so that neither
     mistake is hidden by the other). Returns the counters' values and their exact cost."""
     prices = model.prices
-    ramp = b.samples * 2 // 3
+    ramp = ramp_samples(b)
     discount = prices.input - prices.effective_cached_input
     cached = math.ceil(0.05 * budget_usd * PER_MILLION / discount / ramp) if discount > 0 else 0
     surcharge = _write_surcharge(model)

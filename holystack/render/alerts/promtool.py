@@ -57,10 +57,12 @@ def test_interval(stack: Stack) -> Duration:
 class CaseBuilder:
     """What a family needs to write its cases: its rules, their texts, one call's labels, series helpers."""
 
-    def __init__(self, stack: Stack, rules: list[AlertRule], texts: Callable[[AlertRule], dict[str, str]]):
+    def __init__(self, stack: Stack, rules: list[AlertRule], texts: Callable[[AlertRule], dict[str, str]],
+                 every_rule: tuple[AlertRule, ...] = ()):
         self.stack = stack
         self.rules = rules
         self.texts = texts  # the annotations a rule carries
+        self.every_rule = every_rule or tuple(rules)  # every family's rules: for cases that judge them all
         self.contract = stack.contract
         self.interval = test_interval(stack)
         self.samples = RUN.ms // self.interval.ms
