@@ -103,9 +103,22 @@ class _Describe:
             return None
         try:
             body = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return body if isinstance(body, dict) else None
+
+
+def counted(status: int | str) -> int | str:
+    """The status an attempt is counted under: an HTTP status outside 100-599 (600, 999) is "error"."""
+    return status if type(status) is not int or 100 <= status <= 599 else c.STATUS_ERROR
+
+
+def capped_timeout(timeout: Any, seconds: float) -> dict[str, float]:
+    """The request's timeout (httpx's extensions["timeout"]: connect, read, write, pool), none of
+    them longer than the provider's: the openai SDK always sends its own (600s by default)."""
+    if not isinstance(timeout, Mapping):
+        return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+    return {k: seconds if v is None or v > seconds else v for k, v in timeout.items()}
 
 
 # --- one logical call: which provider next, retry or fall back ------------------------------------
@@ -152,9 +165,13 @@ class _LogicalCall:
                 return None
 
     def _request_for(self, model: str) -> Any:
-        if self.provider == self.engine.provider:
-            return self.request
         request, lib = self.request, self.engine.lib
+        seconds = self.engine.instrument.timeouts.get(self.provider)
+        extensions = request.extensions if seconds is None else \
+            {**request.extensions, "timeout": capped_timeout(request.extensions.get("timeout"), seconds)}
+        if self.provider == self.engine.provider:
+            request.extensions = extensions
+            return request
         base = self.engine.base_urls[self.provider].rstrip("/")
         url = base + (self.endpoint if self.endpoint != c.OTHER else request.url.path)
         query = request.url.query
@@ -168,7 +185,7 @@ class _LogicalCall:
         content = request.content
         if self.body is not None and model != self.body.get("model"):
             content = json.dumps({**self.body, "model": model}).encode()
-        return lib.Request(request.method, url, headers=headers, content=content, extensions=request.extensions)
+        return lib.Request(request.method, url, headers=headers, content=content, extensions=extensions)
 
     def _fall_back(self, reason: str) -> bool:
         """Move to the next provider of the chain, counting it; False when there is none (or a cycle)."""
@@ -182,6 +199,10 @@ class _LogicalCall:
         self.visited.add(edge.target)
         self.attempts, self.waited = 0, 0.0
         return True
+
+    def retried(self, status: int) -> bool:
+        """Whether the policy retries this HTTP status (its body is then read before deciding)."""
+        return status in self.policy().retry.statuses
 
     def after(self, attempt: _Attempt, status: int | str, headers: Mapping[str, str] | None) -> _Step:
         """Record the attempt's outcome in the breaker and decide what comes next."""
@@ -229,23 +250,38 @@ class _Engine:
     def record_failed(self, call: _LogicalCall, attempt: _Attempt, status: int | str,
                       headers: Mapping[str, str] | None) -> None:
         self.instrument.record_call(provider=attempt.provider, endpoint=call.endpoint, model=attempt.model,
-                                    status=status, seconds=time.perf_counter() - attempt.started, headers=headers,
+                                    status=counted(status), seconds=time.perf_counter() - attempt.started,
+                                    headers=headers,
                                     request_id=headers.get(REQUEST_ID) if headers is not None else None,
                                     logical=False, usage=NO_USAGE)
 
     def finish(self, call: _LogicalCall, status: int | str) -> None:
-        self.instrument.record_logical(endpoint=call.endpoint, model=call.model, status=status)
+        self.instrument.record_logical(endpoint=call.endpoint, model=call.model, status=counted(status))
+
+    def attempt_failed(self, call: _LogicalCall, attempt: _Attempt, error: Exception) -> _Step:
+        """An attempt that raised (refused, reset, timed out, broke off mid-body): count it, decide;
+        when the step is "raise" the logical call is counted too."""
+        status = status_of_error(error)
+        self.record_failed(call, attempt, status, None)
+        step = call.after(attempt, status, None)
+        if step.kind == "raise":
+            self.finish(call, status)
+        return step
+
+    def replay(self, call: _LogicalCall, answer: tuple[int, Any, bytes]) -> Any:
+        """A failed answer whose body was read, handed to the caller as the upstream sent it."""
+        status, headers, content = answer
+        kept = [(k, v) for k, v in headers.multi_items()
+                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        self.finish(call, status)
+        return self.lib.Response(status, headers=kept + [(SHOULD_RETRY, "false")], content=content,
+                                 request=call.request)
 
     def give_up(self, call: _LogicalCall, error: BaseException | None, answer: tuple[int, Any, bytes] | None) -> Any:
         """No attempt left (breakers open down the chain): the last failed answer again, else its error,
         else a connection error naming the open breaker."""
         if answer is not None:
-            status, headers, content = answer
-            kept = [(k, v) for k, v in headers.multi_items()
-                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-            self.finish(call, status)
-            return self.lib.Response(status, headers=kept + [(SHOULD_RETRY, "false")], content=content,
-                                     request=call.request)
+            return self.replay(call, answer)
         if error is not None:
             self.finish(call, call.last_status)
             raise error
@@ -260,19 +296,20 @@ class _Observer:
 
     def __init__(self, engine: _Engine, call: _LogicalCall, attempt: _Attempt, response: Any):
         self.engine, self.call, self.attempt = engine, call, attempt
-        self.status: int | str = response.status_code
+        self.status: int | str = counted(response.status_code)
         self.headers = response.headers
         content_type = response.headers.get("content-type", "")
         self.sse = content_type.startswith("text/event-stream")
         encoding = response.headers.get("content-encoding", "identity").lower()
         self.decoder: Any = None
+        self.deflate = encoding == "deflate"  # zlib-wrapped, or else raw deflate (as httpx reads it)
         if encoding in ("gzip", "deflate"):
-            self.decoder = zlib.decompressobj(32 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+            self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
         elif encoding not in ("identity", ""):
             warn_once(f"encoding:{encoding}", "holystack: cannot read usage from %s-encoded bodies; ask for "
                       "gzip or identity (Accept-Encoding)", encoding)
             self.decoder = False
-        self.pending = b""  # SSE: the unfinished line
+        self.pending: list[bytes] = []  # SSE: the pieces of the unfinished line, joined once it ends
         self.kept = bytearray()  # plain body: all of it, or its tail
         self.whole = True
         self.usage: Usage | None = None
@@ -281,23 +318,44 @@ class _Observer:
         self.done = False
 
     def feed(self, chunk: bytes) -> None:
+        """Read what passes by; never raises into the caller's code: a body holystack cannot read
+        (garbage under a gzip header) is passed on untouched and its usage not read."""
         if self.decoder is False or not chunk:
             return
-        if self.decoder is not None:
-            chunk = self.decoder.decompress(chunk)
-        if self.sse:
-            self._lines(chunk)
-        else:
-            kept = self.kept
-            kept += chunk
-            if len(kept) > PLAIN_BODY_KEEP:
-                del kept[:len(kept) - PLAIN_TAIL_KEEP]
-                self.whole = False
+        try:
+            if self.decoder is not None:
+                try:
+                    chunk = self.decoder.decompress(chunk)
+                except zlib.error:
+                    if not self.deflate:
+                        raise
+                    self.deflate, self.decoder = False, zlib.decompressobj(-zlib.MAX_WBITS)
+                    chunk = self.decoder.decompress(chunk)
+            if self.sse:
+                self._lines(chunk)
+            else:
+                kept = self.kept
+                kept += chunk
+                if len(kept) > PLAIN_BODY_KEEP:
+                    del kept[:len(kept) - PLAIN_TAIL_KEEP]
+                    self.whole = False
+        except Exception as error:  # stop reading, let the bytes through as they came
+            self.decoder = False
+            if isinstance(error, zlib.error):  # a broken body: the caller's httpx fails on it too (DecodingError)
+                self.status = c.STATUS_ERROR
+            warn_once(f"unreadable:{type(error).__name__}", "holystack: cannot read usage from an answer of "
+                      "%s %s (%s); passed on as sent", self.attempt.provider, self.call.endpoint, error)
 
     def _lines(self, chunk: bytes) -> None:
-        data = self.pending + chunk
-        lines = data.split(b"\n")
-        self.pending = lines.pop()
+        if b"\n" not in chunk:  # a long line still arriving: keep its pieces, join them once (linear)
+            self.pending.append(chunk)
+            return
+        lines = chunk.split(b"\n")
+        if self.pending:
+            self.pending.append(lines[0])
+            lines[0] = b"".join(self.pending)
+        last = lines.pop()
+        self.pending = [last] if last else []
         for line in lines:
             if not line.startswith(b"data:"):
                 continue
@@ -308,7 +366,7 @@ class _Observer:
                 continue  # after the first token only usage-bearing events need parsing
             try:
                 event = json.loads(payload)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if not isinstance(event, dict):
                 continue
@@ -334,7 +392,7 @@ class _Observer:
             colon = data.find(b":", at + len(key))
             try:
                 value, _ = json.JSONDecoder().raw_decode(data[colon + 1:].decode("utf-8", "replace").lstrip())
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             found = read_usage({key.strip(b'"').decode(): value})
             if found is not None:
@@ -342,7 +400,7 @@ class _Observer:
         if self.whole and data:
             try:
                 return read_usage(json.loads(data))
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None
         return None
 
@@ -350,10 +408,13 @@ class _Observer:
         if self.done:
             return
         self.done = True
-        if self.sse and self.pending:
-            self._lines(b"\n")
-        status = self.status if error is None else status_of_error(error)
-        usage = self.usage if self.sse else self._plain_usage()
+        status = self.status if error is None else counted(status_of_error(error))
+        try:
+            if self.sse and self.pending and self.decoder is not False:
+                self._lines(b"\n")
+            usage = self.usage if self.sse else self._plain_usage()
+        except Exception:  # whatever the body held, the attempt is counted
+            usage = None
         if usage is None:
             usage = NO_USAGE
             if type(status) is int and 200 <= status < 300 and self.decoder is not False:
@@ -372,9 +433,10 @@ def _is_content(event: dict[str, Any]) -> bool:
     a Gemini candidate."""
     choices = event.get("choices")
     if choices:
-        delta = choices[0].get("delta") or {}
-        return bool(delta.get("content") or delta.get("tool_calls") or delta.get("refusal")
-                    or delta.get("reasoning_content"))
+        first = choices[0] if isinstance(choices, list) else None
+        delta = first.get("delta") if isinstance(first, dict) else None
+        return isinstance(delta, dict) and bool(delta.get("content") or delta.get("tool_calls")
+                                                or delta.get("refusal") or delta.get("reasoning_content"))
     kind = event.get("type")
     if isinstance(kind, str):
         return kind.endswith(".delta") or kind == "content_block_delta"
@@ -402,6 +464,9 @@ def _build(lib: Any) -> tuple[type, type]:
                 for chunk in self.inner:
                     self.observer.feed(chunk)
                     yield chunk
+            except GeneratorExit:  # the reader stopped (closed early, or failed on what it read)
+                self.observer.finish()
+                raise
             except BaseException as error:
                 self.observer.finish(error)
                 raise
@@ -422,6 +487,9 @@ def _build(lib: Any) -> tuple[type, type]:
                 async for chunk in self.inner:
                     self.observer.feed(chunk)
                     yield chunk
+            except GeneratorExit:  # the reader stopped (closed early, or failed on what it read)
+                self.observer.finish()
+                raise
             except BaseException as error:
                 self.observer.finish(error)
                 raise
@@ -463,23 +531,30 @@ def _build(lib: Any) -> tuple[type, type]:
                     if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
                         engine.instrument.breaker(attempt.provider).release()
                         raise
-                    status = status_of_error(error)
-                    engine.record_failed(call, attempt, status, None)
-                    step = call.after(attempt, status, None)
+                    step = engine.attempt_failed(call, attempt, error)
                     last_error, last_answer = error, None
                     if step.kind == "raise":
-                        engine.finish(call, status)
                         raise
                 else:
-                    step = call.after(attempt, response.status_code, response.headers)
-                    if step.kind == "return":
+                    status = response.status_code
+                    if not call.retried(status):  # the caller reads the answer as it streams
+                        call.after(attempt, status, response.headers)
                         return hand_back(engine, call, attempt, response, ObservedStream)
-                    try:
+                    try:  # a retried answer is read whole before the next step is decided
                         content = response.read()
+                    except Exception as error:  # it broke off mid-body: a failed attempt, like a reset
+                        step = engine.attempt_failed(call, attempt, error)
+                        last_error, last_answer = error, None
+                        if step.kind == "raise":
+                            raise
+                    else:
+                        engine.record_failed(call, attempt, status, response.headers)
+                        step = call.after(attempt, status, response.headers)
+                        last_error, last_answer = None, (status, response.headers, content)
+                        if step.kind == "return":
+                            return engine.replay(call, last_answer)
                     finally:
                         response.close()
-                    engine.record_failed(call, attempt, response.status_code, response.headers)
-                    last_error, last_answer = None, (response.status_code, response.headers, content)
                 if step.wait > 0:
                     self.sleep(step.wait)
 
@@ -513,23 +588,30 @@ def _build(lib: Any) -> tuple[type, type]:
                     if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
                         engine.instrument.breaker(attempt.provider).release()
                         raise
-                    status = status_of_error(error)
-                    engine.record_failed(call, attempt, status, None)
-                    step = call.after(attempt, status, None)
+                    step = engine.attempt_failed(call, attempt, error)
                     last_error, last_answer = error, None
                     if step.kind == "raise":
-                        engine.finish(call, status)
                         raise
                 else:
-                    step = call.after(attempt, response.status_code, response.headers)
-                    if step.kind == "return":
+                    status = response.status_code
+                    if not call.retried(status):  # the caller reads the answer as it streams
+                        call.after(attempt, status, response.headers)
                         return hand_back(engine, call, attempt, response, AsyncObservedStream)
-                    try:
+                    try:  # a retried answer is read whole before the next step is decided
                         content = await response.aread()
+                    except Exception as error:  # it broke off mid-body: a failed attempt, like a reset
+                        step = engine.attempt_failed(call, attempt, error)
+                        last_error, last_answer = error, None
+                        if step.kind == "raise":
+                            raise
+                    else:
+                        engine.record_failed(call, attempt, status, response.headers)
+                        step = call.after(attempt, status, response.headers)
+                        last_error, last_answer = None, (status, response.headers, content)
+                        if step.kind == "return":
+                            return engine.replay(call, last_answer)
                     finally:
                         await response.aclose()
-                    engine.record_failed(call, attempt, response.status_code, response.headers)
-                    last_error, last_answer = None, (response.status_code, response.headers, content)
                 if step.wait > 0:
                     await self.sleep(step.wait)
 
