@@ -120,14 +120,23 @@ class Contract:
     @property
     def time_to_first_token(self) -> Metric:
         return Metric(f"{self.prefix}_time_to_first_token_seconds", "histogram", (PROVIDER, ENDPOINT, MODEL),
-                      "Streams only: seconds from sending the request to the first content event "
-                      "(a chat chunk with content, a Responses output_text delta).")
+                      "Streams only: seconds from the start of the logical call (its retries, waits and "
+                      "fallbacks included) to the first content event (a chat chunk with content, a Responses "
+                      "output_text delta, an Anthropic content_block_delta, a Gemini candidate); provider is "
+                      "the one that answered.")
 
     @property
     def calls(self) -> Metric:
         return Metric(f"{self.prefix}_calls_total", "counter", (ENDPOINT, MODEL, STATUS_CODE),
                       "One per logical call, whatever its retries and fallbacks: status_code is that of its "
                       "last attempt, in the vocabulary of requests_total. What the user experienced.")
+
+    @property
+    def call_duration(self) -> Metric:
+        return Metric(f"{self.prefix}_call_duration_seconds", "histogram", (ENDPOINT, MODEL),
+                      "One observation per logical call: seconds from its start to its final answer, retries, "
+                      "retry-after waits and fallbacks included; for a stream, until the stream ends. What the "
+                      "user waited; the latency SLOs read it.")
 
     @property
     def retries(self) -> Metric:
@@ -150,7 +159,7 @@ class Contract:
     @property
     def metrics(self) -> tuple[Metric, ...]:
         return (self.requests, self.duration, self.tokens, self.ratelimit_remaining, self.ratelimit_limit,
-                self.time_to_first_token, self.calls, self.retries, self.fallbacks, self.circuit_state)
+                self.time_to_first_token, self.calls, self.call_duration, self.retries, self.fallbacks, self.circuit_state)
 
     def series_names(self) -> frozenset[str]:
         """Every series name the application exposes under this contract."""

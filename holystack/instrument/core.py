@@ -200,6 +200,8 @@ class Instrument:
                               contract.time_to_first_token.labels, buckets=stack.latency_buckets, registry=registry)
         self.calls = Counter(_counter_name(contract.calls.name), contract.calls.help, contract.calls.labels,
                              registry=registry)
+        self.call_duration = Histogram(contract.call_duration.name, contract.call_duration.help,
+                                       contract.call_duration.labels, buckets=stack.latency_buckets, registry=registry)
         self.retries = Counter(_counter_name(contract.retries.name), contract.retries.help,
                                contract.retries.labels, registry=registry)
         self.fallbacks = Counter(_counter_name(contract.fallbacks.name), contract.fallbacks.help,
@@ -208,6 +210,7 @@ class Instrument:
                                    contract.circuit_state.labels, registry=registry, multiprocess_mode="mostrecent")
         self._series: dict[tuple[Any, ...], _CallSeries] = {}
         self._logical: dict[tuple[Any, ...], Any] = {}
+        self._call_durations: dict[tuple[str, str], Any] = {}
         self._breakers: dict[str, Any] = {}
         self.clock = time.monotonic  # the breakers' clock, read through this attribute: tests may replace it
         self._breakers_lock = threading.Lock()
@@ -245,6 +248,7 @@ class Instrument:
         for endpoint in sorted(self.endpoints):
             for model in sorted(self.models):
                 self._logical_child(endpoint, model, "200")
+                self._call_duration_child(endpoint, model)
         for provider in sorted(self.providers):  # every breaker starts closed, visibly
             self.breaker(provider)
         for edge in getattr(self.resilience, "fallbacks", ()):
@@ -310,9 +314,23 @@ class Instrument:
                 self._logical[key] = child
         return child
 
-    def record_logical(self, *, endpoint: str, model: str, status: int | str) -> None:
-        """Count one logical call (P_calls_total): status is that of its last attempt."""
+    def _call_duration_child(self, endpoint: str, model: str) -> Any:
+        key = (endpoint, model)
+        child = self._call_durations.get(key)
+        if child is None:
+            _, folded_endpoint, folded_model = self.labels_for(c.OTHER, endpoint, model)
+            child = self.call_duration.labels(folded_endpoint, folded_model)
+            if len(self._call_durations) < MAX_CACHED_CALL_KINDS:
+                self._call_durations[key] = child
+        return child
+
+    def record_logical(self, *, endpoint: str, model: str, status: int | str, seconds: float | None = None) -> None:
+        """Count one logical call (P_calls_total): status is that of its last attempt; seconds, from
+        its start to its final answer (retries, waits and fallbacks included), go to
+        P_call_duration_seconds."""
         self._logical_child(endpoint, model, status).inc()
+        if seconds is not None:
+            self._call_duration_child(endpoint, model).observe(seconds)
 
     def record_retry(self, *, provider: str, endpoint: str, model: str, reason: str) -> None:
         provider, endpoint, model = self.labels_for(provider, endpoint, model)
@@ -351,8 +369,9 @@ class Instrument:
         model is the model the caller asked for, never the one the body names. body is the parsed
         JSON, an SDK object (model_dump()) or a list of stream chunks; usage, when given, is used
         instead of reading body. request_id goes to the ledger (default: the body's id). With logical
-        (the default, for record_call and track()), the call also counts in P_calls_total; the
-        transport passes False per attempt and counts the logical call itself. ttft: seconds to the
+        (the default, for record_call and track()), the call also counts in P_calls_total and its
+        seconds in P_call_duration_seconds; the transport passes False per attempt and counts the
+        logical call itself. ttft: seconds to the
         first token of a stream. Returns the usage read."""
         series = self._series.get((provider, endpoint, model, status))
         if series is None:
@@ -361,6 +380,7 @@ class Instrument:
         series.duration.observe(seconds)
         if logical:
             self._logical_child(endpoint, model, status).inc()
+            self._call_duration_child(endpoint, model).observe(seconds)
         if ttft is not None:
             self.ttft.labels(series.provider, series.endpoint, series.model).observe(ttft)
         if usage is None:

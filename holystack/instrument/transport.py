@@ -7,8 +7,10 @@ owns retries, fallbacks and the circuit breaker.
 
 Per attempt: P_requests_total, the duration histogram (for a stream: until it ends or is closed),
 tokens read from the body or from the SSE events as the caller consumes them (a bounded tail of a
-plain body, never a second copy of a stream), the rate-limit gauges, time to first token. Per
-logical call: P_calls_total with the status of its last attempt. Retries, fallbacks and breaker
+plain body, never a second copy of a stream), the rate-limit gauges. Per logical call: P_calls_total
+with the status of its last attempt, P_call_duration_seconds from its start to its final answer (for
+a stream, until it ends), time to first token from its start (retries and waits included).
+Retries, fallbacks and breaker
 states as P_retries_total, P_fallbacks_total, P_circuit_state.
 
 Neither httpx nor httpx2 is imported until a client of that library is asked for.
@@ -145,6 +147,7 @@ class _LogicalCall:
         self.body = engine.describe.body(request)
         self.model = str(self.body.get("model")) if self.body and "model" in self.body else c.OTHER
         self.started = engine.clock()
+        self.began = time.perf_counter()  # what P_call_duration_seconds and time to first token count from
         self.provider = engine.provider
         self.fallback: Any = None  # the Fallback edge that led to the current provider
         self.visited = {self.provider}
@@ -256,7 +259,9 @@ class _Engine:
                                     logical=False, usage=NO_USAGE)
 
     def finish(self, call: _LogicalCall, status: int | str) -> None:
-        self.instrument.record_logical(endpoint=call.endpoint, model=call.model, status=counted(status))
+        """Count the logical call once, with the seconds the user waited for its final answer."""
+        self.instrument.record_logical(endpoint=call.endpoint, model=call.model, status=counted(status),
+                                       seconds=time.perf_counter() - call.began)
 
     def attempt_failed(self, call: _LogicalCall, attempt: _Attempt, error: Exception) -> _Step:
         """An attempt that raised (refused, reset, timed out, broke off mid-body): count it, decide;
@@ -371,7 +376,7 @@ class _Observer:
             if not isinstance(event, dict):
                 continue
             if self.ttft is None and _is_content(event):
-                self.ttft = time.perf_counter() - self.attempt.started
+                self.ttft = time.perf_counter() - self.call.began  # the user's wait, retries included
             usage = read_usage(event)
             if usage is None:
                 continue
