@@ -48,8 +48,8 @@ def test_every_problem_is_reported_with_its_line() -> None:
     with pytest.raises(SpecError) as caught:
         check_spec_text(text, "spec.yaml")
     lines = [str(p) for p in caught.value.problems]
-    assert "models[0].prices.input: -8 is less than the minimum of 0 (line 39)" in lines
-    assert any(line.startswith("alerting.routes[1].receiver: 'x' is not a defined receiver") and "(line 74)" in line
+    assert "models[0].prices.input: -8 is less than the minimum of 0 (line 40)" in lines
+    assert any(line.startswith("alerting.routes[1].receiver: 'x' is not a defined receiver") and "(line 75)" in line
                for line in lines)
 
 
