@@ -124,18 +124,24 @@ def live(tmp_path: Path, scenario: str, engine: str = ENGINES[0],
 
 
 # scenario -> (the alert kind, severity and receiver expected; the kinds that may come with it; the
-# status whose share Prometheus must see, and that share)
+# status whose share Prometheus must see, and that share). LatencyBudgetBurn reads the user's wait
+# (P_call_duration_seconds): retries, their waits (retry-after, backoff) and timeouts make the logical
+# calls slower than /chat/completions' 400ms threshold, so it may come with every failing scenario.
 SCENARIOS = {
     # The transport retries 429s, 5xx and timeouts: a fifth of the attempts retried is RetryRatioHigh.
-    "rate-limit": (("RateLimitRatioHigh", "critical", "pager"), {"SuccessRatioLow", "RetryRatioHigh"}, ("429", 0.2)),
-    "server-errors": (("ServerErrorRatioHigh", "critical", "pager"), {"SuccessRatioLow", "RetryRatioHigh"},
-                      ("5..", 0.2)),
+    "rate-limit": (("RateLimitRatioHigh", "critical", "pager"),
+                   {"SuccessRatioLow", "RetryRatioHigh", "LatencyBudgetBurn"}, ("429", 0.2)),
+    "server-errors": (("ServerErrorRatioHigh", "critical", "pager"),
+                      {"SuccessRatioLow", "RetryRatioHigh", "LatencyBudgetBurn"}, ("5..", 0.2)),
     # A timed-out call's latency is the client's timeout: a fifth of them lifts p95 above the threshold.
-    "timeouts": (("TimeoutRatioHigh", "warning", "chat"), {"SuccessRatioLow", "LatencyP95High", "RetryRatioHigh"},
-                 ("timeout", 0.2)),
-    "slow": (("LatencyP95High", "warning", "chat"), set(), None),
+    "timeouts": (("TimeoutRatioHigh", "warning", "chat"),
+                 {"SuccessRatioLow", "LatencyP95High", "RetryRatioHigh", "LatencyBudgetBurn"}, ("timeout", 0.2)),
+    # Half the calls take 1.5x latency_p95 (600ms, above the 400ms latency SLO threshold): 50x the
+    # 1% latency budget, so every pair of the latency SLO fires, the fast ones paging; p95 goes up too.
+    "slow": (("LatencyBudgetBurn", "critical", "pager"), {"LatencyP95High"}, None),
     # With the upstream gone, the breaker opens too, and the refused connections were retried first.
-    "outage": (("SuccessRatioLow", "critical", "pager"), {"CircuitBreakerOpen", "RetryRatioHigh"}, ("error", 1.0)),
+    "outage": (("SuccessRatioLow", "critical", "pager"), {"CircuitBreakerOpen", "RetryRatioHigh", "LatencyBudgetBurn"},
+               ("error", 1.0)),
 }
 
 
@@ -175,7 +181,8 @@ def test_primary_outage_falls_back_and_delivers_its_alerts(tmp_path: Path) -> No
         assert arrived, f"{expected} did not all arrive within {ALERT_DEADLINE}s; got {sorted(map(str, firing))}"
         # Retrying refused connections before falling back is what the retry ratio reports.
         # SuccessRatioLow and ErrorBudgetBurn read logical calls: the users saw none fail.
-        allowed = {PREFIX + k for k in ("CircuitBreakerOpen", "FallbackActive", "RetryRatioHigh")}
+        # The retries' waits before the fallback are in the users' wait: LatencyBudgetBurn may come too.
+        allowed = {PREFIX + k for k in ("CircuitBreakerOpen", "FallbackActive", "RetryRatioHigh", "LatencyBudgetBurn")}
         assert {d.alertname for d in firing} <= allowed, f"unexpected alerts: {firing}"
         succeeded = run.query('sum(increase(e2e_calls_total{status_code=~"2.."}[1m])) / sum(increase(e2e_calls_total[1m]))')
         assert succeeded and float(succeeded[0]["value"][1]) > 0.95, succeeded
