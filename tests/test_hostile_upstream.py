@@ -5,6 +5,7 @@ counted that did not happen. One test per defect found by fuzzing (issue 17), th
 (hypothesis, the "ci" profile of tests/conftest.py: bounded and derandomized)."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import ssl
@@ -216,6 +217,55 @@ def test_the_spec_timeout_applies_through_the_readme_one_liner() -> None:
     assert seen.instrumented == "APITimeoutError"
     assert seen.attempts == 1
     assert seen.count("requests_total", status_code="timeout") == seen.count("calls_total", status_code="timeout") == 1
+
+
+async def call_async(client: openai.AsyncOpenAI, stream: bool) -> str | None:
+    try:
+        if stream:
+            chunks = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True,
+                                                          stream_options={"include_usage": True})
+            async with chunks:
+                async for _ in chunks:
+                    pass
+        else:
+            await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    except Exception as error:
+        return type(error).__name__
+    return None
+
+
+@pytest.mark.parametrize("answer", [
+    Answer(200, JSON + [("content-encoding", "gzip")], b"\x1f\x8bgarbage"),
+    Answer(999, JSON, b"{}"),
+    Answer(503, JSON, b'{"error": {"mess', length="short", reset=True),
+    Answer(200, EVENTS, sse([chunk(choices=[{"delta": "text"}]), {"type": "message_start", "message": 1}])),
+], ids=["gzip-garbage", "status-999", "reset-in-503", "malformed-events"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_async_transport_is_as_faithful(answer: Answer, stream: bool) -> None:
+    """The asyncio twin, through AsyncOpenAI and async_http_client."""
+    from holystack.instrument import async_http_client
+
+    server = UPSTREAM[0]
+    server.answer = answer.pieces
+    instrument = Instrument.from_spec(STACK, registry=CollectorRegistry(), initialize=False)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def both() -> tuple[str | None, str | None, int]:
+        alone = openai.AsyncOpenAI(base_url=base_url(server), api_key="sk-test", max_retries=0, timeout=SDK_TIMEOUT)
+        by_itself = await call_async(alone, stream)
+        await alone.close()
+        before = server.requests
+        client = openai.AsyncOpenAI(base_url=base_url(server), api_key="sk-test", max_retries=0, timeout=SDK_TIMEOUT,
+                                    http_client=async_http_client(instrument, provider=P, async_sleep=sleep))
+        instrumented = await call_async(client, stream)
+        await client.close()
+        return by_itself, instrumented, server.requests - before
+
+    by_itself, instrumented, attempts = asyncio.run(both())
+    assert_faithful(Seen(by_itself, instrumented, attempts, instrument, Sleeps(waits)))
 
 
 # --- property tests: random bytes, statuses, headers and SSE events ----------------------------------
