@@ -219,6 +219,25 @@ def test_the_spec_timeout_applies_through_the_readme_one_liner() -> None:
     assert seen.count("requests_total", status_code="timeout") == seen.count("calls_total", status_code="timeout") == 1
 
 
+def test_an_open_breaker_without_fallback_fails_at_once_and_counts_the_call() -> None:
+    """Two 503s open the breaker (failure_count 2); the next call sends nothing upstream, fails with
+    a connection error, and counts one logical call as error."""
+    default = STACK.resilience.default
+    tripping = dataclasses.replace(default, breaker=dataclasses.replace(default.breaker, failure_count=2,
+                                                                        failure_ratio=None))
+    stack = dataclasses.replace(STACK, resilience=dataclasses.replace(STACK.resilience, providers=((P, tripping),)))
+    seen = through_both(fixed(Answer(503, JSON, b'{"error": {"message": "down"}}')), stack=stack)
+    assert_faithful(seen)
+    assert seen.alone == "InternalServerError" and seen.attempts == 2
+    server = UPSTREAM[0]
+    before = server.requests
+    client = openai.OpenAI(base_url=base_url(server), api_key="sk-test", max_retries=0, timeout=SDK_TIMEOUT,
+                           http_client=http_client(seen.instrument, provider=P, sleep=Sleeps()))
+    assert call(client, stream=False) == "APIConnectionError"
+    assert server.requests == before
+    assert seen.count("calls_total", status_code="error") == 1 and seen.count("requests_total") == 2
+
+
 async def call_async(client: openai.AsyncOpenAI, stream: bool) -> str | None:
     try:
         if stream:

@@ -258,6 +258,12 @@ class _LogicalCall:
         return _Step("return" if type(status) is int else "raise")
 
 
+def _replayed(headers: Any) -> list[tuple[str, str]]:
+    """An answer's headers for a body already read (and decoded), marked not to be retried again."""
+    return [(k, v) for k, v in headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")] + [(SHOULD_RETRY, "false")]
+
+
 class _Engine:
     """What the sync and async transports share."""
 
@@ -308,11 +314,6 @@ class _Engine:
         return self.lib.Response(response.status_code, headers=_replayed(response.headers),
                                  stream=stream_class(error), request=call.request)
 
-
-def _replayed(headers: Any) -> list[tuple[str, str]]:
-    """An answer's headers for a body already read (and decoded), marked not to be retried again."""
-    return [(k, v) for k, v in headers.multi_items()
-            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")] + [(SHOULD_RETRY, "false")]
 
     def give_up(self, call: _LogicalCall, error: BaseException | None, answer: tuple[int, Any, bytes] | None) -> Any:
         """No attempt left (breakers open down the chain): the last failed answer again, else its error,
