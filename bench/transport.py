@@ -4,11 +4,13 @@
    an in-process inner transport answering a canned chat completion (plain and streamed), so that
    the ratio is the transport's own cost and not the network's; then the openai SDK against the fake
    upstream on loopback, as an application sees it. Medians of interleaved rounds.
-2. The import time of holystack.instrument against `import prometheus_client, httpx` (goal <= 1.3x):
+2. One SSE line of --line-mb MB arriving in 64 KiB reads, holystack against the bare transport
+   (stream parsing must stay linear in the bytes: the ratio must not grow with the size).
+3. The import time of holystack.instrument against `import prometheus_client, httpx` (goal <= 1.3x):
    medians of interleaved cold subprocesses, each timing only its import statement, bytecode compiled
    first as an install does.
 
-Usage: .venv/bin/python bench/transport.py [--calls 300] [--rounds 21] [--imports 21]"""
+Usage: .venv/bin/python bench/transport.py [--calls 300] [--rounds 21] [--imports 21] [--line-mb 32]"""
 from __future__ import annotations
 
 import argparse
@@ -83,6 +85,33 @@ def transport_cost(calls: int, rounds: int) -> None:
               f"added {(h - b) * 1e6:6.1f} us  ratio {h / b:.2f}x")
 
 
+def long_line(megabytes: int, rounds: int) -> None:
+    """One data: line of megabytes MB (a huge event), read as a network delivers it (64 KiB at a
+    time) and split into lines as an SSE reader does."""
+    event = b"data: " + json.dumps({**CHUNKS[0], "pad": "x" * (megabytes << 20)}).encode() + b"\n\ndata: [DONE]\n\n"
+    step = 64 * 1024
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        pieces = (event[i:i + step] for i in range(0, len(event), step))
+        return httpx2.Response(200, headers={**HEADERS, "content-type": "text/event-stream"}, content=pieces)
+
+    instrument = Instrument.from_spec(EXAMPLE, registry=CollectorRegistry())
+    bare = httpx2.Client(transport=httpx2.MockTransport(answer))
+    wrapped = httpx2.Client(transport=instrumented_transport(instrument, "holysheep", library="httpx2",
+                                                             inner=httpx2.MockTransport(answer)))
+    times: dict[str, list[float]] = {"bare": [], "holystack": []}
+    for _ in range(rounds):
+        for name, client in (("holystack", wrapped), ("bare", bare)):
+            started = time.perf_counter()
+            with client.stream("POST", URL, json={**REQUEST, "stream": True}) as response:
+                for _ in response.iter_lines():  # as an SSE reader (the SDK's) splits them
+                    pass
+            times[name].append(time.perf_counter() - started)
+    h, b = statistics.median(times["holystack"]), statistics.median(times["bare"])
+    print(f"{f'one {megabytes} MB SSE line':22} bare transport {b:7.3f} s   holystack {h:7.3f} s   "
+          f"ratio {h / b:.2f}x (rounds={rounds})")
+
+
 def sdk_cost(calls: int, rounds: int) -> None:
     import openai
 
@@ -138,9 +167,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="calls per round")
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--imports", type=int, default=21, help="cold subprocesses per import statement")
+    parser.add_argument("--line-mb", type=int, default=32, help="size of the one long SSE line, in MB")
     args = parser.parse_args()
     transport_cost(args.calls, args.rounds)
     sdk_cost(max(1, args.calls // 10), args.rounds)
+    long_line(args.line_mb, 3)
     import_cost(args.imports)
 
 

@@ -117,10 +117,34 @@ def counted(status: int | str) -> int | str:
 
 def capped_timeout(timeout: Any, seconds: float) -> dict[str, float]:
     """The request's timeout (httpx's extensions["timeout"]: connect, read, write, pool), none of
-    them longer than the provider's: the openai SDK always sends its own (600s by default)."""
+    them longer than the provider's: the openai SDK always sends its own, 600s unless the
+    http_client's timeout differs from httpx's default (so a provider timeout of 5s was lost)."""
     if not isinstance(timeout, Mapping):
         return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
     return {k: seconds if v is None or v > seconds else v for k, v in timeout.items()}
+
+
+class _Timeouts:
+    """capped_timeout per provider and asked-for timeout, computed once (every call asks the same)."""
+
+    def __init__(self, seconds: Mapping[str, float]):
+        self.seconds = seconds
+        self.found: dict[tuple[Any, ...], dict[str, float]] = {}
+
+    def of(self, provider: str, timeout: Any) -> Any:
+        seconds = self.seconds.get(provider)
+        if seconds is None:
+            return timeout
+        try:
+            key = (provider, *timeout.values())
+        except AttributeError:  # None, or a number: not what httpx sends
+            return capped_timeout(timeout, seconds)
+        found = self.found.get(key)
+        if found is None:
+            found = capped_timeout(timeout, seconds)
+            if len(self.found) < 1000:
+                self.found[key] = found
+        return found
 
 
 # --- one logical call: which provider next, retry or fall back ------------------------------------
@@ -154,9 +178,13 @@ class _LogicalCall:
         self.attempts = 0  # on the current provider
         self.waited = 0.0  # on the current provider
         self.last_status: int | str = c.STATUS_ERROR
+        self._policy: tuple[str, Any] | None = None  # (provider, its policy)
 
     def policy(self) -> Any:
-        return policy_for(self.engine.instrument.resilience, self.provider)
+        found = self._policy
+        if found is None or found[0] != self.provider:
+            found = self._policy = (self.provider, policy_for(self.engine.instrument.resilience, self.provider))
+        return found[1]
 
     def next_attempt(self) -> _Attempt | None:
         """The next attempt, skipping providers whose breaker is open; None when none is left."""
@@ -169,12 +197,11 @@ class _LogicalCall:
 
     def _request_for(self, model: str) -> Any:
         request, lib = self.request, self.engine.lib
-        seconds = self.engine.instrument.timeouts.get(self.provider)
-        extensions = request.extensions if seconds is None else \
-            {**request.extensions, "timeout": capped_timeout(request.extensions.get("timeout"), seconds)}
+        timeout = self.engine.timeouts.of(self.provider, request.extensions.get("timeout"))
         if self.provider == self.engine.provider:
-            request.extensions = extensions
+            request.extensions["timeout"] = timeout  # this request's own dict (httpx copies it per request)
             return request
+        extensions = {**request.extensions, "timeout": timeout}
         base = self.engine.base_urls[self.provider].rstrip("/")
         url = base + (self.endpoint if self.endpoint != c.OTHER else request.url.path)
         query = request.url.query
@@ -234,6 +261,12 @@ class _LogicalCall:
         return _Step("return" if type(status) is int else "raise")
 
 
+def _replayed(headers: Any) -> list[tuple[str, str]]:
+    """An answer's headers for a body already read (and decoded), marked not to be retried again."""
+    return [(k, v) for k, v in headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")] + [(SHOULD_RETRY, "false")]
+
+
 class _Engine:
     """What the sync and async transports share."""
 
@@ -246,6 +279,7 @@ class _Engine:
         self.rng = rng or random.Random()
         self.wall_clock = wall_clock
         self.describe = _Describe(instrument)
+        self.timeouts = _Timeouts(instrument.timeouts)
 
     def clock(self) -> float:
         return self.instrument.clock()
@@ -276,11 +310,15 @@ class _Engine:
     def replay(self, call: _LogicalCall, answer: tuple[int, Any, bytes]) -> Any:
         """A failed answer whose body was read, handed to the caller as the upstream sent it."""
         status, headers, content = answer
-        kept = [(k, v) for k, v in headers.multi_items()
-                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
         self.finish(call, status)
-        return self.lib.Response(status, headers=kept + [(SHOULD_RETRY, "false")], content=content,
-                                 request=call.request)
+        return self.lib.Response(status, headers=_replayed(headers), content=content, request=call.request)
+
+    def broken(self, call: _LogicalCall, response: Any, error: Exception, stream_class: type) -> Any:
+        """The last answer, whose body broke off (reset, timeout): handed to the caller with a body
+        that raises the same error when read, as it would have without holystack (already counted)."""
+        return self.lib.Response(response.status_code, headers=_replayed(response.headers),
+                                 stream=stream_class(error), request=call.request)
+
 
     def give_up(self, call: _LogicalCall, error: BaseException | None, answer: tuple[int, Any, bytes] | None) -> Any:
         """No attempt left (breakers open down the chain): the last failed answer again, else its error,
@@ -364,8 +402,8 @@ class _Observer:
         for line in lines:
             if not line.startswith(b"data:"):
                 continue
-            payload = line[5:].strip()
-            if not payload or payload == b"[DONE]":
+            payload = line[5:]  # json.loads skips the spaces around it: no stripped copy of a long line
+            if len(payload) <= 8 and payload.strip() in (b"", b"[DONE]"):
                 continue
             if self.ttft is not None and b"sage" not in payload and b"message_start" not in payload:
                 continue  # after the first token only usage-bearing events need parsing
@@ -506,6 +544,22 @@ def _build(lib: Any) -> tuple[type, type]:
             finally:
                 self.observer.finish()
 
+    class BrokenStream(lib.SyncByteStream):
+        def __init__(self, error: Exception):
+            self.error = error
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise self.error
+            yield b""  # a generator, as httpx iterates it
+
+    class AsyncBrokenStream(lib.AsyncByteStream):
+        def __init__(self, error: Exception):
+            self.error = error
+
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            raise self.error
+            yield b""
+
     def hand_back(engine: _Engine, call: _LogicalCall, attempt: _Attempt, response: Any, stream_class: type) -> Any:
         response.headers[SHOULD_RETRY] = "false"  # holystack has retried what the policy retries
         response.stream = stream_class(response.stream, _Observer(engine, call, attempt, response))
@@ -550,8 +604,8 @@ def _build(lib: Any) -> tuple[type, type]:
                     except Exception as error:  # it broke off mid-body: a failed attempt, like a reset
                         step = engine.attempt_failed(call, attempt, error)
                         last_error, last_answer = error, None
-                        if step.kind == "raise":
-                            raise
+                        if step.kind == "raise":  # the caller reads the same break
+                            return engine.broken(call, response, error, BrokenStream)
                     else:
                         engine.record_failed(call, attempt, status, response.headers)
                         step = call.after(attempt, status, response.headers)
@@ -607,8 +661,8 @@ def _build(lib: Any) -> tuple[type, type]:
                     except Exception as error:  # it broke off mid-body: a failed attempt, like a reset
                         step = engine.attempt_failed(call, attempt, error)
                         last_error, last_answer = error, None
-                        if step.kind == "raise":
-                            raise
+                        if step.kind == "raise":  # the caller reads the same break
+                            return engine.broken(call, response, error, AsyncBrokenStream)
                     else:
                         engine.record_failed(call, attempt, status, response.headers)
                         step = call.after(attempt, status, response.headers)
