@@ -46,19 +46,30 @@ def status_label(status: int | str) -> str:
     raise ValueError(f"status must be an HTTP status (100-599), 'timeout' or 'error', not {status!r}")
 
 
+# Classes named like timeouts that are none: urllib3's NewConnectionError (and NameResolutionError)
+# inherit from its ConnectTimeoutError, but a refused connection or an unknown host is a failed
+# connection; TimeoutStateError is a misconfigured timeout, not one that expired.
+_NOT_TIMEOUT_NAMES = frozenset({"NewConnectionError", "TimeoutStateError"})
+
+
 def is_timeout(error: BaseException) -> bool:
-    """Client timeouts of the standard library, httpx, requests, aiohttp and openai, by type."""
+    """Client timeouts of the standard library, httpx/httpx2, requests/urllib3, aiohttp and openai, by type."""
+    names = [cls.__name__ for cls in type(error).__mro__]
+    if _NOT_TIMEOUT_NAMES.intersection(names):
+        return False
     if isinstance(error, TimeoutError):  # socket.timeout is TimeoutError too
         return True
     reason = getattr(error, "reason", None)  # urllib wraps socket timeouts in URLError
     if isinstance(reason, TimeoutError):
         return True
-    return any("Timeout" in cls.__name__ for cls in type(error).__mro__)
+    return any("Timeout" in name for name in names)
 
 
-# Connection failures by class name (httpx ConnectError, requests ConnectionError, openai
-# APIConnectionError, aiohttp ClientConnectorError), besides the standard library's ConnectionError.
-_CONNECTION_NAMES = ("ConnectError", "ConnectionError", "ClientConnectorError")
+# Connection failures by class name (httpx ConnectError, requests ConnectionError, urllib3
+# NewConnectionError, openai APIConnectionError, aiohttp ClientConnectorError and ClientConnectionError),
+# besides the standard library's ConnectionError.
+_CONNECTION_NAMES = ("ConnectError", "ConnectionError", "NewConnectionError", "ClientConnectorError",
+                     "ClientConnectionError")
 
 
 def is_connection_error(error: BaseException) -> bool:
