@@ -39,8 +39,15 @@ TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION, TOKEN_CACHED_PROMPT)
 # Token types that together count every token once (cached_prompt is inside prompt).
 BILLABLE_TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION)
 
-# Values of resource on the rate-limit gauges (x-ratelimit-*-{requests,tokens}).
-RESOURCES = ("requests", "tokens")
+# Values of resource on the rate-limit gauges: OpenAI's x-ratelimit-{limit,remaining}-{requests,tokens}
+# report the first two, Anthropic's anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-*
+# all four (tokens: the most restrictive of its token limits).
+RESOURCE_REQUESTS = "requests"
+RESOURCE_TOKENS = "tokens"
+RESOURCE_INPUT_TOKENS = "input_tokens"
+RESOURCE_OUTPUT_TOKENS = "output_tokens"
+OPENAI_RESOURCES = (RESOURCE_REQUESTS, RESOURCE_TOKENS)
+RESOURCES = (*OPENAI_RESOURCES, RESOURCE_INPUT_TOKENS, RESOURCE_OUTPUT_TOKENS)
 
 # Values of state on P_circuit_state: the breaker of a provider is in exactly one of them (value 1).
 CIRCUIT_CLOSED = "closed"
@@ -110,12 +117,15 @@ class Contract:
     @property
     def ratelimit_remaining(self) -> Metric:
         return Metric(f"{self.prefix}_ratelimit_remaining", "gauge", (PROVIDER, MODEL, RESOURCE),
-                      "From x-ratelimit-remaining-{requests,tokens}.")
+                      "From x-ratelimit-remaining-{requests,tokens} (OpenAI) or "
+                      "anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-remaining; resource is "
+                      "requests, tokens, input_tokens or output_tokens.")
 
     @property
     def ratelimit_limit(self) -> Metric:
         return Metric(f"{self.prefix}_ratelimit_limit", "gauge", (PROVIDER, MODEL, RESOURCE),
-                      "From x-ratelimit-limit-{requests,tokens}.")
+                      "From x-ratelimit-limit-{requests,tokens} (OpenAI) or "
+                      "anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-limit.")
 
     @property
     def time_to_first_token(self) -> Metric:

@@ -25,7 +25,7 @@ TRANSPORT_STATUSES = (c.STATUS_TIMEOUT, c.STATUS_ERROR)
 # The token types in the order of the children lists.
 TOKEN_ORDER = (c.TOKEN_PROMPT, c.TOKEN_COMPLETION, c.TOKEN_CACHED_PROMPT)
 # The header names in RATELIMIT_HEADERS order, for record_call's fast path.
-_REMAINING_REQUESTS, _REMAINING_TOKENS, _LIMIT_REQUESTS, _LIMIT_TOKENS = (name for _, _, name in RATELIMIT_HEADERS)
+_REMAINING_REQUESTS, _REMAINING_TOKENS, _LIMIT_REQUESTS, _LIMIT_TOKENS = (name for _, _, name in RATELIMIT_HEADERS[:4])
 # Kinds of call (provider, endpoint, model, status as given) whose bound children are kept.
 MAX_CACHED_CALL_KINDS = 10_000
 
@@ -279,7 +279,7 @@ class Instrument:
         tokens_key = (provider, model)
         series = _CallSeries(self.requests.labels(provider, endpoint, model, code),
                              self.duration.labels(provider, endpoint, model),
-                             self._tokens(provider, model), self._gauge_children.setdefault(tokens_key, [None] * 4),
+                             self._tokens(provider, model), self._gauge_children.setdefault(tokens_key, [None] * len(RATELIMIT_HEADERS)),
                              provider, endpoint, model, code)
         if len(self._series) < MAX_CACHED_CALL_KINDS:
             self._series[key] = series
@@ -416,8 +416,8 @@ class Instrument:
                 (cached or self._token(series.provider, series.model, 2)).inc(usage.cached_prompt)
         if headers:
             gauges = series.gauges
-            try:  # fast path: the four headers present, as numbers, and their gauges already bound
-                if None in gauges:
+            try:  # fast path: OpenAI's four headers present, as numbers, and their gauges already bound
+                if gauges[0] is None or gauges[1] is None or gauges[2] is None or gauges[3] is None:
                     raise LookupError
                 remaining_requests, remaining_tokens, limit_requests, limit_tokens = (
                     float(headers[_REMAINING_REQUESTS]), float(headers[_REMAINING_TOKENS]),

@@ -165,9 +165,12 @@ def _stream_usage(chunks: Sequence[Any]) -> Usage | None:
     return found
 
 
-# The x-ratelimit-* headers, in the order ratelimit_values returns them: (kind, resource, header).
-RATELIMIT_HEADERS = tuple((kind, resource, f"x-ratelimit-{kind}-{resource}")
-                          for kind in ("remaining", "limit") for resource in c.RESOURCES)
+# The rate-limit headers, in the order ratelimit_values returns them: (kind, resource, header). OpenAI's
+# x-ratelimit-* come first (record_call's fast path reads those four), then Anthropic's.
+RATELIMIT_HEADERS = (tuple((kind, resource, f"x-ratelimit-{kind}-{resource}")
+                           for kind in ("remaining", "limit") for resource in c.OPENAI_RESOURCES)
+                     + tuple((kind, resource, f"anthropic-ratelimit-{resource.replace('_', '-')}-{kind}")
+                             for kind in ("remaining", "limit") for resource in c.RESOURCES))
 _HEADER_NAMES = tuple(name for _, _, name in RATELIMIT_HEADERS)
 
 
@@ -177,13 +180,9 @@ def ratelimit_values(headers: Mapping[str, str]) -> list[float | None]:
     Works with case-insensitive header objects (httpx, requests) and with plain dicts in any case."""
     get = headers.get
     raw = [get(name) for name in _HEADER_NAMES]
-    if None in raw:  # maybe a plain dict with other capitals
+    if None in raw and isinstance(headers, dict):  # a plain dict, maybe with other capitals
         lowered = {str(k).lower(): v for k, v in headers.items()}
         raw = [lowered.get(name) for name in _HEADER_NAMES]
-    try:
-        return [float(value) for value in raw]  # the common case: all four present, all numbers
-    except (TypeError, ValueError):
-        pass
     values: list[float | None] = []
     for value in raw:
         if value is not None:
