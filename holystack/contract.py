@@ -65,6 +65,11 @@ REASON_CIRCUIT_OPEN = "circuit_open"
 RETRY_REASONS = (REASON_RATE_LIMITED, REASON_SERVER_ERROR, REASON_TIMEOUT, REASON_ERROR)
 FALLBACK_REASONS = (*RETRY_REASONS, REASON_CIRCUIT_OPEN)
 
+# Gemini names the model in the URL: .../models/<model>:<method>. An endpoint written
+# <prefix>/models:<method> stands for every model (the model label is read from the URL).
+GEMINI_METHODS = ("generateContent", "streamGenerateContent", "embedContent")
+GEMINI_ALL_MODELS = "/models:"
+
 # Label value for calls to models (and providers, endpoints) outside the spec, so cardinality stays bounded.
 OTHER = "other"
 

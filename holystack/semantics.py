@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .contract import COUNTER_SUFFIXES, OTHER
+from .contract import COUNTER_SUFFIXES, GEMINI_ALL_MODELS, GEMINI_METHODS, OTHER
 from .defaults import (ABSENT_FOR_MIN_SCRAPES, PROMTOOL_CASE_RUN, RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES,
                        WATCHDOG_RECEIVER)
 from .errors import SpecPath, format_path
@@ -160,6 +160,20 @@ def _burn_rates(stack: Stack) -> Iterator[Finding]:
                     f"{100 * (1 - 1 / top):.2f}, or leave {field} out")
 
 
+_GEMINI_ENDPOINT = re.compile(r"(.*/models(/[^/:]+)?):(%s)" % "|".join(GEMINI_METHODS))
+
+
+def _gemini_endpoints(stack: Stack) -> Iterator[Finding]:
+    """A path with a ':' is a Gemini method: <prefix>/models:<method> for every model, or
+    <prefix>/models/<model>:<method> for one."""
+    for index, endpoint in enumerate(stack.endpoints):
+        if ":" in endpoint.path and _GEMINI_ENDPOINT.fullmatch(endpoint.path) is None:
+            yield ("endpoints", index, "path"), (
+                f"{endpoint.path} is no Gemini method path; write <prefix>{GEMINI_ALL_MODELS}<method> for every model "
+                f"(e.g. /v1beta{GEMINI_ALL_MODELS}generateContent) or <prefix>/models/<model>:<method>, with method "
+                f"one of {', '.join(GEMINI_METHODS)}")
+
+
 def _latency_slo_thresholds(stack: Stack) -> Iterator[Finding]:
     """A latency SLO counts the calls in one histogram bucket: its threshold must be a bucket bound."""
     buckets = stack.latency_buckets
@@ -302,7 +316,7 @@ def _test_horizon(stack: Stack) -> Iterator[Finding]:
 
 
 MODEL_CHECKS: tuple[ModelCheck, ...] = (_unique_names, _receiver_references, _levels, _buckets_and_latency,
-                                        _metrics_prefix, _windows, _burn_rates, _latency_slo_thresholds, _reserved_names, _alerting_timing,
+                                        _metrics_prefix, _windows, _burn_rates, _latency_slo_thresholds, _gemini_endpoints, _reserved_names, _alerting_timing,
                                         _kubernetes, _resilience, _test_horizon)
 
 

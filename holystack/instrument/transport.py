@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -80,20 +81,41 @@ _TRANSPORT_OPTIONS = frozenset({"base_urls", "api_keys", "sleep", "async_sleep",
 
 
 # --- what one request is about -------------------------------------------------------------------
+_GEMINI_PATH = re.compile(r"(?P<prefix>.*)/models/(?P<model>[^/:]+):(?P<method>%s)" % "|".join(c.GEMINI_METHODS))
+
+
+def gemini_route(path: str) -> tuple[str, str] | None:
+    """(the path written for every model, the model) of a Gemini URL path
+    (/v1beta/models/gemini-2.5-flash:generateContent -> /v1beta/models:generateContent, gemini-2.5-flash)."""
+    found = _GEMINI_PATH.fullmatch(path)
+    if found is None:
+        return None
+    return f"{found['prefix']}{c.GEMINI_ALL_MODELS}{found['method']}", found["model"]
+
+
 class _Describe:
-    """Endpoint (suffix match of the URL path against the spec's endpoints) and requested model."""
+    """Endpoint (suffix match of the URL path against the spec's endpoints; a Gemini path also
+    against the endpoints written for every model) and requested model."""
 
     def __init__(self, instrument: Instrument):
         self.endpoints = sorted(instrument.endpoints, key=len, reverse=True)
-        self._paths: dict[str, str] = {}
+        self._paths: dict[str, tuple[str, str | None]] = {}
 
-    def endpoint(self, path: str) -> str:
+    def route(self, path: str) -> tuple[str, str | None]:
+        """The endpoint a path is counted under, and the model its URL names (Gemini), if any."""
         found = self._paths.get(path)
         if found is None:
-            found = next((e for e in self.endpoints if path.endswith(e)), c.OTHER)
+            gemini = gemini_route(path) if ":" in path else None
+            endpoint = next((e for e in self.endpoints if path.endswith(e)), None)
+            if endpoint is None and gemini is not None:
+                endpoint = next((e for e in self.endpoints if gemini[0].endswith(e)), None)
+            found = (endpoint or c.OTHER, gemini[1] if gemini is not None else None)
             if len(self._paths) < 1000:
                 self._paths[path] = found
         return found
+
+    def endpoint(self, path: str) -> str:
+        return self.route(path)[0]
 
     @staticmethod
     def body(request: Any) -> dict[str, Any] | None:
@@ -167,9 +189,9 @@ class _Step:
 class _LogicalCall:
     def __init__(self, engine: "_Engine", request: Any):
         self.engine, self.request = engine, request
-        self.endpoint = engine.describe.endpoint(request.url.path)
+        self.endpoint, url_model = engine.describe.route(request.url.path)
         self.body = engine.describe.body(request)
-        self.model = str(self.body.get("model")) if self.body and "model" in self.body else c.OTHER
+        self.model = str(self.body.get("model")) if self.body and "model" in self.body else url_model or c.OTHER
         self.started = engine.clock()
         self.began = time.perf_counter()  # what P_call_duration_seconds and time to first token count from
         self.provider = engine.provider
@@ -203,7 +225,10 @@ class _LogicalCall:
             return request
         extensions = {**request.extensions, "timeout": timeout}
         base = self.engine.base_urls[self.provider].rstrip("/")
-        url = base + (self.endpoint if self.endpoint != c.OTHER else request.url.path)
+        path = self.endpoint if self.endpoint != c.OTHER else request.url.path
+        if c.GEMINI_ALL_MODELS in path:  # an endpoint for every Gemini model: the attempt's model goes in the URL
+            path = path.replace(c.GEMINI_ALL_MODELS, f"/models/{model}:")
+        url = base + path
         query = request.url.query
         if query:
             url += "?" + (query.decode() if isinstance(query, bytes) else query)
@@ -213,7 +238,7 @@ class _LogicalCall:
             headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
             headers.append(("authorization", f"Bearer {key}"))
         content = request.content
-        if self.body is not None and model != self.body.get("model"):
+        if self.body is not None and "model" in self.body and model != self.body["model"]:
             content = json.dumps({**self.body, "model": model}).encode()
         return lib.Request(request.method, url, headers=headers, content=content, extensions=extensions)
 
