@@ -77,3 +77,32 @@ def test_an_endpoint_for_one_model_is_matched_first() -> None:
 def test_without_a_gemini_endpoint_the_model_is_still_read() -> None:
     inst = call(stack("/chat/completions"), "v1beta", "generateContent")
     assert metric(inst, "calls_total", endpoint="other", model=MODEL) == 1
+
+
+def test_a_fallback_puts_the_attempts_model_in_the_url() -> None:
+    """The primary refuses; the backup gets .../models/<mapped model>:generateContent, and the body
+    (which names no model) is sent as it was. The fake upstream serves Gemini and tallies by model."""
+    from holystack.live.scenarios import SCENARIOS
+    from holystack.live.upstream import FakeUpstreamServer, Upstream
+    from holystack.model import Fallback
+
+    from .test_transport import Sleeps, refused_url
+
+    backup_model = "deepseek-v3.2"
+    base = stack("/models:generateContent")
+    chain = (Fallback(P, "backup", ((MODEL, backup_model),)),)
+    spec = dataclasses.replace(base, resilience=dataclasses.replace(base.resilience, fallbacks=chain))
+    server = FakeUpstreamServer(Upstream(SCENARIOS["healthy"], {}, client_timeout=5.0)).start()
+    inst = Instrument.from_spec(spec, registry=CollectorRegistry(), initialize=False)
+    urls = {P: refused_url(), "backup": f"{server.url}/backup/v1beta"}
+    try:
+        with http_client(inst, provider=P, sleep=Sleeps(), base_urls=urls) as client:
+            answer = client.post(f"{urls[P].removesuffix('/v1')}/v1beta/models/{MODEL}:generateContent",
+                                 json={"contents": [{"role": "user", "parts": [{"text": "ping"}]}]})
+        assert answer.status_code == 200
+    finally:
+        server.stop()
+    assert set(server.upstream.budgets) == {backup_model}  # the URL named the mapped model
+    assert metric(inst, "requests_total", provider="backup", model=backup_model, status_code="200") == 1
+    assert metric(inst, "calls_total", endpoint="/models:generateContent", model=MODEL,
+                  status_code="200") == 1
