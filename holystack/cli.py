@@ -118,6 +118,21 @@ def simulate(spec: SpecArg,
 
 
 @app.command()
+def upstream(scenario: Annotated[str, typer.Option(help=", ".join(SCENARIOS) + ".")] = "healthy",
+             port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free one).")] = 0,
+             seed: Annotated[int, typer.Option(help="Seed of the random draws, for repeatable runs.")] = 1,
+             latency: Annotated[str, typer.Option(help="An answer's usual latency is 5-30% of this; the slow "
+                                                       "scenario's calls take 1.5x it.")] = "1s",
+             timeout: Annotated[str, typer.Option(help="Your client's timeout: a timed-out call is held 1s past "
+                                                       "it, slow answers stay below it.")] = "10s",
+             ) -> None:
+    """Serve the fake LLM upstream (OpenAI, Anthropic and Gemini formats, the scenario's failures) on
+    loopback and print its URL; point an SDK's base_url at URL/<any prefix>. Ctrl-C stops."""
+    with _reported():
+        _live().run_upstream(scenario, port, seed, latency, timeout)
+
+
+@app.command()
 def up(spec: SpecArg = Path("holystack.yaml"),
        scenario: Annotated[str, typer.Option(help="The traffic scenario, as for simulate.")] = "mixed",
        rps: Annotated[float, typer.Option(help="Calls per second.")] = 20.0,

@@ -44,8 +44,15 @@ TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION, TOKEN_CACHED_PROMPT, TOKEN_CACHE_
 # Token types that together count every token once (the cache types are inside prompt).
 BILLABLE_TOKEN_TYPES = (TOKEN_PROMPT, TOKEN_COMPLETION)
 
-# Values of resource on the rate-limit gauges (x-ratelimit-*-{requests,tokens}).
-RESOURCES = ("requests", "tokens")
+# Values of resource on the rate-limit gauges: OpenAI's x-ratelimit-{limit,remaining}-{requests,tokens}
+# report the first two, Anthropic's anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-*
+# all four (tokens: the most restrictive of its token limits).
+RESOURCE_REQUESTS = "requests"
+RESOURCE_TOKENS = "tokens"
+RESOURCE_INPUT_TOKENS = "input_tokens"
+RESOURCE_OUTPUT_TOKENS = "output_tokens"
+OPENAI_RESOURCES = (RESOURCE_REQUESTS, RESOURCE_TOKENS)
+RESOURCES = (*OPENAI_RESOURCES, RESOURCE_INPUT_TOKENS, RESOURCE_OUTPUT_TOKENS)
 
 # Values of state on P_circuit_state: the breaker of a provider is in exactly one of them (value 1).
 CIRCUIT_CLOSED = "closed"
@@ -62,6 +69,11 @@ REASON_ERROR = STATUS_ERROR
 REASON_CIRCUIT_OPEN = "circuit_open"
 RETRY_REASONS = (REASON_RATE_LIMITED, REASON_SERVER_ERROR, REASON_TIMEOUT, REASON_ERROR)
 FALLBACK_REASONS = (*RETRY_REASONS, REASON_CIRCUIT_OPEN)
+
+# Gemini names the model in the URL: .../models/<model>:<method>. An endpoint written
+# <prefix>/models:<method> stands for every model (the model label is read from the URL).
+GEMINI_METHODS = ("generateContent", "streamGenerateContent", "embedContent")
+GEMINI_ALL_MODELS = "/models:"
 
 # Label value for calls to models (and providers, endpoints) outside the spec, so cardinality stays bounded.
 OTHER = "other"
@@ -116,24 +128,36 @@ class Contract:
     @property
     def ratelimit_remaining(self) -> Metric:
         return Metric(f"{self.prefix}_ratelimit_remaining", "gauge", (PROVIDER, MODEL, RESOURCE),
-                      "From x-ratelimit-remaining-{requests,tokens}.")
+                      "From x-ratelimit-remaining-{requests,tokens} (OpenAI) or "
+                      "anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-remaining; resource is "
+                      "requests, tokens, input_tokens or output_tokens.")
 
     @property
     def ratelimit_limit(self) -> Metric:
         return Metric(f"{self.prefix}_ratelimit_limit", "gauge", (PROVIDER, MODEL, RESOURCE),
-                      "From x-ratelimit-limit-{requests,tokens}.")
+                      "From x-ratelimit-limit-{requests,tokens} (OpenAI) or "
+                      "anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-limit.")
 
     @property
     def time_to_first_token(self) -> Metric:
         return Metric(f"{self.prefix}_time_to_first_token_seconds", "histogram", (PROVIDER, ENDPOINT, MODEL),
-                      "Streams only: seconds from sending the request to the first content event "
-                      "(a chat chunk with content, a Responses output_text delta).")
+                      "Streams only: seconds from the start of the logical call (its retries, waits and "
+                      "fallbacks included) to the first content event (a chat chunk with content, a Responses "
+                      "output_text delta, an Anthropic content_block_delta, a Gemini candidate); provider is "
+                      "the one that answered.")
 
     @property
     def calls(self) -> Metric:
         return Metric(f"{self.prefix}_calls_total", "counter", (ENDPOINT, MODEL, STATUS_CODE),
                       "One per logical call, whatever its retries and fallbacks: status_code is that of its "
                       "last attempt, in the vocabulary of requests_total. What the user experienced.")
+
+    @property
+    def call_duration(self) -> Metric:
+        return Metric(f"{self.prefix}_call_duration_seconds", "histogram", (ENDPOINT, MODEL),
+                      "One observation per logical call: seconds from its start to its final answer, retries, "
+                      "retry-after waits and fallbacks included; for a stream, until the stream ends. What the "
+                      "user waited; the latency SLOs read it.")
 
     @property
     def retries(self) -> Metric:
@@ -156,7 +180,7 @@ class Contract:
     @property
     def metrics(self) -> tuple[Metric, ...]:
         return (self.requests, self.duration, self.tokens, self.ratelimit_remaining, self.ratelimit_limit,
-                self.time_to_first_token, self.calls, self.retries, self.fallbacks, self.circuit_state)
+                self.time_to_first_token, self.calls, self.call_duration, self.retries, self.fallbacks, self.circuit_state)
 
     def series_names(self) -> frozenset[str]:
         """Every series name the application exposes under this contract."""

@@ -122,6 +122,6 @@ DEFAULT_FOLDER_ANNOTATION = "grafana_folder"
 DEFAULT_PROMETHEUS_REPLICAS = 1
 # resilience: the client transport's retry, breaker and fallback settings when the spec gives none.
 DEFAULT_RETRY = {"max_attempts": 3, "max_wait": "30s", "backoff_base": "500ms", "backoff_cap": "8s",
-                 "statuses": [429, 500, 502, 503, 504], "deadline": "2m"}
+                 "statuses": [429, 500, 502, 503, 504, 529], "deadline": "2m"}
 DEFAULT_BREAKER = {"enabled": True, "failure_ratio": 0.5, "min_calls": 10, "window": "1m", "open_for": "30s",
                    "half_open_probes": 1}

@@ -49,10 +49,19 @@ class Provider:
 
 
 @dataclass(frozen=True)
+class LatencySlo:
+    """The share (objective, percent) of an endpoint's logical calls that must end within threshold."""
+
+    threshold: Duration
+    objective: float
+
+
+@dataclass(frozen=True)
 class Endpoint:
     path: str
     latency_p95: Duration | None
     availability: float | None
+    latency_slo: LatencySlo | None = None
 
 
 # Spec prices are USD per this many tokens.
@@ -617,7 +626,9 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
             for p in data["providers"]),
         endpoints=tuple(
             Endpoint(e["path"], Duration.parse(e["latency_p95"]) if "latency_p95" in e else None,
-                     float(e["availability"]) if "availability" in e else None)
+                     float(e["availability"]) if "availability" in e else None,
+                     LatencySlo(Duration.parse(e["latency_slo"]["threshold"]), float(e["latency_slo"]["objective"]))
+                     if "latency_slo" in e else None)
             for e in data["endpoints"]),
         models=tuple(LlmModel(m["name"], _prices(m["name"], m["prices"])) for m in data["models"]),
         thresholds=Thresholds(

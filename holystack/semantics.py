@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .contract import COUNTER_SUFFIXES, OTHER
+from .contract import COUNTER_SUFFIXES, GEMINI_ALL_MODELS, GEMINI_METHODS, OTHER
 from .defaults import (ABSENT_FOR_MIN_SCRAPES, PROMTOOL_CASE_RUN, RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES,
                        WATCHDOG_RECEIVER)
 from .errors import SpecPath, format_path
@@ -144,17 +144,53 @@ def _burn_rates(stack: Stack) -> Iterator[Finding]:
     """A burn-rate alert whose threshold (factor x error budget) reaches 100% of calls can never fire."""
     top = max(burn.factor for burn in stack.slo.burn_rates)
     for index, endpoint in enumerate(stack.endpoints):
-        if endpoint.availability is None:
+        objectives: list[tuple[SpecPath, float, str, str]] = []
+        if endpoint.availability is not None:
+            objectives.append((("endpoints", index, "availability"), endpoint.availability, "fail", "availability"))
+        if endpoint.latency_slo is not None:
+            objectives.append((("endpoints", index, "latency_slo", "objective"), endpoint.latency_slo.objective,
+                               "be slower than the threshold", "latency_slo"))
+        for path, objective, verb, field in objectives:
+            budget = 1 - objective / 100
+            impossible = [burn for burn in stack.slo.burn_rates if burn.factor * budget >= 1]
+            if impossible:
+                burn = impossible[0]
+                yield path, (
+                    f"{objective:g} leaves an error budget of {budget:.4g} ({budget * 100:.4g}% of calls); "
+                    f"the {burn.factor:g}x burn-rate alert over {burn.long_window} would need "
+                    f"{burn.factor * budget * 100:.4g}% of calls to {verb}, so it could never fire. "
+                    f"Use {'an availability' if field == 'availability' else 'an objective'} above "
+                    f"{100 * (1 - 1 / top):.2f}, or leave {field} out")
+
+
+_GEMINI_ENDPOINT = re.compile(r"(.*/models(/[^/:]+)?):(%s)" % "|".join(GEMINI_METHODS))
+
+
+def _gemini_endpoints(stack: Stack) -> Iterator[Finding]:
+    """A path with a ':' is a Gemini method: <prefix>/models:<method> for every model, or
+    <prefix>/models/<model>:<method> for one."""
+    for index, endpoint in enumerate(stack.endpoints):
+        if ":" in endpoint.path and _GEMINI_ENDPOINT.fullmatch(endpoint.path) is None:
+            yield ("endpoints", index, "path"), (
+                f"{endpoint.path} is no Gemini method path; write <prefix>{GEMINI_ALL_MODELS}<method> for every model "
+                f"(e.g. /v1beta{GEMINI_ALL_MODELS}generateContent) or <prefix>/models/<model>:<method>, with method "
+                f"one of {', '.join(GEMINI_METHODS)}")
+
+
+def _latency_slo_thresholds(stack: Stack) -> Iterator[Finding]:
+    """A latency SLO counts the calls in one histogram bucket: its threshold must be a bucket bound."""
+    buckets = stack.latency_buckets
+    for index, endpoint in enumerate(stack.endpoints):
+        slo = endpoint.latency_slo
+        if slo is None or slo.threshold.seconds in buckets:
             continue
-        budget = 1 - endpoint.availability / 100
-        impossible = [burn for burn in stack.slo.burn_rates if burn.factor * budget >= 1]
-        if impossible:
-            burn = impossible[0]
-            yield ("endpoints", index, "availability"), (
-                f"{endpoint.availability:g} leaves an error budget of {budget:.4g} ({budget * 100:.4g}% of calls); "
-                f"the {burn.factor:g}x burn-rate alert over {burn.long_window} would need "
-                f"{burn.factor * budget * 100:.4g}% of calls to fail, so it could never fire. "
-                f"Use an availability above {100 * (1 - 1 / top):.2f}, or leave availability out")
+        seconds = slo.threshold.seconds
+        below = [b for b in buckets if b < seconds]
+        above = [b for b in buckets if b > seconds]
+        nearest = " or ".join(str(Duration(round(b * 1000))) for b in (below[-1:] + above[:1]))
+        yield ("endpoints", index, "latency_slo", "threshold"), (
+            f"{slo.threshold} is not one of metrics.latency_buckets; a latency SLO counts the calls of one bucket. "
+            f"Use {nearest}, or add {seconds:g} to metrics.latency_buckets")
 
 
 def _reserved_names(stack: Stack) -> Iterator[Finding]:
@@ -384,7 +420,8 @@ def _price_data(stack: Stack) -> Iterator[Finding]:
 
 
 MODEL_CHECKS: tuple[ModelCheck, ...] = (_price_data, _unique_names, _receiver_references, _levels, _buckets_and_latency,
-                                        _metrics_prefix, _windows, _burn_rates, _reserved_names, _alerting_timing,
+                                        _metrics_prefix, _windows, _burn_rates, _latency_slo_thresholds,
+                                        _gemini_endpoints, _reserved_names, _alerting_timing,
                                         _kubernetes, _resilience, _test_horizon)
 
 

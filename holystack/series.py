@@ -162,6 +162,38 @@ class Series:
     def error_budget_remaining(self) -> str:
         return f"{c.ENDPOINT}:{self._prefix}_error_budget_remaining:ratio{self.stack.slo.period}"
 
+    # -- latency SLOs, per endpoint, on P_call_duration_seconds: the wait the users had ---------
+    @property
+    def latency_calls_step(self) -> str:
+        """Logical calls observed by P_call_duration_seconds per endpoint since the previous evaluation."""
+        return f"{c.ENDPOINT}:{self._prefix}_call_duration_calls:{STEP}"
+
+    @property
+    def latency_slow_calls_step(self) -> str:
+        """Logical calls slower than the endpoint's latency SLO threshold since the previous evaluation."""
+        return f"{c.ENDPOINT}:{self._prefix}_calls_slow:{STEP}"
+
+    def latency_calls(self, window: str) -> str:
+        """Logical calls per second over window, as P_call_duration_seconds counts them."""
+        return f"{c.ENDPOINT}:{self._prefix}_call_duration_calls:rate{window}"
+
+    def latency_slow_ratio(self, window: str) -> str:
+        """Share of logical calls slower than the threshold over window (1 - the latency SLI)."""
+        return f"{c.ENDPOINT}:{self._prefix}_calls_slow:ratio_rate{window}"
+
+    def latency_budget_burn(self, window: str) -> str:
+        """Slow share over the latency budget: 1 spends the budget in exactly the SLO period."""
+        return f"{c.ENDPOINT}:{self._prefix}_latency_budget_burn:rate{window}"
+
+    @property
+    def latency_objective(self) -> str:
+        """The latency objective of each endpoint, as a ratio (spec: percent)."""
+        return f"{c.ENDPOINT}:{self._prefix}_latency_slo_objective:ratio"
+
+    @property
+    def latency_budget_remaining(self) -> str:
+        return f"{c.ENDPOINT}:{self._prefix}_latency_budget_remaining:ratio{self.stack.slo.period}"
+
     # -- the instrumented client: logical calls, retries, fallbacks, breakers, headroom, first token
     @property
     def calls(self) -> str:

@@ -258,7 +258,8 @@ def test_timeouts_are_retried_then_raised() -> None:
     assert metric(instrument, "requests_total", status_code="timeout") == 3
     assert metric(instrument, "retries_total", reason="timeout") == 2 and len(sleeps) == 2
     assert metric(instrument, "calls_total", status_code="timeout") == 1
-    assert 0.6 <= metric(instrument, "request_duration_seconds_sum") < 1.5  # the real elapsed time of each
+    # The real elapsed time of each: at least the client's timeout (an upper bound would time the machine).
+    assert metric(instrument, "request_duration_seconds_sum") >= 3 * 0.2
 
 
 def test_refused_connections_are_retried_then_raised() -> None:

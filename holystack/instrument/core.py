@@ -28,7 +28,7 @@ TOKEN_ORDER = (c.TOKEN_PROMPT, c.TOKEN_COMPLETION, c.TOKEN_CACHED_PROMPT, c.TOKE
 # with a model's first cache write, so that models that never write a cache cost no series.
 INITIALIZED_TOKEN_TYPES = 3
 # The header names in RATELIMIT_HEADERS order, for record_call's fast path.
-_REMAINING_REQUESTS, _REMAINING_TOKENS, _LIMIT_REQUESTS, _LIMIT_TOKENS = (name for _, _, name in RATELIMIT_HEADERS)
+_REMAINING_REQUESTS, _REMAINING_TOKENS, _LIMIT_REQUESTS, _LIMIT_TOKENS = (name for _, _, name in RATELIMIT_HEADERS[:4])
 # Kinds of call (provider, endpoint, model, status as given) whose bound children are kept.
 MAX_CACHED_CALL_KINDS = 10_000
 
@@ -49,19 +49,30 @@ def status_label(status: int | str) -> str:
     raise ValueError(f"status must be an HTTP status (100-599), 'timeout' or 'error', not {status!r}")
 
 
+# Classes named like timeouts that are none: urllib3's NewConnectionError (and NameResolutionError)
+# inherit from its ConnectTimeoutError, but a refused connection or an unknown host is a failed
+# connection; TimeoutStateError is a misconfigured timeout, not one that expired.
+_NOT_TIMEOUT_NAMES = frozenset({"NewConnectionError", "TimeoutStateError"})
+
+
 def is_timeout(error: BaseException) -> bool:
-    """Client timeouts of the standard library, httpx, requests, aiohttp and openai, by type."""
+    """Client timeouts of the standard library, httpx/httpx2, requests/urllib3, aiohttp and openai, by type."""
+    names = [cls.__name__ for cls in type(error).__mro__]
+    if _NOT_TIMEOUT_NAMES.intersection(names):
+        return False
     if isinstance(error, TimeoutError):  # socket.timeout is TimeoutError too
         return True
     reason = getattr(error, "reason", None)  # urllib wraps socket timeouts in URLError
     if isinstance(reason, TimeoutError):
         return True
-    return any("Timeout" in cls.__name__ for cls in type(error).__mro__)
+    return any("Timeout" in name for name in names)
 
 
-# Connection failures by class name (httpx ConnectError, requests ConnectionError, openai
-# APIConnectionError, aiohttp ClientConnectorError), besides the standard library's ConnectionError.
-_CONNECTION_NAMES = ("ConnectError", "ConnectionError", "ClientConnectorError")
+# Connection failures by class name (httpx ConnectError, requests ConnectionError, urllib3
+# NewConnectionError, openai APIConnectionError, aiohttp ClientConnectorError and ClientConnectionError),
+# besides the standard library's ConnectionError.
+_CONNECTION_NAMES = ("ConnectError", "ConnectionError", "NewConnectionError", "ClientConnectorError",
+                     "ClientConnectionError")
 
 
 def is_connection_error(error: BaseException) -> bool:
@@ -205,6 +216,8 @@ class Instrument:
                               contract.time_to_first_token.labels, buckets=stack.latency_buckets, registry=registry)
         self.calls = Counter(_counter_name(contract.calls.name), contract.calls.help, contract.calls.labels,
                              registry=registry)
+        self.call_duration = Histogram(contract.call_duration.name, contract.call_duration.help,
+                                       contract.call_duration.labels, buckets=stack.latency_buckets, registry=registry)
         self.retries = Counter(_counter_name(contract.retries.name), contract.retries.help,
                                contract.retries.labels, registry=registry)
         self.fallbacks = Counter(_counter_name(contract.fallbacks.name), contract.fallbacks.help,
@@ -213,6 +226,7 @@ class Instrument:
                                    contract.circuit_state.labels, registry=registry, multiprocess_mode="mostrecent")
         self._series: dict[tuple[Any, ...], _CallSeries] = {}
         self._logical: dict[tuple[Any, ...], Any] = {}
+        self._call_durations: dict[tuple[str, str], Any] = {}
         self._breakers: dict[str, Any] = {}
         self.clock = time.monotonic  # the breakers' clock, read through this attribute: tests may replace it
         self._breakers_lock = threading.Lock()
@@ -250,6 +264,7 @@ class Instrument:
         for endpoint in sorted(self.endpoints):
             for model in sorted(self.models):
                 self._logical_child(endpoint, model, "200")
+                self._call_duration_child(endpoint, model)
         for provider in sorted(self.providers):  # every breaker starts closed, visibly
             self.breaker(provider)
         for edge in getattr(self.resilience, "fallbacks", ()):
@@ -269,7 +284,7 @@ class Instrument:
         tokens_key = (provider, model)
         series = _CallSeries(self.requests.labels(provider, endpoint, model, code),
                              self.duration.labels(provider, endpoint, model),
-                             self._tokens(provider, model), self._gauge_children.setdefault(tokens_key, [None] * 4),
+                             self._tokens(provider, model), self._gauge_children.setdefault(tokens_key, [None] * len(RATELIMIT_HEADERS)),
                              provider, endpoint, model, code)
         if len(self._series) < MAX_CACHED_CALL_KINDS:
             self._series[key] = series
@@ -315,9 +330,23 @@ class Instrument:
                 self._logical[key] = child
         return child
 
-    def record_logical(self, *, endpoint: str, model: str, status: int | str) -> None:
-        """Count one logical call (P_calls_total): status is that of its last attempt."""
+    def _call_duration_child(self, endpoint: str, model: str) -> Any:
+        key = (endpoint, model)
+        child = self._call_durations.get(key)
+        if child is None:
+            _, folded_endpoint, folded_model = self.labels_for(c.OTHER, endpoint, model)
+            child = self.call_duration.labels(folded_endpoint, folded_model)
+            if len(self._call_durations) < MAX_CACHED_CALL_KINDS:
+                self._call_durations[key] = child
+        return child
+
+    def record_logical(self, *, endpoint: str, model: str, status: int | str, seconds: float | None = None) -> None:
+        """Count one logical call (P_calls_total): status is that of its last attempt; seconds, from
+        its start to its final answer (retries, waits and fallbacks included), go to
+        P_call_duration_seconds."""
         self._logical_child(endpoint, model, status).inc()
+        if seconds is not None:
+            self._call_duration_child(endpoint, model).observe(seconds)
 
     def record_retry(self, *, provider: str, endpoint: str, model: str, reason: str) -> None:
         provider, endpoint, model = self.labels_for(provider, endpoint, model)
@@ -356,8 +385,9 @@ class Instrument:
         model is the model the caller asked for, never the one the body names. body is the parsed
         JSON, an SDK object (model_dump()) or a list of stream chunks; usage, when given, is used
         instead of reading body. request_id goes to the ledger (default: the body's id). With logical
-        (the default, for record_call and track()), the call also counts in P_calls_total; the
-        transport passes False per attempt and counts the logical call itself. ttft: seconds to the
+        (the default, for record_call and track()), the call also counts in P_calls_total and its
+        seconds in P_call_duration_seconds; the transport passes False per attempt and counts the
+        logical call itself. ttft: seconds to the
         first token of a stream. Returns the usage read."""
         series = self._series.get((provider, endpoint, model, status))
         if series is None:
@@ -366,6 +396,7 @@ class Instrument:
         series.duration.observe(seconds)
         if logical:
             self._logical_child(endpoint, model, status).inc()
+            self._call_duration_child(endpoint, model).observe(seconds)
         if ttft is not None:
             self.ttft.labels(series.provider, series.endpoint, series.model).observe(ttft)
         if usage is None:
@@ -394,8 +425,8 @@ class Instrument:
                     (written_1h or self._token(series.provider, series.model, 4)).inc(usage.cache_write_1h)
         if headers:
             gauges = series.gauges
-            try:  # fast path: the four headers present, as numbers, and their gauges already bound
-                if None in gauges:
+            try:  # fast path: OpenAI's four headers present, as numbers, and their gauges already bound
+                if gauges[0] is None or gauges[1] is None or gauges[2] is None or gauges[3] is None:
                     raise LookupError
                 remaining_requests, remaining_tokens, limit_requests, limit_tokens = (
                     float(headers[_REMAINING_REQUESTS]), float(headers[_REMAINING_TOKENS]),

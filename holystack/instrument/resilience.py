@@ -47,11 +47,12 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
 
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when is None:
+            return None
+        wait = when.timestamp() - (time.time() if now is None else now)
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):  # whatever the upstream wrote
         return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return max(0.0, wait)
 
 
 def backoff_seconds(retry: int, base: float, cap: float, rng: random.Random) -> float:

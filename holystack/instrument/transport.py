@@ -7,8 +7,10 @@ owns retries, fallbacks and the circuit breaker.
 
 Per attempt: P_requests_total, the duration histogram (for a stream: until it ends or is closed),
 tokens read from the body or from the SSE events as the caller consumes them (a bounded tail of a
-plain body, never a second copy of a stream), the rate-limit gauges, time to first token. Per
-logical call: P_calls_total with the status of its last attempt. Retries, fallbacks and breaker
+plain body, never a second copy of a stream), the rate-limit gauges. Per logical call: P_calls_total
+with the status of its last attempt, P_call_duration_seconds from its start to its final answer (for
+a stream, until it ends), time to first token from its start (retries and waits included).
+Retries, fallbacks and breaker
 states as P_retries_total, P_fallbacks_total, P_circuit_state.
 
 Neither httpx nor httpx2 is imported until a client of that library is asked for.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -78,20 +81,41 @@ _TRANSPORT_OPTIONS = frozenset({"base_urls", "api_keys", "sleep", "async_sleep",
 
 
 # --- what one request is about -------------------------------------------------------------------
+_GEMINI_PATH = re.compile(r"(?P<prefix>.*)/models/(?P<model>[^/:]+):(?P<method>%s)" % "|".join(c.GEMINI_METHODS))
+
+
+def gemini_route(path: str) -> tuple[str, str] | None:
+    """(the path written for every model, the model) of a Gemini URL path
+    (/v1beta/models/gemini-2.5-flash:generateContent -> /v1beta/models:generateContent, gemini-2.5-flash)."""
+    found = _GEMINI_PATH.fullmatch(path)
+    if found is None:
+        return None
+    return f"{found['prefix']}{c.GEMINI_ALL_MODELS}{found['method']}", found["model"]
+
+
 class _Describe:
-    """Endpoint (suffix match of the URL path against the spec's endpoints) and requested model."""
+    """Endpoint (suffix match of the URL path against the spec's endpoints; a Gemini path also
+    against the endpoints written for every model) and requested model."""
 
     def __init__(self, instrument: Instrument):
         self.endpoints = sorted(instrument.endpoints, key=len, reverse=True)
-        self._paths: dict[str, str] = {}
+        self._paths: dict[str, tuple[str, str | None]] = {}
 
-    def endpoint(self, path: str) -> str:
+    def route(self, path: str) -> tuple[str, str | None]:
+        """The endpoint a path is counted under, and the model its URL names (Gemini), if any."""
         found = self._paths.get(path)
         if found is None:
-            found = next((e for e in self.endpoints if path.endswith(e)), c.OTHER)
+            gemini = gemini_route(path) if ":" in path else None
+            endpoint = next((e for e in self.endpoints if path.endswith(e)), None)
+            if endpoint is None and gemini is not None:
+                endpoint = next((e for e in self.endpoints if gemini[0].endswith(e)), None)
+            found = (endpoint or c.OTHER, gemini[1] if gemini is not None else None)
             if len(self._paths) < 1000:
                 self._paths[path] = found
         return found
+
+    def endpoint(self, path: str) -> str:
+        return self.route(path)[0]
 
     @staticmethod
     def body(request: Any) -> dict[str, Any] | None:
@@ -103,9 +127,46 @@ class _Describe:
             return None
         try:
             body = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return body if isinstance(body, dict) else None
+
+
+def counted(status: int | str) -> int | str:
+    """The status an attempt is counted under: an HTTP status outside 100-599 (600, 999) is "error"."""
+    return status if type(status) is not int or 100 <= status <= 599 else c.STATUS_ERROR
+
+
+def capped_timeout(timeout: Any, seconds: float) -> dict[str, float]:
+    """The request's timeout (httpx's extensions["timeout"]: connect, read, write, pool), none of
+    them longer than the provider's: the openai SDK always sends its own, 600s unless the
+    http_client's timeout differs from httpx's default (so a provider timeout of 5s was lost)."""
+    if not isinstance(timeout, Mapping):
+        return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+    return {k: seconds if v is None or v > seconds else v for k, v in timeout.items()}
+
+
+class _Timeouts:
+    """capped_timeout per provider and asked-for timeout, computed once (every call asks the same)."""
+
+    def __init__(self, seconds: Mapping[str, float]):
+        self.seconds = seconds
+        self.found: dict[tuple[Any, ...], dict[str, float]] = {}
+
+    def of(self, provider: str, timeout: Any) -> Any:
+        seconds = self.seconds.get(provider)
+        if seconds is None:
+            return timeout
+        try:
+            key = (provider, *timeout.values())
+        except AttributeError:  # None, or a number: not what httpx sends
+            return capped_timeout(timeout, seconds)
+        found = self.found.get(key)
+        if found is None:
+            found = capped_timeout(timeout, seconds)
+            if len(self.found) < 1000:
+                self.found[key] = found
+        return found
 
 
 # --- one logical call: which provider next, retry or fall back ------------------------------------
@@ -128,19 +189,24 @@ class _Step:
 class _LogicalCall:
     def __init__(self, engine: "_Engine", request: Any):
         self.engine, self.request = engine, request
-        self.endpoint = engine.describe.endpoint(request.url.path)
+        self.endpoint, url_model = engine.describe.route(request.url.path)
         self.body = engine.describe.body(request)
-        self.model = str(self.body.get("model")) if self.body and "model" in self.body else c.OTHER
+        self.model = str(self.body.get("model")) if self.body and "model" in self.body else url_model or c.OTHER
         self.started = engine.clock()
+        self.began = time.perf_counter()  # what P_call_duration_seconds and time to first token count from
         self.provider = engine.provider
         self.fallback: Any = None  # the Fallback edge that led to the current provider
         self.visited = {self.provider}
         self.attempts = 0  # on the current provider
         self.waited = 0.0  # on the current provider
         self.last_status: int | str = c.STATUS_ERROR
+        self._policy: tuple[str, Any] | None = None  # (provider, its policy)
 
     def policy(self) -> Any:
-        return policy_for(self.engine.instrument.resilience, self.provider)
+        found = self._policy
+        if found is None or found[0] != self.provider:
+            found = self._policy = (self.provider, policy_for(self.engine.instrument.resilience, self.provider))
+        return found[1]
 
     def next_attempt(self) -> _Attempt | None:
         """The next attempt, skipping providers whose breaker is open; None when none is left."""
@@ -152,11 +218,17 @@ class _LogicalCall:
                 return None
 
     def _request_for(self, model: str) -> Any:
-        if self.provider == self.engine.provider:
-            return self.request
         request, lib = self.request, self.engine.lib
+        timeout = self.engine.timeouts.of(self.provider, request.extensions.get("timeout"))
+        if self.provider == self.engine.provider:
+            request.extensions["timeout"] = timeout  # this request's own dict (httpx copies it per request)
+            return request
+        extensions = {**request.extensions, "timeout": timeout}
         base = self.engine.base_urls[self.provider].rstrip("/")
-        url = base + (self.endpoint if self.endpoint != c.OTHER else request.url.path)
+        path = self.endpoint if self.endpoint != c.OTHER else request.url.path
+        if c.GEMINI_ALL_MODELS in path:  # an endpoint for every Gemini model: the attempt's model goes in the URL
+            path = path.replace(c.GEMINI_ALL_MODELS, f"/models/{model}:")
+        url = base + path
         query = request.url.query
         if query:
             url += "?" + (query.decode() if isinstance(query, bytes) else query)
@@ -166,9 +238,9 @@ class _LogicalCall:
             headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
             headers.append(("authorization", f"Bearer {key}"))
         content = request.content
-        if self.body is not None and model != self.body.get("model"):
+        if self.body is not None and "model" in self.body and model != self.body["model"]:
             content = json.dumps({**self.body, "model": model}).encode()
-        return lib.Request(request.method, url, headers=headers, content=content, extensions=request.extensions)
+        return lib.Request(request.method, url, headers=headers, content=content, extensions=extensions)
 
     def _fall_back(self, reason: str) -> bool:
         """Move to the next provider of the chain, counting it; False when there is none (or a cycle)."""
@@ -182,6 +254,10 @@ class _LogicalCall:
         self.visited.add(edge.target)
         self.attempts, self.waited = 0, 0.0
         return True
+
+    def retried(self, status: int) -> bool:
+        """Whether the policy retries this HTTP status (its body is then read before deciding)."""
+        return status in self.policy().retry.statuses
 
     def after(self, attempt: _Attempt, status: int | str, headers: Mapping[str, str] | None) -> _Step:
         """Record the attempt's outcome in the breaker and decide what comes next."""
@@ -210,6 +286,12 @@ class _LogicalCall:
         return _Step("return" if type(status) is int else "raise")
 
 
+def _replayed(headers: Any) -> list[tuple[str, str]]:
+    """An answer's headers for a body already read (and decoded), marked not to be retried again."""
+    return [(k, v) for k, v in headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")] + [(SHOULD_RETRY, "false")]
+
+
 class _Engine:
     """What the sync and async transports share."""
 
@@ -222,6 +304,7 @@ class _Engine:
         self.rng = rng or random.Random()
         self.wall_clock = wall_clock
         self.describe = _Describe(instrument)
+        self.timeouts = _Timeouts(instrument.timeouts)
 
     def clock(self) -> float:
         return self.instrument.clock()
@@ -229,23 +312,44 @@ class _Engine:
     def record_failed(self, call: _LogicalCall, attempt: _Attempt, status: int | str,
                       headers: Mapping[str, str] | None) -> None:
         self.instrument.record_call(provider=attempt.provider, endpoint=call.endpoint, model=attempt.model,
-                                    status=status, seconds=time.perf_counter() - attempt.started, headers=headers,
+                                    status=counted(status), seconds=time.perf_counter() - attempt.started,
+                                    headers=headers,
                                     request_id=headers.get(REQUEST_ID) if headers is not None else None,
                                     logical=False, usage=NO_USAGE)
 
     def finish(self, call: _LogicalCall, status: int | str) -> None:
-        self.instrument.record_logical(endpoint=call.endpoint, model=call.model, status=status)
+        """Count the logical call once, with the seconds the user waited for its final answer."""
+        self.instrument.record_logical(endpoint=call.endpoint, model=call.model, status=counted(status),
+                                       seconds=time.perf_counter() - call.began)
+
+    def attempt_failed(self, call: _LogicalCall, attempt: _Attempt, error: Exception) -> _Step:
+        """An attempt that raised (refused, reset, timed out, broke off mid-body): count it, decide;
+        when the step is "raise" the logical call is counted too."""
+        status = status_of_error(error)
+        self.record_failed(call, attempt, status, None)
+        step = call.after(attempt, status, None)
+        if step.kind == "raise":
+            self.finish(call, status)
+        return step
+
+    def replay(self, call: _LogicalCall, answer: tuple[int, Any, bytes]) -> Any:
+        """A failed answer whose body was read, handed to the caller as the upstream sent it."""
+        status, headers, content = answer
+        self.finish(call, status)
+        return self.lib.Response(status, headers=_replayed(headers), content=content, request=call.request)
+
+    def broken(self, call: _LogicalCall, response: Any, error: Exception, stream_class: type) -> Any:
+        """The last answer, whose body broke off (reset, timeout): handed to the caller with a body
+        that raises the same error when read, as it would have without holystack (already counted)."""
+        return self.lib.Response(response.status_code, headers=_replayed(response.headers),
+                                 stream=stream_class(error), request=call.request)
+
 
     def give_up(self, call: _LogicalCall, error: BaseException | None, answer: tuple[int, Any, bytes] | None) -> Any:
         """No attempt left (breakers open down the chain): the last failed answer again, else its error,
         else a connection error naming the open breaker."""
         if answer is not None:
-            status, headers, content = answer
-            kept = [(k, v) for k, v in headers.multi_items()
-                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-            self.finish(call, status)
-            return self.lib.Response(status, headers=kept + [(SHOULD_RETRY, "false")], content=content,
-                                     request=call.request)
+            return self.replay(call, answer)
         if error is not None:
             self.finish(call, call.last_status)
             raise error
@@ -260,19 +364,20 @@ class _Observer:
 
     def __init__(self, engine: _Engine, call: _LogicalCall, attempt: _Attempt, response: Any):
         self.engine, self.call, self.attempt = engine, call, attempt
-        self.status: int | str = response.status_code
+        self.status: int | str = counted(response.status_code)
         self.headers = response.headers
         content_type = response.headers.get("content-type", "")
         self.sse = content_type.startswith("text/event-stream")
         encoding = response.headers.get("content-encoding", "identity").lower()
         self.decoder: Any = None
+        self.deflate = encoding == "deflate"  # zlib-wrapped, or else raw deflate (as httpx reads it)
         if encoding in ("gzip", "deflate"):
-            self.decoder = zlib.decompressobj(32 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+            self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
         elif encoding not in ("identity", ""):
             warn_once(f"encoding:{encoding}", "holystack: cannot read usage from %s-encoded bodies; ask for "
                       "gzip or identity (Accept-Encoding)", encoding)
             self.decoder = False
-        self.pending = b""  # SSE: the unfinished line
+        self.pending: list[bytes] = []  # SSE: the pieces of the unfinished line, joined once it ends
         self.kept = bytearray()  # plain body: all of it, or its tail
         self.whole = True
         self.usage: Usage | None = None
@@ -281,39 +386,60 @@ class _Observer:
         self.done = False
 
     def feed(self, chunk: bytes) -> None:
+        """Read what passes by; never raises into the caller's code: a body holystack cannot read
+        (garbage under a gzip header) is passed on untouched and its usage not read."""
         if self.decoder is False or not chunk:
             return
-        if self.decoder is not None:
-            chunk = self.decoder.decompress(chunk)
-        if self.sse:
-            self._lines(chunk)
-        else:
-            kept = self.kept
-            kept += chunk
-            if len(kept) > PLAIN_BODY_KEEP:
-                del kept[:len(kept) - PLAIN_TAIL_KEEP]
-                self.whole = False
+        try:
+            if self.decoder is not None:
+                try:
+                    chunk = self.decoder.decompress(chunk)
+                except zlib.error:
+                    if not self.deflate:
+                        raise
+                    self.deflate, self.decoder = False, zlib.decompressobj(-zlib.MAX_WBITS)
+                    chunk = self.decoder.decompress(chunk)
+            if self.sse:
+                self._lines(chunk)
+            else:
+                kept = self.kept
+                kept += chunk
+                if len(kept) > PLAIN_BODY_KEEP:
+                    del kept[:len(kept) - PLAIN_TAIL_KEEP]
+                    self.whole = False
+        except Exception as error:  # stop reading, let the bytes through as they came
+            self.decoder = False
+            if isinstance(error, zlib.error):  # a broken body: the caller's httpx fails on it too (DecodingError)
+                self.status = c.STATUS_ERROR
+            warn_once(f"unreadable:{type(error).__name__}", "holystack: cannot read usage from an answer of "
+                      "%s %s (%s); passed on as sent", self.attempt.provider, self.call.endpoint, error)
 
     def _lines(self, chunk: bytes) -> None:
-        data = self.pending + chunk
-        lines = data.split(b"\n")
-        self.pending = lines.pop()
+        if b"\n" not in chunk:  # a long line still arriving: keep its pieces, join them once (linear)
+            self.pending.append(chunk)
+            return
+        lines = chunk.split(b"\n")
+        if self.pending:
+            self.pending.append(lines[0])
+            lines[0] = b"".join(self.pending)
+        last = lines.pop()
+        self.pending = [last] if last else []
         for line in lines:
             if not line.startswith(b"data:"):
                 continue
-            payload = line[5:].strip()
-            if not payload or payload == b"[DONE]":
+            payload = line[5:]  # json.loads skips the spaces around it: no stripped copy of a long line
+            if len(payload) <= 8 and payload.strip() in (b"", b"[DONE]"):
                 continue
             if self.ttft is not None and b"sage" not in payload and b"message_start" not in payload:
                 continue  # after the first token only usage-bearing events need parsing
             try:
                 event = json.loads(payload)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if not isinstance(event, dict):
                 continue
             if self.ttft is None and _is_content(event):
-                self.ttft = time.perf_counter() - self.attempt.started
+                self.ttft = time.perf_counter() - self.call.began  # the user's wait, retries included
             usage = read_usage(event)
             if usage is None:
                 continue
@@ -334,7 +460,7 @@ class _Observer:
             colon = data.find(b":", at + len(key))
             try:
                 value, _ = json.JSONDecoder().raw_decode(data[colon + 1:].decode("utf-8", "replace").lstrip())
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             found = read_usage({key.strip(b'"').decode(): value})
             if found is not None:
@@ -342,7 +468,7 @@ class _Observer:
         if self.whole and data:
             try:
                 return read_usage(json.loads(data))
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None
         return None
 
@@ -350,10 +476,13 @@ class _Observer:
         if self.done:
             return
         self.done = True
-        if self.sse and self.pending:
-            self._lines(b"\n")
-        status = self.status if error is None else status_of_error(error)
-        usage = self.usage if self.sse else self._plain_usage()
+        status = self.status if error is None else counted(status_of_error(error))
+        try:
+            if self.sse and self.pending and self.decoder is not False:
+                self._lines(b"\n")
+            usage = self.usage if self.sse else self._plain_usage()
+        except Exception:  # whatever the body held, the attempt is counted
+            usage = None
         if usage is None:
             usage = NO_USAGE
             if type(status) is int and 200 <= status < 300 and self.decoder is not False:
@@ -372,9 +501,10 @@ def _is_content(event: dict[str, Any]) -> bool:
     a Gemini candidate."""
     choices = event.get("choices")
     if choices:
-        delta = choices[0].get("delta") or {}
-        return bool(delta.get("content") or delta.get("tool_calls") or delta.get("refusal")
-                    or delta.get("reasoning_content"))
+        first = choices[0] if isinstance(choices, list) else None
+        delta = first.get("delta") if isinstance(first, dict) else None
+        return isinstance(delta, dict) and bool(delta.get("content") or delta.get("tool_calls")
+                                                or delta.get("refusal") or delta.get("reasoning_content"))
     kind = event.get("type")
     if isinstance(kind, str):
         return kind.endswith(".delta") or kind == "content_block_delta"
@@ -402,6 +532,9 @@ def _build(lib: Any) -> tuple[type, type]:
                 for chunk in self.inner:
                     self.observer.feed(chunk)
                     yield chunk
+            except GeneratorExit:  # the reader stopped (closed early, or failed on what it read)
+                self.observer.finish()
+                raise
             except BaseException as error:
                 self.observer.finish(error)
                 raise
@@ -422,6 +555,9 @@ def _build(lib: Any) -> tuple[type, type]:
                 async for chunk in self.inner:
                     self.observer.feed(chunk)
                     yield chunk
+            except GeneratorExit:  # the reader stopped (closed early, or failed on what it read)
+                self.observer.finish()
+                raise
             except BaseException as error:
                 self.observer.finish(error)
                 raise
@@ -432,6 +568,22 @@ def _build(lib: Any) -> tuple[type, type]:
                 await self.inner.aclose()
             finally:
                 self.observer.finish()
+
+    class BrokenStream(lib.SyncByteStream):
+        def __init__(self, error: Exception):
+            self.error = error
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise self.error
+            yield b""  # a generator, as httpx iterates it
+
+    class AsyncBrokenStream(lib.AsyncByteStream):
+        def __init__(self, error: Exception):
+            self.error = error
+
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            raise self.error
+            yield b""
 
     def hand_back(engine: _Engine, call: _LogicalCall, attempt: _Attempt, response: Any, stream_class: type) -> Any:
         response.headers[SHOULD_RETRY] = "false"  # holystack has retried what the policy retries
@@ -463,23 +615,30 @@ def _build(lib: Any) -> tuple[type, type]:
                     if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
                         engine.instrument.breaker(attempt.provider).release()
                         raise
-                    status = status_of_error(error)
-                    engine.record_failed(call, attempt, status, None)
-                    step = call.after(attempt, status, None)
+                    step = engine.attempt_failed(call, attempt, error)
                     last_error, last_answer = error, None
                     if step.kind == "raise":
-                        engine.finish(call, status)
                         raise
                 else:
-                    step = call.after(attempt, response.status_code, response.headers)
-                    if step.kind == "return":
+                    status = response.status_code
+                    if not call.retried(status):  # the caller reads the answer as it streams
+                        call.after(attempt, status, response.headers)
                         return hand_back(engine, call, attempt, response, ObservedStream)
-                    try:
+                    try:  # a retried answer is read whole before the next step is decided
                         content = response.read()
+                    except Exception as error:  # it broke off mid-body: a failed attempt, like a reset
+                        step = engine.attempt_failed(call, attempt, error)
+                        last_error, last_answer = error, None
+                        if step.kind == "raise":  # the caller reads the same break
+                            return engine.broken(call, response, error, BrokenStream)
+                    else:
+                        engine.record_failed(call, attempt, status, response.headers)
+                        step = call.after(attempt, status, response.headers)
+                        last_error, last_answer = None, (status, response.headers, content)
+                        if step.kind == "return":
+                            return engine.replay(call, last_answer)
                     finally:
                         response.close()
-                    engine.record_failed(call, attempt, response.status_code, response.headers)
-                    last_error, last_answer = None, (response.status_code, response.headers, content)
                 if step.wait > 0:
                     self.sleep(step.wait)
 
@@ -513,23 +672,30 @@ def _build(lib: Any) -> tuple[type, type]:
                     if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
                         engine.instrument.breaker(attempt.provider).release()
                         raise
-                    status = status_of_error(error)
-                    engine.record_failed(call, attempt, status, None)
-                    step = call.after(attempt, status, None)
+                    step = engine.attempt_failed(call, attempt, error)
                     last_error, last_answer = error, None
                     if step.kind == "raise":
-                        engine.finish(call, status)
                         raise
                 else:
-                    step = call.after(attempt, response.status_code, response.headers)
-                    if step.kind == "return":
+                    status = response.status_code
+                    if not call.retried(status):  # the caller reads the answer as it streams
+                        call.after(attempt, status, response.headers)
                         return hand_back(engine, call, attempt, response, AsyncObservedStream)
-                    try:
+                    try:  # a retried answer is read whole before the next step is decided
                         content = await response.aread()
+                    except Exception as error:  # it broke off mid-body: a failed attempt, like a reset
+                        step = engine.attempt_failed(call, attempt, error)
+                        last_error, last_answer = error, None
+                        if step.kind == "raise":  # the caller reads the same break
+                            return engine.broken(call, response, error, AsyncBrokenStream)
+                    else:
+                        engine.record_failed(call, attempt, status, response.headers)
+                        step = call.after(attempt, status, response.headers)
+                        last_error, last_answer = None, (status, response.headers, content)
+                        if step.kind == "return":
+                            return engine.replay(call, last_answer)
                     finally:
                         await response.aclose()
-                    engine.record_failed(call, attempt, response.status_code, response.headers)
-                    last_error, last_answer = None, (response.status_code, response.headers, content)
                 if step.wait > 0:
                     await self.sleep(step.wait)
 

@@ -43,15 +43,24 @@ _CHAT_PROMPT, _CHAT_COMPLETION, _CHAT_DETAILS = _SHAPES[0]
 _CACHED = "cached_tokens"
 
 
+# A token count at or above this is garbage (a float counter loses whole tokens past 2**53).
+MAX_TOKENS = 2 ** 53
+
+
 def _count(value: Any) -> int:
-    """A token count as a non-negative int; anything else (None, garbage) counts as 0."""
+    """A token count as a non-negative int; anything else (None, garbage, 1e400, NaN) counts as 0."""
     if type(value) is int:  # the common case, kept fast
-        return value if value > 0 else 0
+        return value if 0 < value < MAX_TOKENS else 0
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
-    return number if number > 0 else 0
+    return number if 0 < number < MAX_TOKENS else 0
+
+
+def _mapping(value: Any) -> Any:
+    """value when it is a mapping, else an empty dict: upstream JSON may put anything anywhere."""
+    return value if isinstance(value, Mapping) else {}
 
 
 log = logging.getLogger("holystack.instrument")
@@ -109,15 +118,15 @@ def read_usage(body: Any) -> Usage | None:
         completion = usage.get(_CHAT_COMPLETION, 0)
         details = usage.get(_CHAT_DETAILS)
         cached = details.get(_CACHED, 0) if type(details) is dict else 0
-        if type(prompt) is int and type(completion) is int and type(cached) is int and prompt >= cached >= 0 \
-                and completion >= 0:
+        if type(prompt) is int and type(completion) is int and type(cached) is int \
+                and MAX_TOKENS > prompt >= cached >= 0 and MAX_TOKENS > completion >= 0:
             return Usage(prompt, completion, cached)
     elif usage is None:
         kind = body.get("type")
         if kind == "response.completed":  # Responses API stream event
-            usage = (body.get("response") or {}).get("usage")
+            usage = _mapping(body.get("response")).get("usage")
         elif kind == "message_start":  # Anthropic stream: the input side and the first output token
-            usage = (body.get("message") or {}).get("usage")
+            usage = _mapping(body.get("message")).get("usage")
         else:
             return _gemini_usage(body)
     if type(usage) is not dict and not isinstance(usage, Mapping):
@@ -167,9 +176,12 @@ def _stream_usage(chunks: Sequence[Any]) -> Usage | None:
     return found
 
 
-# The x-ratelimit-* headers, in the order ratelimit_values returns them: (kind, resource, header).
-RATELIMIT_HEADERS = tuple((kind, resource, f"x-ratelimit-{kind}-{resource}")
-                          for kind in ("remaining", "limit") for resource in c.RESOURCES)
+# The rate-limit headers, in the order ratelimit_values returns them: (kind, resource, header). OpenAI's
+# x-ratelimit-* come first (record_call's fast path reads those four), then Anthropic's.
+RATELIMIT_HEADERS = (tuple((kind, resource, f"x-ratelimit-{kind}-{resource}")
+                           for kind in ("remaining", "limit") for resource in c.OPENAI_RESOURCES)
+                     + tuple((kind, resource, f"anthropic-ratelimit-{resource.replace('_', '-')}-{kind}")
+                             for kind in ("remaining", "limit") for resource in c.RESOURCES))
 _HEADER_NAMES = tuple(name for _, _, name in RATELIMIT_HEADERS)
 
 
@@ -179,13 +191,9 @@ def ratelimit_values(headers: Mapping[str, str]) -> list[float | None]:
     Works with case-insensitive header objects (httpx, requests) and with plain dicts in any case."""
     get = headers.get
     raw = [get(name) for name in _HEADER_NAMES]
-    if None in raw:  # maybe a plain dict with other capitals
+    if None in raw and isinstance(headers, dict):  # a plain dict, maybe with other capitals
         lowered = {str(k).lower(): v for k, v in headers.items()}
         raw = [lowered.get(name) for name in _HEADER_NAMES]
-    try:
-        return [float(value) for value in raw]  # the common case: all four present, all numbers
-    except (TypeError, ValueError):
-        pass
     values: list[float | None] = []
     for value in raw:
         if value is not None:

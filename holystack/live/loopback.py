@@ -10,12 +10,12 @@ __all__ = ["LOOPBACK", "LoopbackServer"]
 
 
 class LoopbackServer(ThreadingHTTPServer):
-    """An HTTP server on 127.0.0.1 and a port the kernel picks, served from a daemon thread."""
+    """An HTTP server on 127.0.0.1 and a port the kernel picks (or the one given), served from a daemon thread."""
 
     daemon_threads = True
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]):
-        super().__init__((LOOPBACK, 0), handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0):
+        super().__init__((LOOPBACK, port), handler)
 
     @property
     def port(self) -> int:

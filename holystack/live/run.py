@@ -63,6 +63,28 @@ def run_simulate(spec: Path, scenario: str, duration: str, rps: float, metrics_p
         raise UsageError(f"--metrics-port: cannot serve on 127.0.0.1:{metrics_port}: {exc.strerror}") from None
 
 
+def run_upstream(scenario: str, port: int, seed: int, latency: str, timeout: str) -> None:
+    """Serve the fake upstream until Ctrl-C or SIGTERM; its URL first, what it served at the end."""
+    from .upstream import FakeUpstreamServer, Upstream
+
+    chosen = scenario_named(scenario)
+    check_port("--port", port)
+    threshold = duration_seconds("--latency", latency)
+    client_timeout = duration_seconds("--timeout", timeout)
+    stop = stop_on_signals()
+    try:
+        server = FakeUpstreamServer(Upstream(chosen, {"": threshold}, client_timeout, seed), port).start()
+    except OSError as exc:
+        raise UsageError(f"--port: cannot serve on 127.0.0.1:{port}: {exc.strerror}") from None
+    _say(server.url)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+    served = ", ".join(f"{status}: {count}" for status, count in sorted(server.upstream.statuses.items()))
+    _say(f"served {server.upstream.served} calls ({served or 'none'})")
+
+
 _SAY_LOCK = threading.Lock()
 
 

@@ -1,8 +1,10 @@
 """A faithful fake of an OpenAI-compatible API, on 127.0.0.1 and an ephemeral port.
 
 Serves POST .../chat/completions (plain and streamed with a final usage chunk), .../responses (plain
-and streamed as response.created ... response.output_text.delta ... response.completed events) and
-.../embeddings under any prefix (one prefix per provider). Bodies carry realistic usage, cached
+and streamed as response.created ... response.output_text.delta ... response.completed events),
+.../embeddings, Anthropic's .../messages (plain and streamed, anthropic-ratelimit-* headers, 529 for
+an overloaded upstream) and Gemini's .../models/<model>:{generateContent,streamGenerateContent,
+embedContent} (live.wire) under any prefix (one prefix per provider). Bodies carry realistic usage, cached
 prompt tokens included, and every field the openai SDK's strict validation asks for; every answer
 carries x-request-id and x-ratelimit-* headers; 429s carry retry-after-ms and retry-after with
 different values (the -ms form wins) and charge no tokens. What fails, and how, is drawn from a
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from . import wire
 from .loopback import LoopbackServer
 from .scenarios import TrafficProfile
 
@@ -118,7 +121,13 @@ class Upstream:
 
 
 def endpoint_kind(path: str) -> str:
-    """Which API shape a path gets: embeddings, responses, or chat (the default)."""
+    """Which API shape a path gets: embeddings, responses, Anthropic's messages, a Gemini method, or
+    chat (the default)."""
+    if wire.gemini_call(path) is not None:
+        return wire.GEMINI
+    path = path.split("?", 1)[0]
+    if path.rstrip("/").endswith("/messages"):
+        return wire.ANTHROPIC
     if path.rstrip("/").endswith("/embeddings"):
         return "embeddings"
     if path.rstrip("/").endswith("/responses"):
@@ -221,32 +230,49 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         upstream = self.server.upstream
         length = int(self.headers.get("content-length") or 0)
+        kind = endpoint_kind(self.path)
+        gemini = wire.gemini_call(self.path)
         try:
             request = json.loads(self.rfile.read(length) or b"{}")
-            model = str(request["model"])
+            model = gemini[0] if gemini else str(request["model"])
         except (ValueError, KeyError, TypeError):
             self._send(400, json.dumps({"error": {"message": "body must be JSON with a model",
                                                   "type": "invalid_request_error"}}).encode(), {}, "application/json")
             return
-        kind = endpoint_kind(self.path)
-        fate = upstream.fate(self.path)
+        fate = upstream.fate(self.path.split("?", 1)[0])
         time.sleep(fate.delay)
-        usage = upstream.usage(kind, upstream.scenario.token_scale)
+        usage_kind = "embeddings" if gemini and gemini[1] == "embedContent" else kind
+        usage = upstream.usage(usage_kind, upstream.scenario.token_scale)
         headers = upstream.ratelimit_headers(model, usage["prompt"] + usage["completion"], fate.status != 200)
-        if fate.status == 429:
-            headers["retry-after"] = str(RETRY_AFTER_SECONDS)
-            headers["retry-after-ms"] = str(RETRY_AFTER_MS)  # OpenAI sends both; the -ms form takes precedence
-            error = {"message": f"Rate limit reached for {model} on requests per min.", "type": "requests",
-                     "code": "rate_limit_exceeded"}
-            self._send(429, json.dumps({"error": error}).encode(), headers, "application/json")
+        if kind == wire.ANTHROPIC:
+            headers = wire.anthropic_ratelimit_headers(*(int(headers[f"x-ratelimit-{k}-{r}"])
+                                                        for r in ("requests", "tokens") for k in ("limit", "remaining")))
+        elif kind == wire.GEMINI:
+            headers = {}  # Gemini sends no rate-limit headers
+        if fate.status != 200:
+            self._fail(kind, fate.status, model, headers)
             return
-        if fate.status >= 500:
-            error = {"message": "The server had an error while processing your request.", "type": "server_error"}
-            self._send(fate.status, json.dumps({"error": error}).encode(), headers, "application/json")
-            return
-        body = body_for(kind, model, usage, upstream.served)
         with upstream.lock:
             upstream.tokens.update(usage)
+        if kind == wire.ANTHROPIC:
+            body = wire.anthropic_message(model, usage, upstream.served)
+            if request.get("stream"):
+                self._send(200, wire.anthropic_events(body), headers, "text/event-stream")
+            else:
+                self._send(200, json.dumps(body).encode(), headers, "application/json")
+            return
+        if gemini:
+            method = gemini[1]
+            if method == "embedContent":
+                self._send(200, json.dumps(wire.gemini_embedding()).encode(), headers, "application/json")
+            elif method == "streamGenerateContent":
+                body = wire.gemini_answer(model, usage, upstream.served)
+                self._send(200, wire.gemini_events(body), headers, "text/event-stream")
+            else:
+                body = wire.gemini_answer(model, usage, upstream.served)
+                self._send(200, json.dumps(body).encode(), headers, "application/json")
+            return
+        body = body_for(kind, model, usage, upstream.served)
         if kind == "chat" and request.get("stream"):
             chunks = stream_chunks(body)
             if not (request.get("stream_options") or {}).get("include_usage"):
@@ -261,10 +287,32 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, json.dumps(body).encode(), headers, "application/json")
 
+    def _fail(self, kind: str, status: int, model: str, headers: dict[str, str]) -> None:
+        """A 429 (with retry-after-ms and retry-after; Gemini's without either) or a 5xx in the
+        provider's own error format; Anthropic's 503 is its 529 "overloaded"."""
+        if status == 429:
+            if kind != wire.GEMINI:
+                headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+                headers["retry-after-ms"] = str(RETRY_AFTER_MS)  # OpenAI sends both; the -ms form takes precedence
+            message = f"Rate limit reached for {model} on requests per min."
+        else:
+            message = "The server had an error while processing your request."
+        if kind == wire.ANTHROPIC:
+            status = wire.OVERLOADED if status == 503 else status
+            self._send(status, wire.anthropic_error(status, message), headers, "application/json")
+        elif kind == wire.GEMINI:
+            self._send(status, wire.gemini_error(status, message), headers, "application/json")
+        elif status == 429:
+            error = {"message": message, "type": "requests", "code": "rate_limit_exceeded"}
+            self._send(429, json.dumps({"error": error}).encode(), headers, "application/json")
+        else:
+            self._send(status, json.dumps({"error": {"message": message, "type": "server_error"}}).encode(), headers,
+                       "application/json")
+
 
 class FakeUpstreamServer(LoopbackServer):
-    def __init__(self, upstream: Upstream):
-        super().__init__(_Handler)
+    def __init__(self, upstream: Upstream, port: int = 0):
+        super().__init__(_Handler, port)
         self.upstream = upstream
 
     def handle_error(self, request: Any, client_address: Any) -> None:

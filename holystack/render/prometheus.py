@@ -10,7 +10,7 @@ from .alerts import AlertFamily, families, rule_documents
 from .layout import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
 from .client_rules import client_rules
 from .recording import cost_rules, daily_cost_rules, latency_rules, request_rules
-from .slo import slo_endpoints, slo_long_rules, slo_rules
+from .slo import has_slo, slo_long_rules, slo_rules
 
 # With remote_write: the same scraping for `prometheus --enable-feature=agent`, which refuses rules
 # and Alertmanagers; a ruler next to the remote store evaluates the rules.
@@ -51,7 +51,7 @@ def _rule_files(stack: Stack, in_force: tuple[AlertFamily, ...]) -> dict[str, li
             {"name": f"{stack.name}-cost", "interval": evaluation, "rules": cost_rules(stack)},
             {"name": f"{stack.name}-cost-daily", "interval": slow, "rules": daily_cost_rules(stack)}],
     }
-    if slo_endpoints(stack):
+    if has_slo(stack):
         files[f"{stack.name}-slo.yml"] = [
             {"name": f"{stack.name}-slo", "interval": evaluation, "rules": slo_rules(stack)},
             {"name": f"{stack.name}-slo-long", "interval": slow, "rules": slo_long_rules(stack)}]

@@ -1,17 +1,34 @@
 """SLO recording rules, per endpoint: error ratio and burn rate per window, the objective, and
-the error budget left over the SLO period. Endpoints without an availability have no SLO."""
+the error budget left over the SLO period; the same for latency SLOs (the share of logical calls
+slower than the threshold, from P_call_duration_seconds). Endpoints without an availability (a
+latency_slo) have no availability (latency) SLO."""
 from __future__ import annotations
 
 from .. import contract as c
-from ..model import Duration, Stack
-from ..promql import number
+from ..model import Duration, LatencySlo, Stack
+from ..promql import matcher, number, selector
 from ..series import Series
-from .recording import Rule, share, sum_of_steps
+from .recording import Rule, counter_step, share, sum_of_steps
 
 
 def slo_endpoints(stack: Stack) -> list[tuple[str, float]]:
     """(endpoint path, objective as a ratio) of every endpoint with an availability."""
     return [(e.path, e.availability / 100) for e in stack.endpoints if e.availability is not None]
+
+
+def latency_slo_endpoints(stack: Stack) -> list[tuple[str, LatencySlo]]:
+    """(endpoint path, its latency SLO) of every endpoint with a latency_slo."""
+    return [(e.path, e.latency_slo) for e in stack.endpoints if e.latency_slo is not None]
+
+
+def has_slo(stack: Stack) -> bool:
+    """Whether any endpoint has an availability or a latency SLO (the SLO rule file exists)."""
+    return bool(slo_endpoints(stack) or latency_slo_endpoints(stack))
+
+
+def bucket_bound(seconds: float) -> str:
+    """The le label value of a bucket bound, as prometheus_client writes it (0.5, 1.0, 10.0)."""
+    return repr(float(seconds))
 
 
 def _windows(stack: Stack, long: bool) -> list[Duration]:
@@ -35,13 +52,53 @@ def _window_rules(stack: Stack, s: Series, window: Duration) -> list[Rule]:
     ]
 
 
+def latency_step_rules(stack: Stack) -> list[Rule]:
+    """Per endpoint with a latency SLO: its logical calls and those slower than its threshold since
+    the previous evaluation, as counter steps of P_call_duration_seconds (its _count, and its
+    _count minus the threshold's bucket), and its objective."""
+    s, duration = Series(stack), stack.contract.call_duration.name
+    rules: list[Rule] = []
+    for path, slo in latency_slo_endpoints(stack):
+        on_endpoint = matcher(c.ENDPOINT, path)
+        calls = counter_step(stack, selector(f"{duration}_count", on_endpoint), (c.ENDPOINT,))
+        within = counter_step(stack, selector(f"{duration}_bucket", on_endpoint,
+                                              matcher(c.LE, bucket_bound(slo.threshold.seconds))), (c.ENDPOINT,))
+        labels = {c.ENDPOINT: path}
+        rules += [{"record": s.latency_objective, "expr": f"vector({number(slo.objective / 100)})", "labels": labels},
+                  {"record": s.latency_calls_step, "expr": calls, "labels": labels},
+                  {"record": s.latency_slow_calls_step, "expr": f"{calls}\n-\n{within}", "labels": labels}]
+    return rules
+
+
+def _latency_window_rules(stack: Stack, s: Series, window: Duration) -> list[Rule]:
+    """Logical calls per second, the slow share and the latency burn rate over one window, summed
+    from the recorded per-endpoint steps, like the availability windows."""
+    w, seconds = str(window), number(window.seconds)
+    return [
+        {"record": s.latency_calls(w), "expr": f"{sum_of_steps(s.latency_calls_step, window)} / {seconds}"},
+        {"record": s.latency_slow_ratio(w),
+         "expr": share(f"{sum_of_steps(s.latency_slow_calls_step, window)} / {seconds}", s.latency_calls(w))},
+        {"record": s.latency_budget_burn(w),
+         "expr": f"{s.latency_slow_ratio(w)}\n/ on ({c.ENDPOINT}) (1 - {s.latency_objective})"},
+    ]
+
+
+def _all_windows(stack: Stack, s: Series, window: Duration) -> list[Rule]:
+    """The window's availability rules and latency rules, for the SLOs the spec has."""
+    rules = _window_rules(stack, s, window) if slo_endpoints(stack) else []
+    if latency_slo_endpoints(stack):
+        rules += _latency_window_rules(stack, s, window)
+    return rules
+
+
 def slo_rules(stack: Stack) -> list[Rule]:
     """The objective of each endpoint and the windows under a day, evaluated with the requests."""
     s = Series(stack)
     rules: list[Rule] = [{"record": s.slo_objective, "expr": f"vector({number(objective)})",
                           "labels": {c.ENDPOINT: path}} for path, objective in slo_endpoints(stack)]
+    rules += latency_step_rules(stack)
     for window in _windows(stack, long=False):
-        rules += _window_rules(stack, s, window)
+        rules += _all_windows(stack, s, window)
     return rules
 
 
@@ -51,7 +108,10 @@ def slo_long_rules(stack: Stack) -> list[Rule]:
     s = Series(stack)
     rules: list[Rule] = []
     for window in _windows(stack, long=True) + [stack.slo.period]:
-        rules += _window_rules(stack, s, window)
+        rules += _all_windows(stack, s, window)
     period = str(stack.slo.period)
-    rules.append({"record": s.error_budget_remaining, "expr": f"1 - {s.error_budget_burn(period)}"})
+    if slo_endpoints(stack):
+        rules.append({"record": s.error_budget_remaining, "expr": f"1 - {s.error_budget_burn(period)}"})
+    if latency_slo_endpoints(stack):
+        rules.append({"record": s.latency_budget_remaining, "expr": f"1 - {s.latency_budget_burn(period)}"})
     return rules

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from ...model import Stack
-from . import budget, burn_rate, latency, ratios, resilience, targets, tokens, watchdog
+from . import budget, burn_rate, latency, latency_burn, ratios, resilience, targets, tokens, watchdog
 from .family import EXEMPT_COMPARISON, AlertFamily, annotations, rule_document
 from .promtool import CaseBuilder, PromtoolCase
 from .rule import SEVERITIES, SEVERITY, AlertRule
@@ -16,7 +16,8 @@ __all__ = ["EXEMPT_COMPARISON", "FAMILIES", "SEVERITIES", "SEVERITY", "AlertFami
            "family_cases", "lint_exemptions", "promtool_cases", "rule_documents"]
 
 # The families in the order their alerts stand in the rule file.
-FAMILIES: tuple[AlertFamily, ...] = (ratios.FAMILY, latency.FAMILY, burn_rate.FAMILY, budget.FAMILY, tokens.FAMILY,
+FAMILIES: tuple[AlertFamily, ...] = (ratios.FAMILY, latency.FAMILY, burn_rate.FAMILY, latency_burn.FAMILY,
+                                     budget.FAMILY, tokens.FAMILY,
                                      resilience.FAMILY, targets.FAMILY, watchdog.FAMILY)
 
 

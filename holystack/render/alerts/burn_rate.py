@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from ... import contract as c
 from ...identifiers import SLO_DASHBOARD
@@ -19,35 +21,46 @@ LONG_WINDOW, SHORT_WINDOW = "long_window", "short_window"
 PAGE_WITHIN = Duration(10 * 60_000)
 
 
-def rules(stack: Stack) -> list[AlertRule]:
-    """Both windows of a pair burn faster than its factor, and the long window holds at least
-    slo.min_calls logical calls. Only endpoints with an availability have a burn rate."""
-    if not slo_endpoints(stack):
-        return []
-    series = Series(stack)
+def pair_rules(stack: Stack, kind: str, burn_rate: Callable[[str], str], calls: Callable[[str], str]) -> list[AlertRule]:
+    """One alert of kind per burn-rate pair: both windows burn faster than its factor (burn_rate:
+    window -> the recorded burn rate), and the long window holds at least slo.min_calls logical
+    calls (calls: window -> the recorded calls per second)."""
     out = []
     for burn in stack.slo.burn_rates:
         long, short = str(burn.long_window), str(burn.short_window)
         factor = number(burn.factor)
-        expr = (f"{series.error_budget_burn(long)} > {factor}\nand\n{series.error_budget_burn(short)} > {factor}\n"
-                f"and on ({c.ENDPOINT})\n{series.endpoint_calls(long)} * {number(burn.long_window.seconds)}"
+        expr = (f"{burn_rate(long)} > {factor}\nand\n{burn_rate(short)} > {factor}\n"
+                f"and on ({c.ENDPOINT})\n{calls(long)} * {number(burn.long_window.seconds)}"
                 f" >= {stack.slo.min_calls}")
-        out.append(AlertRule(ERROR_BUDGET_BURN, burn.severity, expr, Duration(0),
+        out.append(AlertRule(kind, burn.severity, expr, Duration(0),
                              {"factor": f"{burn.factor:g}", "long_window": long, "short_window": short,
                               "period": str(stack.slo.period), "min_calls": str(stack.slo.min_calls)},
                              burn.factor, labels=((LONG_WINDOW, long), (SHORT_WINDOW, short))))
     return out
 
 
-def cases(b: CaseBuilder) -> list[PromtoolCase]:
+def rules(stack: Stack) -> list[AlertRule]:
+    """Only endpoints with an availability have a burn rate."""
+    if not slo_endpoints(stack):
+        return []
+    series = Series(stack)
+    return pair_rules(stack, ERROR_BUDGET_BURN, series.error_budget_burn, series.endpoint_calls)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One generated burn: calls per sample, the share of them that spend the budget, who fires."""
+
+    name: str
+    share: float
+    per_sample: float
+    burn: float
+    firing: list[AlertRule]
+
+
+def scenarios(b: CaseBuilder, rules: list[AlertRule], budget: float) -> list[Scenario]:
     """A fast burn pages within minutes; a slow burn opens a ticket and does not page; a fast
     burn on too few calls stays silent."""
-    rules = b.rules_of(ERROR_BUDGET_BURN)
-    endpoints = slo_endpoints(b.stack)
-    if not rules or not endpoints:
-        return []
-    path, objective = endpoints[0]
-    budget = 1 - objective
     top = max(r.threshold or 0 for r in rules)
     fast = min(1.25 * top * budget, (top * budget + 1) / 2)  # above every factor, below 100%
     slow = 2 * budget  # above 1x, below 3x: only the slowest pair
@@ -55,19 +68,33 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     steps = PAGE_WITHIN.ms // b.interval.ms
     enough = math.ceil(2 * min_calls / steps)  # calls per sample: 2x the guard by then
     scant = min_calls / 2 / (b.samples + 1)  # half the guard over the whole run
-    call = {**b.call, c.ENDPOINT: path}
     out = []
     for name, share, per_sample in (("fast burn pages within minutes", fast, enough),
                                     ("slow burn opens a ticket and does not page", slow, enough),
                                     (f"fast burn on fewer than {min_calls} calls stays silent", fast, scant)):
-        failed = per_sample * share
         burn = share / budget
         guarded = per_sample * (steps + 1) >= min_calls
-        firing = [r for r in rules if guarded and burn > (r.threshold or 0)]
-        out.append(b.case(f"ErrorBudgetBurn on {path}: {name} (error ratio {share:.4g}, budget {budget:.4g})",
-                          b.logical_calls(call, {"200": per_sample - failed, "503": failed}), str(PAGE_WITHIN),
+        out.append(Scenario(name, share, per_sample, burn,
+                            [r for r in rules if guarded and burn > (r.threshold or 0)]))
+    return out
+
+
+def cases(b: CaseBuilder) -> list[PromtoolCase]:
+    """Each scenario on the first endpoint with an availability, from its logical-call counters."""
+    rules = b.rules_of(ERROR_BUDGET_BURN)
+    endpoints = slo_endpoints(b.stack)
+    if not rules or not endpoints:
+        return []
+    path, objective = endpoints[0]
+    budget = 1 - objective
+    call = {**b.call, c.ENDPOINT: path}
+    out = []
+    for one in scenarios(b, rules, budget):
+        failed = one.per_sample * one.share
+        out.append(b.case(f"ErrorBudgetBurn on {path}: {one.name} (error ratio {one.share:.4g}, budget {budget:.4g})",
+                          b.logical_calls(call, {"200": one.per_sample - failed, "503": failed}), str(PAGE_WITHIN),
                           ERROR_BUDGET_BURN,
-                          [b.expected(r, {c.ENDPOINT: path, **dict(r.labels)}, burn) for r in firing]))
+                          [b.expected(r, {c.ENDPOINT: path, **dict(r.labels)}, one.burn) for r in one.firing]))
     return out
 
 
