@@ -152,11 +152,20 @@ class _Timeouts:
     def __init__(self, seconds: Mapping[str, float]):
         self.seconds = seconds
         self.found: dict[tuple[Any, ...], dict[str, float]] = {}
+        self.last: tuple[str, Any, Any] = ("", None, None)  # (provider, asked, capped) of the last call
 
     def of(self, provider: str, timeout: Any) -> Any:
+        last_provider, asked, capped = self.last
+        if provider == last_provider and timeout == asked:  # the common case: every call asks the same
+            return capped
         seconds = self.seconds.get(provider)
         if seconds is None:
             return timeout
+        found = self._capped(provider, timeout, seconds)
+        self.last = (provider, timeout, found)
+        return found
+
+    def _capped(self, provider: str, timeout: Any, seconds: float) -> Any:
         try:
             key = (provider, *timeout.values())
         except AttributeError:  # None, or a number: not what httpx sends
