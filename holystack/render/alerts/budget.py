@@ -10,6 +10,7 @@ from ...model import PER_MILLION, LlmModel, Stack
 from ...promql import SECONDS_PER_DAY, number
 from ...series import Series
 from ..recording import month_forecast
+from . import steps
 from .family import AlertFamily
 from .promtool import RUN, CaseBuilder, PromtoolCase
 from .rule import AlertRule
@@ -41,7 +42,8 @@ def forecast_usd(month_to_date: float, last_24h: float, seconds_left: float) -> 
 
 
 def cases(b: CaseBuilder) -> list[PromtoolCase]:
-    """Each budget alert just above and just below its budget, decided by cached-token pricing."""
+    """Each budget alert just above and just below its budget, decided by cached-token pricing; the
+    cost steps count only what Prometheus saw, and the budget alerts stay silent on what it did not."""
     t = b.stack.thresholds
     # At the end of a case (RUN into a 31-day month) the month so far and the trailing 24 h both
     # hold the case's whole cost.
@@ -51,7 +53,8 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
               "this month so far plus the rest of it at the last 24 h's pace")]
     # The model whose cached tokens save the most, so that their pricing decides the case.
     model = max(b.stack.models, key=lambda m: (m.prices.input - m.prices.effective_cached_input, m.prices.input))
-    out = []
+    budgets = [budget for _, budget, _, _ in kinds if budget is not None]
+    out = steps.cost_cases(b, model, budgets, [kind for kind, _, _, _ in kinds if b.rules_of(kind)])
     for kind, budget, factor, what in kinds:
         rule = next(iter(b.rules_of(kind)), None)
         if rule is None or budget is None:
@@ -70,11 +73,14 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
 
 def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
                     budget_usd: float) -> tuple[dict[str, Any], float]:
-    """Token counters that cost about target_usd over the case, reaching their total at two thirds
-    of it and then flat. A share of the prompt is cached: priced at full input price, the same
+    """Token counters that cost about target_usd over the case, flat at zero for its first steps,
+    reaching their total at two thirds of it and then flat. A share of the prompt is cached: priced at full input price, the same
     tokens would cost 5% of budget_usd more. Returns the counters' values and their exact cost."""
     prices = model.prices
-    ramp = b.samples * 2 // 3
+    # Flat at 0 until the steps have read a sample of it (a counter the steps first see at its first
+    # sample counts nothing of that value: recording.counter_step), then the ramp.
+    pad = -(-(b.stack.slowest_scrape.ms + b.stack.evaluation_interval.ms) // b.interval.ms)
+    ramp = b.samples * 2 // 3 - pad
     discount = prices.input - prices.effective_cached_input
     cached = math.ceil(0.05 * budget_usd * PER_MILLION / discount / ramp) if discount > 0 else 0
     rest = target_usd - cached * ramp * prices.effective_cached_input / PER_MILLION
@@ -84,7 +90,8 @@ def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
     uncached = max(0, math.ceil(rest * PER_MILLION / prices.input / ramp)) if prices.input else 0
     per_sample = {c.TOKEN_PROMPT: uncached + cached, c.TOKEN_COMPLETION: completion, c.TOKEN_CACHED_PROMPT: cached}
     cost = prices.usd({token_type: count * ramp for token_type, count in per_sample.items()})
-    values = {tt: f"0+{per}x{ramp} {per * ramp}x{b.samples - ramp}" for tt, per in per_sample.items()}
+    values = {tt: f"0x{pad} {per}+{per}x{ramp - 1} {per * ramp}x{b.samples - pad - ramp - 1}"
+              for tt, per in per_sample.items()}
     return values, cost
 
 

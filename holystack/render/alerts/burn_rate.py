@@ -9,7 +9,9 @@ from ...model import Duration, Stack
 from ...promql import number
 from ...series import Series
 from ..slo import slo_endpoints
+from . import steps as step_cases
 from .family import AlertFamily
+from .ratios import SUCCESS_RATIO_LOW
 from .promtool import CaseBuilder, PromtoolCase
 from .rule import AlertRule
 
@@ -17,6 +19,8 @@ ERROR_BUDGET_BURN = "ErrorBudgetBurn"
 LONG_WINDOW, SHORT_WINDOW = "long_window", "short_window"
 # When the generated fast-burn case checks that every pair pages.
 PAGE_WITHIN = Duration(10 * 60_000)
+# The objective the call-step cases assume on a spec without SLOs (their failures are half its budget).
+STEPS_OBJECTIVE = 0.99
 
 
 def rules(stack: Stack) -> list[AlertRule]:
@@ -41,12 +45,17 @@ def rules(stack: Stack) -> list[AlertRule]:
 
 def cases(b: CaseBuilder) -> list[PromtoolCase]:
     """A fast burn pages within minutes; a slow burn opens a ticket and does not page; a fast
-    burn on too few calls stays silent."""
+    burn on too few calls stays silent. The call steps count only what Prometheus saw, and neither
+    this alert nor SuccessRatioLow fires on what it did not."""
     rules = b.rules_of(ERROR_BUDGET_BURN)
     endpoints = slo_endpoints(b.stack)
+    silent = [ERROR_BUDGET_BURN, SUCCESS_RATIO_LOW] if rules else [SUCCESS_RATIO_LOW]
+    path, objective = endpoints[0] if endpoints else (b.stack.endpoints[0].path, STEPS_OBJECTIVE)
+    # Failures at half the error budget and half what SuccessRatioLow allows: below every threshold.
+    success = max(level for _, level in b.stack.thresholds.success_ratio.levels)
+    out = step_cases.calls_cases(b, path, min(1 - objective, 1 - success) / 2, silent)
     if not rules or not endpoints:
-        return []
-    path, objective = endpoints[0]
+        return out
     budget = 1 - objective
     top = max(r.threshold or 0 for r in rules)
     fast = min(1.25 * top * budget, (top * budget + 1) / 2)  # above every factor, below 100%
@@ -56,7 +65,6 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     enough = math.ceil(2 * min_calls / steps)  # calls per sample: 2x the guard by then
     scant = min_calls / 2 / (b.samples + 1)  # half the guard over the whole run
     call = {**b.call, c.ENDPOINT: path}
-    out = []
     for name, share, per_sample in (("fast burn pages within minutes", fast, enough),
                                     ("slow burn opens a ticket and does not page", slow, enough),
                                     (f"fast burn on fewer than {min_calls} calls stays silent", fast, scant)):
