@@ -1,18 +1,22 @@
 """Cost truth: a compressed month-like workload (two 'days' of rising and falling traffic over mixed
 models with cached prompts, a prompt price change between them) goes through holystack.instrument
 into both the metrics and the PostgreSQL ledger. The month-to-date cost that the real Prometheus
-computes from the recording rules, the ledger's sum, and the exact sum of the calls agree within 0.5%."""
+computes from the recording rules, the ledger's sum, and the exact sum of the calls agree within 0.5%:
+with the app running before Prometheus starts, and with the app starting after it (its first calls
+come before its first scrape, and count)."""
 from __future__ import annotations
 
 import math
 import random
 import signal
+import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from holystack import render_to
 from holystack.instrument import Instrument, serve
@@ -28,6 +32,7 @@ from .helpers import prom_query, wait_until
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 DAY_SECONDS = 12.0   # one compressed day: traffic rises from nothing to PEAK_RPS and falls back
 PEAK_RPS = 80.0
+BURST = 100
 TOLERANCE = 0.005
 SETTLE = Duration.parse(FAST_RATE_WINDOW).seconds + 3  # every rate window past the last call, and then some
 CHANGED_MODEL, NEW_INPUT = "gpt-4.1-mini", 0.80       # its prompt price doubles between the days
@@ -42,11 +47,12 @@ def reconcile_spec(ports: Ports) -> dict:
     return spec
 
 
-def one_day(instrument: Instrument, prices: dict, rng: random.Random, models: list[str]) -> float:
-    """Traffic over one compressed day; returns the exact cost of its calls at the given prices."""
+def one_day(instrument: Instrument, prices: dict, rng: random.Random, models: list[str], burst: int = 0) -> float:
+    """Traffic over one compressed day, after burst calls at once; returns the exact cost of its calls
+    at the given prices."""
     exact = 0.0
     started = time.monotonic()
-    sent = 0.0
+    sent = -float(burst)
     while (elapsed := time.monotonic() - started) < DAY_SECONDS:
         # calls due so far: the integral of PEAK_RPS * sin(pi t / T)
         due = PEAK_RPS * DAY_SECONDS / math.pi * (1 - math.cos(math.pi * elapsed / DAY_SECONDS))
@@ -75,24 +81,42 @@ def price_table(spec: dict) -> dict:
             for m in spec["models"]}
 
 
-def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) -> None:
+def start_app(spec_path: Path, ports: Ports) -> tuple[Instrument, Any, subprocess.Popen]:
+    """The app: its registry, metrics server and Instrument. The app runs in this process, which
+    started long before; a child process started now stands for its process start time
+    (process_start_time_seconds), which the counter steps read to count an app Prometheus never saw."""
+    registry = CollectorRegistry()
+    child = subprocess.Popen(["sleep", "3600"])
+    ProcessCollector(pid=lambda: child.pid, registry=registry)
+    instrument = Instrument.from_spec(spec_path, registry=registry)
+    metrics, _ = serve(ports.metrics, registry=registry)
+    return instrument, metrics, child
+
+
+@pytest.mark.parametrize("app_first", [True, False], ids=["app-before-prometheus", "app-after-prometheus"])
+def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str, app_first: bool) -> None:
     ports = Ports.free()
     spec = reconcile_spec(ports)
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
-    registry = CollectorRegistry()
-    instrument = Instrument.from_spec(spec_path, registry=registry)
-    metrics, _ = serve(ports.metrics, registry=registry)
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute(render_files(spec_path)[SQL_FILE])
-    ledger = Ledger(database, instrument, flush_seconds=0.2)
+    app = start_app(spec_path, ports) if app_first else None
+    ledger = None
     stack = start_stack(spec_path, ports, tmp_path / "work")
     try:
         prometheus = stack.prometheus.url
+        # Prometheus has scraped the target a few times: the app up, or not yet there (up 0).
         scraped = 'count(count_over_time(up{job="e2e-app"}[1m]) >= 3)'
         assert wait_until(lambda: prom_query(prometheus, scraped), 30), "timed out"
+        if app is None:  # the app starts now, and its first calls come before its first scrape
+            app = start_app(spec_path, ports)
+        instrument = app[0]
+        ledger = Ledger(database, instrument, flush_seconds=0.2)
         rng = random.Random(2026)
         models = [m["name"] for m in spec["models"]]
-        exact = one_day(instrument, price_table(spec), rng, models)
+        # Started after Prometheus, the app serves a burst before its first scrape: a sixth of the
+        # day's calls, which the month to date must count.
+        exact = one_day(instrument, price_table(spec), rng, models, burst=0 if app_first else BURST)
         time.sleep(SETTLE)  # day one wholly integrated at the old prices
 
         # The price change, as a team would ship it: edit the spec, render, reload Prometheus, apply the SQL.
@@ -116,8 +140,13 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
         last_24h = prom_query(prometheus, "e2e_cost_usd:increase24h")
     finally:
         stack.stop()
-        metrics.shutdown()
-        ledger.close()
+        if app is not None:
+            _, metrics, child = app
+            metrics.shutdown()
+            child.kill()
+            child.wait()
+        if ledger is not None:
+            ledger.close()
     with psycopg.connect(database) as connection:
         ledger_total, priced_rows = connection.execute(
             "SELECT sum(cost_usd), count(cost_usd) FROM e2e.calls").fetchone()
