@@ -21,7 +21,8 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from holystack import render_to
 from holystack.instrument import Instrument, serve
 from holystack.instrument.ledger import Ledger
-from holystack.live.playground import FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, start_stack, write_spec
+from holystack.live.playground import (FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, restart_prometheus, start_stack,
+                                       write_spec)
 from holystack.model import Duration
 from holystack.pipeline import render_files
 from holystack.render.sql import SQL_FILE
@@ -163,3 +164,83 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str, ap
     # The dashboards' month by model and the trailing 24 h (both days fall in it) add the same steps.
     assert abs(prometheus_by_model - prometheus_total) < 1e-9
     assert abs(prometheus_24h - exact) / exact < TOLERANCE
+
+
+# The restart experiment on a scaled clock: Prometheus' lookback is 15s instead of 5m, so a stop of 20s
+# is past it, as 6 minutes are past 5m (what the steps do depends only on the gap against the lookback).
+LOOKBACK = "15s"
+DOWN_SECONDS = 20.0
+QUIET = 4.0  # seconds without calls around each scrape that decides a phase (1s scrapes)
+
+
+def quiet_phase(instrument: Instrument, spec: dict, rng: random.Random, models: list[str]) -> float:
+    """One compressed day of traffic, then QUIET seconds without calls; its exact cost."""
+    cost = one_day(instrument, price_table(spec), rng, models)
+    time.sleep(QUIET)
+    return cost
+
+
+def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, database: str) -> None:
+    """The app serves a day before Prometheus starts; then a day Prometheus sees; then a day while
+    Prometheus is stopped for longer than its lookback; then a day after it came back on the same data.
+    The month to date holds exactly the two days Prometheus saw (the gap past the lookback counts
+    nothing), no step holds a counter's past, and no budget alert fires: the daily budget sits
+    between the seen days and all four."""
+    ports = Ports.free()
+    spec = reconcile_spec(ports)
+    spec["scrape"]["lookback"] = LOOKBACK
+    spec["thresholds"]["budget"] = {"daily_usd": 3.0}  # a day costs about $0.95
+    spec_path = write_spec(spec, tmp_path / "e2e.yaml")
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(render_files(spec_path)[SQL_FILE])
+    app = start_app(spec_path, ports)
+    instrument, metrics, child = app
+    ledger = Ledger(database, instrument, flush_seconds=0.2)
+    rng = random.Random(22)
+    models = [m["name"] for m in spec["models"]]
+    stack = None
+    try:
+        unseen = quiet_phase(instrument, spec, rng, models)  # before Prometheus
+        stack = start_stack(spec_path, ports, tmp_path / "work")
+        prometheus = stack.prometheus.url
+        assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[1m]) >= 3'), 30)
+        seen = quiet_phase(instrument, spec, rng, models)
+        time.sleep(SETTLE)
+        before_stop = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
+        stack.prometheus.stop()
+        stopped_at = time.monotonic()
+        unseen += quiet_phase(instrument, spec, rng, models)  # while Prometheus is down
+        time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - stopped_at)))
+        restart_prometheus(stack, spec_path, ports, tmp_path / "work", 0)
+        prometheus = stack.prometheus.url
+        assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[5s]) >= 3'), 30)
+        seen += quiet_phase(instrument, spec, rng, models)
+        time.sleep(SETTLE)
+        ledger.close()
+        month_to_date = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
+        last_24h = float(prom_query(prometheus, "e2e_cost_usd:increase24h")[0]["value"][1])
+        window = "[5m]"
+        max_cost_step = float(prom_query(prometheus, f"max_over_time(e2e_cost_usd:increase_step{window})")[0]["value"][1])
+        calls = prom_query(prometheus, f"sum(sum_over_time(endpoint:e2e_calls:increase_step{window}))")
+        max_calls_step = prom_query(prometheus, f"max(max_over_time(endpoint:e2e_calls:increase_step{window}))")
+        budget_alerts = prom_query(prometheus, 'max_over_time(ALERTS{alertname=~"E2E.*Budget.*"}[5m])')
+    finally:
+        if stack is not None:
+            stack.stop()
+        metrics.shutdown()
+        child.kill()
+        child.wait()
+        ledger.close()
+    with psycopg.connect(database) as connection:
+        ledger_total = float(connection.execute("SELECT sum(cost_usd) FROM e2e.calls").fetchone()[0])
+    print(f"ledger ${ledger_total:.6f} (seen ${seen:.6f}, unseen ${unseen:.6f})  month to date ${month_to_date:.6f}"
+          f" (${before_stop:.6f} before the stop)  24h ${last_24h:.6f}  largest cost step ${max_cost_step:.6f}"
+          f"  largest calls step {max_calls_step[0]['value'][1]} of {calls[0]['value'][1]}")
+    assert abs(ledger_total - (seen + unseen)) / ledger_total < TOLERANCE
+    assert abs(month_to_date - seen) / seen < TOLERANCE
+    assert abs(last_24h - seen) / seen < TOLERANCE
+    # No step holds a counter's past (at least a whole day): the largest is one second at the peak, about
+    # an eighth of a day (the two days seen are about $1.9 and 1,200 calls).
+    assert max_cost_step < seen / 4
+    assert float(max_calls_step[0]["value"][1]) < float(calls[0]["value"][1]) / 8
+    assert budget_alerts == []
