@@ -34,7 +34,7 @@ from holystack.render import recording  # noqa: E402
 from holystack.series import TOKEN_LABELS  # noqa: E402
 
 HISTORY_SECONDS = 3600
-ROUNDS = 15
+ROUNDS = 41
 
 
 def whole_counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
@@ -66,7 +66,7 @@ def expressions(stack: Stack) -> dict[str, str]:
 
 
 def evaluate(url: str, expr: str, at: float) -> tuple[float, int]:
-    data = get(url, "/api/v1/query", query=expr, time=at, stats="all")["data"]
+    data = get(url, "/api/v1/query", query=expr, time=at, stats="all")
     stats = data["stats"]
     return stats["timings"]["execTotalTime"], stats["samples"]["totalQueryableSamples"]
 
