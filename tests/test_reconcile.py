@@ -10,6 +10,7 @@ import math
 import random
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from holystack import render_to
 from holystack.instrument import Instrument, serve
 from holystack.instrument.ledger import Ledger
-from holystack.live.playground import (FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, restart_prometheus, start_stack,
-                                       write_spec)
+from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, restart_prometheus,
+                                       start_engine, start_stack, vm_spec, write_spec)
 from holystack.model import Duration
 from holystack.pipeline import render_files
 from holystack.render.sql import SQL_FILE
@@ -173,6 +174,14 @@ DOWN_SECONDS = 20.0
 QUIET = 4.0  # seconds without calls around each scrape that decides a phase (1s scrapes)
 
 
+def stop_and_start(engine: str, stack: Any, spec_path: Path, ports: Ports, workdir: Path) -> None:
+    """Prometheus (or vmagent and vmalert) stopped for DOWN_SECONDS, then started on the same data."""
+    if engine == "victoriametrics":
+        stack.restart_scraping(DOWN_SECONDS)
+    else:
+        restart_prometheus(stack, spec_path, ports, workdir, DOWN_SECONDS)
+
+
 def quiet_phase(instrument: Instrument, spec: dict, rng: random.Random, models: list[str]) -> float:
     """One compressed day of traffic, then QUIET seconds without calls; its exact cost."""
     cost = one_day(instrument, price_table(spec), rng, models)
@@ -180,16 +189,19 @@ def quiet_phase(instrument: Instrument, spec: dict, rng: random.Random, models: 
     return cost
 
 
-def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, database: str) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, database: str, engine: str) -> None:
     """The app serves a day before Prometheus starts; then a day Prometheus sees; then a day while
     Prometheus is stopped for longer than its lookback; then a day after it came back on the same data.
     The month to date holds exactly the two days Prometheus saw (the gap past the lookback counts
     nothing), no step holds a counter's past, and no budget alert fires: the daily budget sits
-    between the seen days and all four."""
+    between the seen days and all four. On VictoriaMetrics, vmagent and vmalert stop and start again
+    (VictoriaMetrics keeps the data, as Prometheus' data directory does)."""
     ports = Ports.free()
     spec = reconcile_spec(ports)
     spec["scrape"]["lookback"] = LOOKBACK
     spec["thresholds"]["budget"] = {"daily_usd": 3.0}  # a day costs about $0.95
+    spec = vm_spec(spec) if engine == "victoriametrics" else spec
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute(render_files(spec_path)[SQL_FILE])
@@ -201,17 +213,18 @@ def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, d
     stack = None
     try:
         unseen = quiet_phase(instrument, spec, rng, models)  # before Prometheus
-        stack = start_stack(spec_path, ports, tmp_path / "work")
+        stack = start_engine(engine, spec_path, ports, tmp_path / "work", fast=True)
         prometheus = stack.prometheus.url
         assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[1m]) >= 3'), 30)
         seen = quiet_phase(instrument, spec, rng, models)
         time.sleep(SETTLE)
         before_stop = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
-        stack.prometheus.stop()
-        stopped_at = time.monotonic()
-        unseen += quiet_phase(instrument, spec, rng, models)  # while Prometheus is down
-        time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - stopped_at)))
-        restart_prometheus(stack, spec_path, ports, tmp_path / "work", 0)
+        # Down for DOWN_SECONDS, with a day of traffic meanwhile.
+        down = threading.Thread(target=stop_and_start, args=(engine, stack, spec_path, ports, tmp_path / "work"))
+        down.start()
+        time.sleep(1)
+        unseen += quiet_phase(instrument, spec, rng, models)
+        down.join()
         prometheus = stack.prometheus.url
         assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[5s]) >= 3'), 30)
         seen += quiet_phase(instrument, spec, rng, models)
