@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from holystack.cli import app
+from holystack.defaults import LOOKBACK_MIN_SCRAPES
+from holystack.model import Duration
 
 runner = CliRunner()
 
@@ -89,6 +91,11 @@ def accepted_specs(draw: st.DrawFn) -> dict[str, Any]:
     spec = copy.deepcopy(BASE)
     spec["scrape"]["interval"] = draw(EDGE_INTERVAL)
     spec["scrape"]["evaluation_interval"] = draw(EDGE_INTERVAL)
+    # The lookback at its floor (two scrapes), at the cases' 10-minute gap, at its ceiling, or the default.
+    lookback = draw(st.sampled_from(["floor", "10m", "1h", None]))
+    if lookback is not None:
+        floor = Duration(LOOKBACK_MIN_SCRAPES * Duration.parse(spec["scrape"]["interval"]).ms)
+        spec["scrape"]["lookback"] = str(floor) if lookback == "floor" else lookback
     spec["models"] = [{"name": f"m{i}", "prices": {"input": draw(EDGE_PRICE), "output": draw(EDGE_PRICE),
                                                    **({"cached_input": draw(EDGE_PRICE)} if draw(st.booleans()) else {})}}
                       for i in range(draw(st.integers(1, 2)))]
