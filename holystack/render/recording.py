@@ -70,7 +70,8 @@ def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
     - now, when the counter went down (a restart: it counts from zero) or is missing from before,
       but only on a fresh target (fresh_targets): a counter Prometheus saw late counts nothing of
       its past.
-    One evaluation reads two samples of each raw series, as before; the rest is one series per target."""
+    One evaluation reads each raw series as the rule before did (now twice, before once); the rest
+    is one series per target."""
     lag, step = stack.slowest_scrape, stack.evaluation_interval
     now, before = f"{counter} offset {lag}", f"{counter} offset {Duration(lag.ms + step.ms)}"
     on = f"on ({', '.join(c.TARGET_LABELS)})"
