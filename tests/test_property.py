@@ -91,11 +91,6 @@ def accepted_specs(draw: st.DrawFn) -> dict[str, Any]:
     spec = copy.deepcopy(BASE)
     spec["scrape"]["interval"] = draw(EDGE_INTERVAL)
     spec["scrape"]["evaluation_interval"] = draw(EDGE_INTERVAL)
-    # The lookback at its floor (two scrapes), at the cases' 10-minute gap, at its ceiling, or the default.
-    lookback = draw(st.sampled_from(["floor", "10m", "1h", None]))
-    if lookback is not None:
-        floor = Duration(LOOKBACK_MIN_SCRAPES * Duration.parse(spec["scrape"]["interval"]).ms)
-        spec["scrape"]["lookback"] = str(floor) if lookback == "floor" else lookback
     spec["models"] = [{"name": f"m{i}", "prices": {"input": draw(EDGE_PRICE), "output": draw(EDGE_PRICE),
                                                    **({"cached_input": draw(EDGE_PRICE)} if draw(st.booleans()) else {})}}
                       for i in range(draw(st.integers(1, 2)))]
@@ -112,6 +107,12 @@ def accepted_specs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         spec["endpoints"][0]["availability"] = draw(EDGE_AVAILABILITY)
         spec["slo"] = {"min_calls": draw(st.sampled_from([1, 100, 10000, 1000000]))}
+    # Drawn last, so the draws above stay those of the ci profile's examples.
+    # The lookback at its floor (two scrapes), at the cases' 10-minute gap, at its ceiling, or the default.
+    lookback = draw(st.sampled_from(["floor", "10m", "1h", None]))
+    if lookback is not None:
+        floor = Duration(LOOKBACK_MIN_SCRAPES * Duration.parse(spec["scrape"]["interval"]).ms)
+        spec["scrape"]["lookback"] = str(floor) if lookback == "floor" else lookback
     return spec
 
 
