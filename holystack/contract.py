@@ -80,6 +80,12 @@ OTHER = "other"
 
 # Series Prometheus itself writes, which rules may read besides the contract.
 PROMETHEUS_SERIES = ("up", "ALERTS", "ALERTS_FOR_STATE")
+# The target's own process start time (Unix seconds), which prometheus_client's process collector emits
+# (holystack.instrument registers it): the counter steps read it to tell a process Prometheus never saw
+# from a counter it merely saw late.
+PROCESS_START = "process_start_time_seconds"
+# Labels Prometheus gives every series of a target.
+TARGET_LABELS = ("job", "instance")
 # Name suffixes of counter series (a histogram's _bucket, _count and _sum are counters too):
 # rate() reads only these, and a metrics prefix may not end with one.
 COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
@@ -188,4 +194,4 @@ class Contract:
 
     def readable_series(self, recorded: Iterable[str]) -> frozenset[str]:
         """What a rule or panel may read: the contract, the stack's recordings, Prometheus' own series."""
-        return self.series_names() | frozenset(recorded) | frozenset(PROMETHEUS_SERIES)
+        return self.series_names() | frozenset(recorded) | frozenset(PROMETHEUS_SERIES) | {PROCESS_START}

@@ -7,6 +7,12 @@ from typing import Any
 DEFAULT_LANGUAGE = "en"
 DEFAULT_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 DEFAULT_SCRAPE_INTERVAL = "15s"
+# Prometheus' default --query.lookback-delta; scrape.lookback names another one.
+DEFAULT_LOOKBACK = "5m"
+# The lookback must bridge this many scrape intervals, so that one missed scrape is not a gap.
+LOOKBACK_MIN_SCRAPES = 2
+# The longest lookback holystack accepts: the steps' per-target ranges read this far back.
+MAX_LOOKBACK = "1h"
 DEFAULT_PROMETHEUS_ADDRESS = "localhost:9090"
 DEFAULT_METRICS_PATH = "/metrics"
 DEFAULT_SCHEME = "http"

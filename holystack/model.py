@@ -489,6 +489,8 @@ class Stack:
     rate_window: Duration
     scrape_interval: Duration
     evaluation_interval: Duration
+    # Prometheus' lookback delta: the gap across which a counter step still counts the increase.
+    lookback: Duration
     prometheus_address: str
     jobs: tuple[Job, ...]
     providers: tuple[Provider, ...]
@@ -618,6 +620,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
         rate_window=rate_window,
         scrape_interval=scrape_interval,
         evaluation_interval=Duration.parse(scrape.get("evaluation_interval", str(scrape_interval))),
+        lookback=Duration.parse(scrape.get("lookback", defaults.DEFAULT_LOOKBACK)),
         prometheus_address=scrape.get("prometheus_address", defaults.DEFAULT_PROMETHEUS_ADDRESS),
         jobs=jobs,
         providers=tuple(

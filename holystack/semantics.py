@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .contract import COUNTER_SUFFIXES, GEMINI_ALL_MODELS, GEMINI_METHODS, OTHER
-from .defaults import (ABSENT_FOR_MIN_SCRAPES, PROMTOOL_CASE_RUN, RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES,
+from .defaults import (ABSENT_FOR_MIN_SCRAPES, DEFAULT_LOOKBACK, LOOKBACK_MIN_SCRAPES, MAX_LOOKBACK, PROMTOOL_CASE_RUN,
+                       RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES,
                        WATCHDOG_RECEIVER)
 from .errors import SpecPath, format_path
 from .hygiene import MAX_PRICE, MIN_PRICE, hygiene_problems
@@ -135,6 +136,12 @@ def _windows(stack: Stack) -> Iterator[Finding]:
             f"one missed scrape would fire it. Use at least {absent_floor}")
     if stack.evaluation_interval.ms == 0:
         yield ("scrape", "evaluation_interval"), "must be above 0s"
+    lookback_floor = Duration(LOOKBACK_MIN_SCRAPES * slowest.ms)
+    if not lookback_floor.ms <= stack.lookback.ms <= Duration.parse(MAX_LOOKBACK).ms:
+        yield ("scrape", "lookback"), (
+            f"{stack.lookback} must be from {LOOKBACK_MIN_SCRAPES}x the slowest scrape interval ({lookback_floor}) "
+            f"to {MAX_LOOKBACK}: one missed scrape must not be a gap; give the --query.lookback-delta "
+            f"Prometheus runs with (default {DEFAULT_LOOKBACK})")
     for index, job in enumerate(stack.jobs):
         if job.interval.ms == 0:
             yield ("scrape", "jobs", index, "interval"), "must be above 0s"

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from holystack import load_stack
+from holystack.contract import PROCESS_START
 from holystack.defaults import DEFAULT_METRICS_PORT
 from holystack.instrument import Instrument, usage_from_body
 from holystack.instrument.usage import Usage
@@ -80,9 +81,12 @@ def test_a_new_user_gets_exactly_the_contract(instrument: Instrument) -> None:
     }
     timeout_sum = got[(f"{p}_request_duration_seconds_sum", labels(provider="holysheep", endpoint=CHAT, model="gpt-4.1"))]
     assert timeout_sum == pytest.approx(30.2)
-    # Nothing beyond the contract: no *_created series, no cost metric.
+    # Nothing beyond the contract and the process collector (its start time is what the counter steps
+    # read): no *_created series, no cost metric.
     contract = load_stack(EXAMPLE).contract
-    assert {name for name, _ in got} <= contract.series_names()
+    names = {name for name, _ in got}
+    assert PROCESS_START in names
+    assert {name for name in names if not name.startswith("process_")} <= contract.series_names()
 
 
 @pytest.mark.parametrize("body, expected", [

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from holystack.cli import app
+from holystack.defaults import LOOKBACK_MIN_SCRAPES
+from holystack.model import Duration
 
 runner = CliRunner()
 
@@ -106,6 +108,12 @@ def accepted_specs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         spec["endpoints"][0]["availability"] = draw(EDGE_AVAILABILITY)
         spec["slo"] = {"min_calls": draw(st.sampled_from([1, 100, 10000, 1000000]))}
+    # Drawn last, so the draws above stay those of the ci profile's examples.
+    # The lookback at its floor (two scrapes), at the cases' 10-minute gap, at its ceiling, or the default.
+    lookback = draw(st.sampled_from(["floor", "10m", "1h", None]))
+    if lookback is not None:
+        floor = Duration(LOOKBACK_MIN_SCRAPES * Duration.parse(spec["scrape"]["interval"]).ms)
+        spec["scrape"]["lookback"] = str(floor) if lookback == "floor" else lookback
     return spec
 
 

@@ -5,7 +5,9 @@ month-to-date cost that the real Prometheus computes from the recording rules, t
 the exact sum of the calls agree within 0.5%; for the model priced from genai-prices, so does a
 fourth column, genai-prices' own calc_price of the same calls. A second run goes through the
 transport with retries and a fallback: each billed attempt is priced at the model its provider
-served, and failed attempts cost nothing."""
+served, and failed attempts cost nothing. The first run goes both ways: with the app running
+before Prometheus starts, and with the app starting after it (its first calls come before its
+first scrape, and count). A third, the restart experiment, stops Prometheus past its lookback."""
 from __future__ import annotations
 
 import collections
@@ -14,18 +16,21 @@ import json
 import math
 import random
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from holystack import pricedata, render_to
 from holystack.instrument import Instrument, http_client, serve
 from holystack.instrument.ledger import Ledger
-from holystack.live.playground import FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, start_stack, write_spec
+from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, restart_prometheus,
+                                       start_engine, start_stack, vm_spec, write_spec)
 from holystack.model import Duration
 from holystack.pipeline import load_stack, render_files
 from holystack.render.sql import SQL_FILE
@@ -36,6 +41,7 @@ from .helpers import prom_query, wait_until
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 DAY_SECONDS = 12.0   # one compressed day: traffic rises from nothing to PEAK_RPS and falls back
 PEAK_RPS = 80.0
+BURST = 100
 TOLERANCE = 0.005
 SETTLE = Duration.parse(FAST_RATE_WINDOW).seconds + 3  # every rate window past the last call, and then some
 CHANGED_MODEL, NEW_INPUT = "gpt-4.1-mini", 0.80       # its prompt price doubles between the days
@@ -78,10 +84,11 @@ class Totals:
         self.tokens = {"cached_prompt": 0, "cache_write": 0, "cache_write_1h": 0}
 
 
-def one_day(instrument: Instrument, prices: dict, rng: random.Random, models: list[str], totals: Totals) -> None:
-    """Traffic over one compressed day, added to totals at the given prices."""
+def one_day(instrument: Instrument, prices: dict, rng: random.Random, models: list[str], totals: Totals,
+            burst: int = 0) -> None:
+    """Traffic over one compressed day, after burst calls at once, added to totals at the given prices."""
     started = time.monotonic()
-    sent = 0.0
+    sent = -float(burst)
     while (elapsed := time.monotonic() - started) < DAY_SECONDS:
         # calls due so far: the integral of PEAK_RPS * sin(pi t / T)
         due = PEAK_RPS * DAY_SECONDS / math.pi * (1 - math.cos(math.pi * elapsed / DAY_SECONDS))
@@ -124,25 +131,43 @@ def price_table(spec_path: Path) -> dict:
             for m in load_stack(spec_path).models}
 
 
-def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) -> None:
+def start_app(spec_path: Path, ports: Ports) -> tuple[Instrument, Any, subprocess.Popen]:
+    """The app: its registry, metrics server and Instrument. The app runs in this process, which
+    started long before; a child process started now stands for its process start time
+    (process_start_time_seconds), which the counter steps read to count an app Prometheus never saw."""
+    registry = CollectorRegistry()
+    child = subprocess.Popen(["sleep", "3600"])
+    ProcessCollector(pid=lambda: child.pid, registry=registry)
+    instrument = Instrument.from_spec(spec_path, registry=registry)
+    metrics, _ = serve(ports.metrics, registry=registry)
+    return instrument, metrics, child
+
+
+@pytest.mark.parametrize("app_first", [True, False], ids=["app-before-prometheus", "app-after-prometheus"])
+def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str, app_first: bool) -> None:
     ports = Ports.free()
     spec = reconcile_spec(ports)
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
-    registry = CollectorRegistry()
-    instrument = Instrument.from_spec(spec_path, registry=registry)
-    metrics, _ = serve(ports.metrics, registry=registry)
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute(render_files(spec_path)[SQL_FILE])
-    ledger = Ledger(database, instrument, flush_seconds=0.2)
+    app = start_app(spec_path, ports) if app_first else None
+    ledger = None
     stack = start_stack(spec_path, ports, tmp_path / "work")
     try:
         prometheus = stack.prometheus.url
+        # Prometheus has scraped the target a few times: the app up, or not yet there (up 0).
         scraped = 'count(count_over_time(up{job="e2e-app"}[1m]) >= 3)'
         assert wait_until(lambda: prom_query(prometheus, scraped), 30), "timed out"
+        if app is None:  # the app starts now, and its first calls come before its first scrape
+            app = start_app(spec_path, ports)
+        instrument = app[0]
+        ledger = Ledger(database, instrument, flush_seconds=0.2)
         rng = random.Random(2026)
         models = [m["name"] for m in spec["models"]]
         totals = Totals()
-        one_day(instrument, price_table(spec_path), rng, models, totals)
+        # Started after Prometheus, the app serves a burst before its first scrape: a sixth of the
+        # day's calls, which the month to date must count.
+        one_day(instrument, price_table(spec_path), rng, models, totals, burst=0 if app_first else BURST)
         time.sleep(SETTLE)  # day one wholly integrated at the old prices
 
         # The price change, as a team would ship it: edit the spec, render, reload Prometheus, apply the SQL.
@@ -167,8 +192,13 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str) ->
         last_24h = prom_query(prometheus, "e2e_cost_usd:increase24h")
     finally:
         stack.stop()
-        metrics.shutdown()
-        ledger.close()
+        if app is not None:
+            _, metrics, child = app
+            metrics.shutdown()
+            child.kill()
+            child.wait()
+        if ledger is not None:
+            ledger.close()
     with psycopg.connect(database) as connection:
         ledger_total, priced_rows = connection.execute(
             "SELECT sum(cost_usd), count(cost_usd) FROM e2e.calls").fetchone()
@@ -347,3 +377,96 @@ def test_through_the_transport_each_billed_attempt_is_priced_and_failed_ones_cos
     assert abs(prometheus_total - exact) / exact < TOLERANCE
     for provider in (PRIMARY, BACKUP):  # each billed attempt lands on the provider that billed it
         assert abs(by_provider[provider] - exact_by_provider[provider]) / exact_by_provider[provider] < TOLERANCE
+
+
+# The restart experiment on a scaled clock: Prometheus' lookback is 15s instead of 5m, so a stop of 20s
+# is past it, as 6 minutes are past 5m (what the steps do depends only on the gap against the lookback).
+LOOKBACK = "15s"
+DOWN_SECONDS = 20.0
+QUIET = 4.0  # seconds without calls around each scrape that decides a phase (1s scrapes)
+
+
+def stop_and_start(engine: str, stack: Any, spec_path: Path, ports: Ports, workdir: Path) -> None:
+    """Prometheus (or vmagent and vmalert) stopped for DOWN_SECONDS, then started on the same data."""
+    if engine == "victoriametrics":
+        stack.restart_scraping(DOWN_SECONDS)
+    else:
+        restart_prometheus(stack, spec_path, ports, workdir, DOWN_SECONDS)
+
+
+def quiet_phase(instrument: Instrument, spec_path: Path, rng: random.Random, models: list[str]) -> float:
+    """One compressed day of traffic, then QUIET seconds without calls; its exact cost."""
+    totals = Totals()
+    one_day(instrument, price_table(spec_path), rng, models, totals)
+    time.sleep(QUIET)
+    return totals.exact
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, database: str, engine: str) -> None:
+    """The app serves a day before Prometheus starts; then a day Prometheus sees; then a day while
+    Prometheus is stopped for longer than its lookback; then a day after it came back on the same data.
+    The month to date holds exactly the two days Prometheus saw (the gap past the lookback counts
+    nothing), no step holds a counter's past, and no budget alert fires: the daily budget sits
+    between the seen days and all four. On VictoriaMetrics, vmagent and vmalert stop and start again
+    (VictoriaMetrics keeps the data, as Prometheus' data directory does)."""
+    ports = Ports.free()
+    spec = reconcile_spec(ports)
+    spec["scrape"]["lookback"] = LOOKBACK
+    spec["thresholds"]["budget"] = {"daily_usd": 3.0}  # a day costs about $0.95
+    spec = vm_spec(spec) if engine == "victoriametrics" else spec
+    spec_path = write_spec(spec, tmp_path / "e2e.yaml")
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(render_files(spec_path)[SQL_FILE])
+    app = start_app(spec_path, ports)
+    instrument, metrics, child = app
+    ledger = Ledger(database, instrument, flush_seconds=0.2)
+    rng = random.Random(22)
+    models = [m["name"] for m in spec["models"]]
+    stack = None
+    try:
+        unseen = quiet_phase(instrument, spec_path, rng, models)  # before Prometheus
+        stack = start_engine(engine, spec_path, ports, tmp_path / "work", fast=True)
+        prometheus = stack.prometheus.url
+        assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[1m]) >= 3'), 30)
+        seen = quiet_phase(instrument, spec_path, rng, models)
+        time.sleep(SETTLE)
+        before_stop = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
+        # Down for DOWN_SECONDS, with a day of traffic meanwhile.
+        down = threading.Thread(target=stop_and_start, args=(engine, stack, spec_path, ports, tmp_path / "work"))
+        down.start()
+        time.sleep(1)
+        unseen += quiet_phase(instrument, spec_path, rng, models)
+        down.join()
+        prometheus = stack.prometheus.url
+        assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[5s]) >= 3'), 30)
+        seen += quiet_phase(instrument, spec_path, rng, models)
+        time.sleep(SETTLE)
+        ledger.close()
+        month_to_date = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
+        last_24h = float(prom_query(prometheus, "e2e_cost_usd:increase24h")[0]["value"][1])
+        window = "[5m]"
+        max_cost_step = float(prom_query(prometheus, f"max_over_time(e2e_cost_usd:increase_step{window})")[0]["value"][1])
+        calls = prom_query(prometheus, f"sum(sum_over_time(endpoint:e2e_calls:increase_step{window}))")
+        max_calls_step = prom_query(prometheus, f"max(max_over_time(endpoint:e2e_calls:increase_step{window}))")
+        budget_alerts = prom_query(prometheus, 'max_over_time(ALERTS{alertname=~"E2E.*Budget.*"}[5m])')
+    finally:
+        if stack is not None:
+            stack.stop()
+        metrics.shutdown()
+        child.kill()
+        child.wait()
+        ledger.close()
+    with psycopg.connect(database) as connection:
+        ledger_total = float(connection.execute("SELECT sum(cost_usd) FROM e2e.calls").fetchone()[0])
+    print(f"ledger ${ledger_total:.6f} (seen ${seen:.6f}, unseen ${unseen:.6f})  month to date ${month_to_date:.6f}"
+          f" (${before_stop:.6f} before the stop)  24h ${last_24h:.6f}  largest cost step ${max_cost_step:.6f}"
+          f"  largest calls step {max_calls_step[0]['value'][1]} of {calls[0]['value'][1]}")
+    assert abs(ledger_total - (seen + unseen)) / ledger_total < TOLERANCE
+    assert abs(month_to_date - seen) / seen < TOLERANCE
+    assert abs(last_24h - seen) / seen < TOLERANCE
+    # No step holds a counter's past (at least a whole day): the largest is one second at the peak, about
+    # an eighth of a day (the two days seen are about $1.9 and 1,200 calls).
+    assert max_cost_step < seen / 4
+    assert float(max_calls_step[0]["value"][1]) < float(calls[0]["value"][1]) / 8
+    assert budget_alerts == []

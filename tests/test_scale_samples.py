@@ -126,7 +126,9 @@ def test_long_window_rules_read_the_same_samples_for_2_and_40_models(tmp_path: P
     for name in few:
         print(f"{name.ljust(width)}  {few[name]:>9}  {many.get(name, -1):>9}")
     assert count >= 10  # SLO windows of a day and more, budget left, 24 h, month to date, forecast, burn alerts
-    # The windows read real recorded history: 30 days of steps hold the whole backfilled span.
+    # The windows read real recorded history: 30 days of steps hold the whole backfilled span, but
+    # for the first two steps of each endpoint (a counter first seen counts nothing: the history has
+    # no up series before its first sample).
     slo_30d = next(v for k, v in few.items() if k.startswith("endpoint:holysheep_calls:rate30d"))
-    assert slo_30d >= 2 * (HISTORY_SECONDS // 15) - 2, few
+    assert slo_30d >= 2 * (HISTORY_SECONDS // 15) - 4, few
     assert few == many

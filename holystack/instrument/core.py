@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector,
+                               disable_created_metrics)
 
 from .. import contract as c
 from .usage import NO_USAGE, RATELIMIT_HEADERS, Usage, ratelimit_values, read_usage, warn_once
@@ -182,6 +183,16 @@ class _CallSeries:
     status: str
 
 
+def _process_collector(registry: CollectorRegistry) -> None:
+    """process_start_time_seconds (with the rest of prometheus_client's process metrics) on a registry
+    of its own; the global REGISTRY has it already. The counter steps read it to count the first
+    values of a process that Prometheus never saw (an app started after Prometheus)."""
+    try:
+        ProcessCollector(registry=registry)
+    except ValueError:  # already there: another Instrument on the same registry
+        pass
+
+
 class Instrument:
     """The contract's metrics for one spec. Thread-safe; bind once per process and share it."""
 
@@ -190,6 +201,8 @@ class Instrument:
         registry = REGISTRY if registry is None else registry
         if not created_series:
             disable_created_metrics()  # process-wide: the contract has no *_created series
+        if registry is not REGISTRY:
+            _process_collector(registry)
         contract = stack.contract
         self.contract = contract
         self.providers = frozenset(p.name for p in stack.providers)

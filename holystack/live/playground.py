@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -108,6 +109,22 @@ class RunningStack:
             server.stop()
 
 
+def _start_prometheus(spec_path: Path, out: Path, ports: Ports, workdir: Path, fast: bool) -> Server:
+    """Prometheus on the rendered config, its TSDB in workdir, with the spec's retention and lookback."""
+    stack = load_stack(spec_path)
+    return start_prometheus(out / PROMETHEUS_DIR / PROMETHEUS_CONFIG, ports.prometheus, workdir,
+                            FAST_RESEND_DELAY if fast else None, str(retention(stack)),
+                            [f"--query.lookback-delta={stack.lookback}"])
+
+
+def restart_prometheus(running: RunningStack, spec_path: Path, ports: Ports, workdir: Path, down_seconds: float,
+                       fast: bool = True) -> None:
+    """Stop Prometheus, leave it down for down_seconds, start it again on the same data directory."""
+    running.prometheus.stop()
+    time.sleep(down_seconds)
+    running.prometheus = _start_prometheus(spec_path, running.out, ports, workdir, fast).wait_ready()
+
+
 def start_stack(spec_path: Path, ports: Ports, workdir: Path, fast: bool = True) -> RunningStack:
     """Render spec_path into workdir/out and start the real servers on it; stop them with stop()."""
     out = workdir / "out"
@@ -116,8 +133,7 @@ def start_stack(spec_path: Path, ports: Ports, workdir: Path, fast: bool = True)
     alertmanager = start_alertmanager(out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG, ports.alertmanager, workdir)
     try:
         alertmanager.wait_ready()
-        prometheus = start_prometheus(out / PROMETHEUS_DIR / PROMETHEUS_CONFIG, ports.prometheus, workdir,
-                                      FAST_RESEND_DELAY if fast else None, str(retention(load_stack(spec_path))))
+        prometheus = _start_prometheus(spec_path, out, ports, workdir, fast)
     except BaseException:
         alertmanager.stop()
         raise

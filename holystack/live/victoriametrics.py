@@ -7,14 +7,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from ..defaults import DEFAULT_LOOKBACK
 from ..errors import UsageError
-from ..pipeline import render_to
+from ..pipeline import load_stack, render_to
 from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from ..render.layout import PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from ..render.rulers import VMALERT_DIR
@@ -83,8 +86,11 @@ def start_vmagent(scrape_config: Path, remote_write: str, port: int, workdir: Pa
 
 
 def start_vmalert(rules: Path, victoriametrics: str, alertmanager: str, port: int, workdir: Path,
-                  evaluation_interval: str) -> Server:
+                  evaluation_interval: str, lookback: str = DEFAULT_LOOKBACK) -> Server:
+    """vmalert; lookback is the spec's scrape.lookback: how far back its queries reach for a sample
+    (-datasource.queryStep, vmalert's step, which VictoriaMetrics' instant queries look back)."""
     return _start(VMALERT, [f"-rule={rules.resolve()}/*.yml", f"-datasource.url={victoriametrics}",
+                            f"-datasource.queryStep={lookback}",
                             f"-remoteWrite.url={victoriametrics}", f"-remoteWrite.flushInterval={FAST_FLUSH_INTERVAL}",
                             f"{NOTIFIER_FLAG}={alertmanager}", f"-evaluationInterval={evaluation_interval}",
                             f"-external.url=http://{LOOPBACK}:{port}"], port, workdir)
@@ -101,6 +107,19 @@ class RunningVmStack:
     vmalert: Server
     alertmanager: Server
     flushing: threading.Event = field(default_factory=threading.Event)  # set: stop flushing
+    # How to start vmagent and vmalert again (restart_scraping).
+    restart: Callable[[], tuple[Server, Server]] | None = None
+
+    def restart_scraping(self, down_seconds: float) -> None:
+        """Stop vmagent and vmalert (no scrapes, no evaluations: what a stopped Prometheus does), leave
+        them down for down_seconds, and start them again; VictoriaMetrics keeps its data."""
+        assert self.restart is not None
+        for server in (self.vmalert, self.vmagent):
+            server.stop()
+        time.sleep(down_seconds)
+        self.vmagent, self.vmalert = self.restart()
+        self.vmagent.wait_ready()
+        self.vmalert.wait_ready()
 
     def flush_often(self) -> "RunningVmStack":
         """Make new series searchable within a second (the fast clock); stops with stop()."""
@@ -137,16 +156,21 @@ def start_vm_stack(spec_path: Path, victoriametrics_port: int, alertmanager_port
         alertmanager.wait_ready()
         victoriametrics.wait_ready()
         scrape = scrape_only_config(out / PROMETHEUS_DIR / PROMETHEUS_CONFIG, workdir / SCRAPE_CONFIG)
-        vmagent = start_vmagent(scrape, f"{victoriametrics.url}/api/v1/write", free_port(), workdir)
-        started.append(vmagent)
-        vmalert = start_vmalert(out / VMALERT_DIR, victoriametrics.url, alertmanager.url, free_port(), workdir,
-                                evaluation_interval)
-        started.append(vmalert)
+        lookback = str(load_stack(spec_path).lookback)
+
+        def scraping() -> tuple[Server, Server]:
+            agent = start_vmagent(scrape, f"{victoriametrics.url}/api/v1/write", free_port(), workdir)
+            started.append(agent)
+            ruler = start_vmalert(out / VMALERT_DIR, victoriametrics.url, alertmanager.url, free_port(), workdir,
+                                  evaluation_interval, lookback)
+            started.append(ruler)
+            return agent, ruler
+        vmagent, vmalert = scraping()
         vmagent.wait_ready()
         vmalert.wait_ready()
     except BaseException:
         for server in reversed(started):
             server.stop()
         raise
-    stack = RunningVmStack(out, victoriametrics, vmagent, vmalert, alertmanager)
+    stack = RunningVmStack(out, victoriametrics, vmagent, vmalert, alertmanager, restart=scraping)
     return stack.flush_often() if fast else stack

@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from .. import contract as c
 from ..model import Duration, Stack
 from ..output import Files, to_yaml
 from .alerts import AlertFamily, families, rule_documents
@@ -88,10 +89,11 @@ def prometheus_config(stack: Stack) -> dict[str, Any]:
 
 def remote_series(stack: Stack) -> list[str]:
     """What a remote store needs for the rules, alerts and dashboards: the contract's series, every
-    recorded series, and up (TargetDown, MetricsAbsent)."""
+    recorded series, up (TargetDown, MetricsAbsent, the counter steps) and the targets' process start
+    time (the counter steps)."""
     recorded = {rule["record"] for groups in rule_files(stack).values() for group in groups
                 for rule in group["rules"] if "record" in rule}
-    return sorted(stack.contract.series_names() | recorded | {"up"})
+    return sorted(stack.contract.series_names() | recorded | {"up", c.PROCESS_START})
 
 
 def remote_write_configs(stack: Stack) -> list[dict[str, Any]]:

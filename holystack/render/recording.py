@@ -37,16 +37,46 @@ ALERT_RATIOS = ("rate_limited", "server_error", "timeout")
 DASHBOARD_RATIO = "rate_limited"
 
 
-def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
-    """The increase of each raw counter since the previous evaluation, summed by labels.
+def fresh_targets(stack: Stack) -> str:
+    """The targets whose counters a step may count from zero: those for which a series missing from the
+    previous sample Prometheus saw is really new since then. One series per target, so cheap.
 
-    The counters are read one scrape interval in the past, so that samples still being ingested at
-    an evaluation are not skipped; consecutive steps then add up to the counters' exact increase,
-    unlike a sum of extrapolated rates. A counter that went down (a restart) adds its new value; so
-    does a counter seen for the first time. One evaluation reads two samples of each raw series."""
+    - The target's last scrape before the previous step's horizon succeeded (up == 1): a series absent
+      from it was created after it, and all of its value is new.
+    - Or it runs a process that Prometheus has not seen in the lookback, started within the lookback
+      (process_start_time_seconds), while Prometheus was scraping the target (an up sample in the
+      lookback): an app that started after Prometheus, or restarted while its scrapes failed.
+
+    Prometheus just started, back after more than the lookback, or a target whose scrapes failed
+    with no new process: none of these, so a counter seen there for the first time counts nothing."""
+    lag, before = stack.slowest_scrape, Duration(stack.slowest_scrape.ms + stack.evaluation_interval.ms)
+    on, bound = f"on ({', '.join(c.TARGET_LABELS)})", stack.lookback
+    process = f"{c.PROCESS_START} offset {lag}"
+    seen = f"last_over_time({c.PROCESS_START}[{bound}] offset {before})"
+    horizon = number((before.ms + bound.ms) / 1000)
+    return (f"up offset {before} == 1\n"
+            f"or\n(\n  {process} > time() - {horizon}\n  unless {on} ({seen} == {on} {process})\n)\n"
+            f"and {on} last_over_time(up[{bound}] offset {before})")
+
+
+def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
+    """What each raw counter grew by since the previous evaluation, as Prometheus saw it, summed by labels.
+
+    The counters are read one scrape interval in the past (now), and one evaluation interval before
+    that (before), so that samples still being ingested at an evaluation are not skipped; consecutive
+    steps add up to the counters' exact increase, unlike a sum of extrapolated rates. A step is:
+    - now - before, when both were seen (before reaches back the lookback: a gap shorter than it is
+      counted once, at its true size);
+    - now, when the counter went down (a restart: it counts from zero) or is missing from before,
+      but only on a fresh target (fresh_targets): a counter Prometheus saw late counts nothing of
+      its past.
+    One evaluation reads each raw series as the rule before did (now twice, before once); the rest
+    is one series per target."""
     lag, step = stack.slowest_scrape, stack.evaluation_interval
     now, before = f"{counter} offset {lag}", f"{counter} offset {Duration(lag.ms + step.ms)}"
-    return f"sum {by(labels)} (({now} - {before}) >= 0 or {now})"
+    on = f"on ({', '.join(c.TARGET_LABELS)})"
+    fresh = "\n".join("    " + line for line in fresh_targets(stack).splitlines())
+    return f"sum {by(labels)} (\n  ({now} - {before}) >= 0\n  or\n  {now} and {on} (\n{fresh}\n  )\n)"
 
 
 def steps_window(window: Duration) -> str:

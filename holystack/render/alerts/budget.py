@@ -10,6 +10,7 @@ from ...model import PER_MILLION, Duration, LlmModel, Stack
 from ...promql import SECONDS_PER_DAY, number
 from ...series import Series
 from ..recording import month_forecast
+from . import steps
 from .family import AlertFamily
 from .promtool import RUN, SETTLE, CaseBuilder, PromtoolCase
 from .rule import AlertRule
@@ -44,7 +45,8 @@ def forecast_usd(month_to_date: float, last_24h: float, seconds_left: float) -> 
 
 
 def cases(b: CaseBuilder) -> list[PromtoolCase]:
-    """Each budget alert just above and just below its budget, decided by cached-token pricing."""
+    """Each budget alert just above and just below its budget, decided by cached-token pricing; the
+    cost steps count only what Prometheus saw, and the budget alerts stay silent on what it did not."""
     t = b.stack.thresholds
     at = budget_eval_time(b)
     # At the end of a case (that far into a 31-day month) the month so far and the trailing 24 h
@@ -58,7 +60,8 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     model = max(b.stack.models, key=lambda m: (_write_surcharge(m) > 0,
                                                m.prices.input - m.prices.effective_cached_input, m.prices.input))
     writes = ", cache writes at cache_write" if _write_surcharge(model) > 0 else ""
-    out = []
+    budgets = [budget for _, budget, _, _ in kinds if budget is not None]
+    out = steps.cost_cases(b, model, budgets, [kind for kind, _, _, _ in kinds if b.rules_of(kind)])
     for kind, budget, factor, what in kinds:
         rule = next(iter(b.rules_of(kind)), None)
         if rule is None or budget is None:
@@ -85,6 +88,13 @@ def ramp_samples(b: CaseBuilder) -> int:
     return max(1, RAMP.ms // b.interval.ms)
 
 
+def ramp_pad(b: CaseBuilder) -> int:
+    """The samples a case's token counters stay at 0 before the ramp, until the steps have read a
+    sample of them: a counter the steps first see at its first sample counts nothing of that
+    value (recording.counter_step)."""
+    return -(-(b.stack.slowest_scrape.ms + b.stack.evaluation_interval.ms) // b.interval.ms)
+
+
 def budget_eval_time(b: CaseBuilder) -> Duration:
     """When a budget case is judged: the counters' total has reached the recorded steps (one
     scrape's lag), the 24 h sum (SETTLE covers an evaluation and a slow group's), and the alert's
@@ -92,20 +102,20 @@ def budget_eval_time(b: CaseBuilder) -> Duration:
     is evaluated at that very instant; within the case's series."""
     rule_for = max((r.for_ for r in b.rules_of(DAILY_BUDGET_EXCEEDED) + b.rules_of(MONTHLY_BUDGET_FORECAST)),
                    key=lambda d: d.ms, default=Duration(0))
-    ready = ramp_samples(b) * b.interval.ms + b.stack.slowest_scrape.ms + rule_for.ms + SETTLE.ms
+    ready = (ramp_pad(b) + 1 + ramp_samples(b)) * b.interval.ms + b.stack.slowest_scrape.ms + rule_for.ms + SETTLE.ms
     minute = 60_000
     return Duration(min(RUN.ms, -(-ready // minute) * minute))
 
 
 def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
                     budget_usd: float) -> tuple[dict[str, Any], float]:
-    """Token counters that cost about target_usd over the case, reaching their total after RAMP
-    and then flat. A share of the prompt is cached: priced at full input price, the same
+    """Token counters that cost about target_usd over the case: flat at 0 for ramp_pad samples,
+    reaching their total after RAMP and then flat. A share of the prompt is cached: priced at full input price, the same
     tokens would cost 5% of budget_usd more. Where cache writes cost more than input, a share is
     written to the cache: priced at input, it would cost 4% of budget_usd less (so that neither
     mistake is hidden by the other). Returns the counters' values and their exact cost."""
     prices = model.prices
-    ramp = ramp_samples(b)
+    pad, ramp = ramp_pad(b), ramp_samples(b)
     discount = prices.input - prices.effective_cached_input
     cached = math.ceil(0.05 * budget_usd * PER_MILLION / discount / ramp) if discount > 0 else 0
     surcharge = _write_surcharge(model)
@@ -120,7 +130,8 @@ def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
     if written:
         per_sample[c.TOKEN_CACHE_WRITE] = written
     cost = prices.usd({token_type: count * ramp for token_type, count in per_sample.items()})
-    values = {tt: f"0+{per}x{ramp} {per * ramp}x{b.samples - ramp}" for tt, per in per_sample.items()}
+    values = {tt: f"0x{pad} {per}+{per}x{ramp - 1} {per * ramp}x{b.samples - pad - ramp - 1}"
+              for tt, per in per_sample.items()}
     return values, cost
 
 

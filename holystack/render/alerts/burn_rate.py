@@ -11,7 +11,9 @@ from ...model import Duration, Stack
 from ...promql import number
 from ...series import Series
 from ..slo import slo_endpoints
+from . import steps as step_cases
 from .family import AlertFamily
+from .ratios import SUCCESS_RATIO_LOW
 from .promtool import CaseBuilder, PromtoolCase
 from .rule import AlertRule
 
@@ -19,6 +21,8 @@ ERROR_BUDGET_BURN = "ErrorBudgetBurn"
 LONG_WINDOW, SHORT_WINDOW = "long_window", "short_window"
 # When the generated fast-burn case checks that every pair pages.
 PAGE_WITHIN = Duration(10 * 60_000)
+# The objective the call-step cases assume on a spec without SLOs (their failures are half its budget).
+STEPS_OBJECTIVE = 0.99
 
 
 def pair_rules(stack: Stack, kind: str, burn_rate: Callable[[str], str], calls: Callable[[str], str]) -> list[AlertRule]:
@@ -80,15 +84,20 @@ def scenarios(b: CaseBuilder, rules: list[AlertRule], budget: float) -> list[Sce
 
 
 def cases(b: CaseBuilder) -> list[PromtoolCase]:
-    """Each scenario on the first endpoint with an availability, from its logical-call counters."""
+    """Each scenario on the first endpoint with an availability, from its logical-call counters. The
+    call steps count only what Prometheus saw, and neither this alert nor SuccessRatioLow fires on
+    what it did not."""
     rules = b.rules_of(ERROR_BUDGET_BURN)
     endpoints = slo_endpoints(b.stack)
+    silent = [ERROR_BUDGET_BURN, SUCCESS_RATIO_LOW] if rules else [SUCCESS_RATIO_LOW]
+    path, objective = endpoints[0] if endpoints else (b.stack.endpoints[0].path, STEPS_OBJECTIVE)
+    # Failures at half the error budget and half what SuccessRatioLow allows: below every threshold.
+    success = max(level for _, level in b.stack.thresholds.success_ratio.levels)
+    out = step_cases.calls_cases(b, path, min(1 - objective, 1 - success) / 2, silent)
     if not rules or not endpoints:
-        return []
-    path, objective = endpoints[0]
+        return out
     budget = 1 - objective
     call = {**b.call, c.ENDPOINT: path}
-    out = []
     for one in scenarios(b, rules, budget):
         failed = one.per_sample * one.share
         out.append(b.case(f"ErrorBudgetBurn on {path}: {one.name} (error ratio {one.share:.4g}, budget {budget:.4g})",

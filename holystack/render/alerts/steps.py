@@ -1,0 +1,250 @@
+"""Generated promtool cases of the recorded counter steps (recording.counter_step): what Prometheus
+did not see counts nothing, whatever the step family (calls, failed calls, cost).
+
+Each scenario is a timeline of one target: its counters, its `up` and its process start time,
+sample by sample. `counted` is what the steps add up to, evaluation by evaluation: the increase
+between the samples they read when both were seen within the lookback, and a counter's whole value
+only on a fresh target (a process Prometheus had not seen, or a series new since a good scrape).
+The families' cases compare the recorded steps with it, check that no sum exceeds what the counter
+grew by during the case (its history never counts), and show that their alerts stay silent."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ... import contract as c
+from ...model import Duration, LlmModel
+from ...promql import number
+from ...series import Series as RecordedSeries
+from .promtool import RUN, CaseBuilder, PromtoolCase, Series, series_text
+
+STALE = "stale"
+# A value per sample: a number, None (no sample: Prometheus was not running) or STALE (a failed scrape
+# marks the target's series stale: this sample of the counter is a staleness marker, `up` is 0).
+Sample = float | str | None
+# The scrape gap of the generated cases, unless the lookback is within a minute of it.
+GAP = Duration(10 * 60_000)
+DAY_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One target over a case: up, its process start time, and a multiplier per sample for its counters
+    (each counter is its per-sample rate times this), so every family draws its counters from it."""
+
+    name: str
+    up: tuple[Sample, ...]
+    process_start: tuple[Sample, ...]
+    level: tuple[Sample, ...]  # the counters' value in units of one sample's increase
+
+
+def _encode(values: Sequence[Sample], scale: float = 1.0) -> str:
+    """promtool notation, run-length: 'a+dxn' for arithmetic runs, '_xn' for missing samples."""
+    out: list[str] = []
+    i = 0
+    while i < len(values):
+        v = values[i]
+        if v is None or v == STALE:
+            j = i
+            while j + 1 < len(values) and values[j + 1] == v:
+                j += 1
+            out.extend([f"_x{j - i + 1}"] if v is None else [STALE] * (j - i + 1))
+            i = j + 1
+            continue
+        j = i + 1
+        delta = None
+        while j < len(values) and isinstance(values[j], (int, float)) and not isinstance(values[j], str):
+            d = float(values[j]) - float(values[j - 1])  # type: ignore[arg-type]
+            if delta is None:
+                delta = d
+            elif d != delta:
+                break
+            j += 1
+        count = j - i - 1
+        base = number(float(v) * scale)
+        out.append(f"{base}+{number((delta or 0) * scale)}x{count}" if count else base)
+        i = j
+    return " ".join(out)
+
+
+def _at(values: Sequence[Sample], interval_ms: int, at_ms: int, lookback_ms: int) -> float | None:
+    """An instant selector at at_ms: the latest sample within the lookback (both ends included, as in
+    Prometheus 2), or nothing when there is none or it is a staleness marker."""
+    if at_ms < 0:
+        return None
+    for i in range(min(at_ms // interval_ms, len(values) - 1), -1, -1):
+        if i * interval_ms < at_ms - lookback_ms:
+            return None
+        if values[i] is not None:
+            value = values[i]
+            return None if value == STALE else float(value)  # type: ignore[arg-type]
+    return None
+
+
+def _last_over(values: Sequence[Sample], interval_ms: int, at_ms: int, range_ms: int) -> float | None:
+    """last_over_time(x[range] offset ...) at at_ms: the latest real sample in the range (markers skipped)."""
+    for i in range(min(at_ms // interval_ms, len(values) - 1), -1, -1):
+        if i * interval_ms < at_ms - range_ms:
+            return None
+        if isinstance(values[i], (int, float)):
+            return float(values[i])  # type: ignore[arg-type]
+    return None
+
+
+def counted(b: CaseBuilder, values: Sequence[Sample], timeline: Timeline) -> float:
+    """The sum of the steps recording.counter_step records over the case, evaluation by evaluation: the
+    maths the generated cases expect, next to the rule they mirror (see fresh_targets)."""
+    step, lag, lookback, dt = (b.stack.evaluation_interval.ms, b.stack.slowest_scrape.ms, b.stack.lookback.ms,
+                               b.interval.ms)
+    total = 0.0
+    for t in range(0, RUN.ms + 1, step):
+        now_at, before_at = t - lag, t - lag - step
+        now, before = _at(values, dt, now_at, lookback), _at(values, dt, before_at, lookback)
+        if now is None:
+            continue
+        if before is not None and now >= before:
+            total += now - before
+            continue
+        process = _at(timeline.process_start, dt, now_at, lookback)
+        seen = _last_over(timeline.process_start, dt, before_at, lookback)
+        scraped = _last_over(timeline.up, dt, before_at, lookback) is not None
+        new_process = (process is not None and process * 1000 > before_at - lookback and process != seen
+                       and scraped)
+        if _at(timeline.up, dt, before_at, lookback) == 1 or new_process:
+            total += now
+    return total
+
+
+def timelines(b: CaseBuilder) -> list[Timeline]:
+    """The scenarios: a day of history seen late, a 10-minute stop of Prometheus, 10 minutes of failed
+    scrapes, an app restart (a counter reset), and an app that starts after Prometheus."""
+    n, per_minute = b.samples, 60_000 // b.interval.ms
+    lookback = b.stack.lookback
+    gap_ms = GAP.ms if abs(GAP.ms - lookback.ms) > 60_000 else GAP.ms + 2 * 60_000
+    gap = gap_ms // b.interval.ms - 1  # samples missing between the last before and the first after
+    start = 20 * per_minute  # where the gaps begin
+    day = float(DAY_SECONDS // b.interval.seconds)  # a day of history: one increase per sample, all day
+    ones: tuple[Sample, ...] = (1,) * (n + 1)
+    old: tuple[Sample, ...] = (-DAY_SECONDS,) * (n + 1)
+    ramp = tuple(float(i) for i in range(n + 1))
+    out = [Timeline("a counter first seen with a day of history", ones, old, tuple(day + i for i in ramp))]
+    stopped = tuple(None if start < i <= start + gap else v for i, v in enumerate(ramp))
+    out.append(Timeline(f"Prometheus stopped for {Duration(gap_ms)}",
+                        tuple(None if v is None else 1 for v in stopped),
+                        tuple(None if v is None else -DAY_SECONDS for v in stopped), stopped))
+    failed = tuple(STALE if start < i <= start + gap else v for i, v in enumerate(ramp))
+    out.append(Timeline(f"scrapes failing for {Duration(gap_ms)}", tuple(0 if v == STALE else 1 for v in failed),
+                        tuple(None if v == STALE else -DAY_SECONDS for v in failed), failed))
+    restart = start  # the app restarts between samples restart-1 and restart, and serves 1 sample's calls
+    out.append(Timeline("the app restarts (its counters reset)", ones,
+                        tuple(-DAY_SECONDS if i < restart else (restart - 0.5) * b.interval.seconds
+                              for i in range(n + 1)),
+                        tuple(ramp[i] if i < restart else float(i - restart + 1) for i in range(n + 1))))
+    late = start  # up 0 before; the app starts half a sample before its first scrape
+    out.append(Timeline("the app starts after Prometheus", tuple(0 if i < late else 1 for i in range(n + 1)),
+                        tuple(None if i < late else (late - 0.5) * b.interval.seconds for i in range(n + 1)),
+                        tuple(None if i < late else float(i - late + 1) for i in range(n + 1))))
+    return out
+
+
+def target_series(b: CaseBuilder, timeline: Timeline) -> list[Series]:
+    return [(series_text("up", b.target), _encode(timeline.up)),
+            (series_text(c.PROCESS_START, b.target), _encode(timeline.process_start))]
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One counter of a case, drawn from the timeline: per_sample times its level, plus past (what it
+    had counted before the case, only on a timeline with history)."""
+
+    series: Series
+    seen: float  # what the steps count: what Prometheus saw it grow by, at the steps' samples
+    grew: float  # what it grew by during the case, its history excluded
+
+
+def counter(b: CaseBuilder, name: str, labels: dict[str, str], timeline: Timeline, per_sample: float,
+            past: float = 0.0) -> Counter:
+    values: list[Sample] = [v if not isinstance(v, (int, float)) else per_sample * v + past for v in timeline.level]
+    real = [float(v) for v in values if isinstance(v, (int, float))]
+    # What it really grew by in the case, its history excluded (a reset adds its new value): no step sum
+    # may exceed it, whatever the maths of counted.
+    grew = sum(later - earlier if later >= earlier else later for earlier, later in zip(real, real[1:]))
+    grew += 0.0 if past else real[0]
+    return Counter((series_text(name, {**labels, **b.target}), _encode(values)), counted(b, values, timeline), grew)
+
+
+def about(expr: str, value: float) -> str:
+    """1 when expr is value (to float rounding of the sums), per label set."""
+    return f"abs({expr} - {number(value)}) <= bool {number(1e-9 * abs(value) + 1e-9)}"
+
+
+def step_sum(record: str) -> str:
+    """Every step recorded in the case."""
+    return f"sum_over_time({record}[{RUN}])"
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    return series_text("", labels)
+
+
+def _silent(b: CaseBuilder, kinds: Sequence[str]) -> list[dict[str, object]]:
+    return [b.alert_test(str(RUN), kind, []) for kind in kinds]
+
+
+def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) -> list[PromtoolCase]:
+    """The logical-call steps of one endpoint (calls and failed calls) in every scenario. The day of
+    history was all failures, which would burn the budget if it were counted; afterwards at most share
+    of the calls fail (below every threshold). The alerts named in silent stay silent."""
+    s = RecordedSeries(b.stack)
+    per_sample = float(math.ceil(1 / share))  # calls per sample, one of which fails: integers, exact sums
+    day = per_sample * DAY_SECONDS / b.interval.seconds
+    labels = {c.ENDPOINT: path, c.MODEL: b.call[c.MODEL]}
+    out = []
+    for timeline in timelines(b):
+        history = timeline.level[0] is not None and timeline.level[0] > 0
+        ok = counter(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "200"}, timeline, per_sample - 1)
+        failed = counter(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "503"}, timeline, 1.0,
+                         day if history else 0.0)
+        where = labels_text({c.ENDPOINT: path})
+        checks = [{"expr": about(step_sum(s.endpoint_calls_step), ok.seen + failed.seen), "eval_time": str(RUN),
+                   "exp_samples": [{"labels": where, "value": 1}]},
+                  {"expr": about(step_sum(s.endpoint_failed_calls_step), failed.seen), "eval_time": str(RUN),
+                   "exp_samples": [{"labels": where, "value": 1}]},
+                  {"expr": f"{step_sum(s.endpoint_calls_step)} <= bool {number(ok.grew + failed.grew)}",
+                   "eval_time": str(RUN), "exp_samples": [{"labels": where, "value": 1}]}]
+        out.append(PromtoolCase(f"Call steps on {path}: {timeline.name} counts only what Prometheus saw "
+                                f"({number(ok.seen + failed.seen)} calls, {number(failed.seen)} failed)",
+                                [ok.series, failed.series, *target_series(b, timeline)],
+                                _silent(b, silent), checks))
+    return out
+
+
+def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent: Sequence[str]) -> list[PromtoolCase]:
+    """The cost steps (summed into the month to date) in every scenario. The day of history cost twice
+    the larger budget (where a float64 still counts its tokens exactly), which would fire the budget
+    alerts if it were counted; the case's own spend stays far below them."""
+    s, prices = RecordedSeries(b.stack), model.prices.usd_per_token()
+    token_type = max((c.TOKEN_PROMPT, c.TOKEN_COMPLETION), key=lambda tt: prices[tt])
+    price = prices[token_type]
+    if price <= 0:
+        return []
+    # The case's own spend: a tenth of the budget's hourly share (a forecast reads 32 days at this pace).
+    hourly = min(budgets, default=320.0) / 32 / 10
+    per_sample = float(max(0, math.floor(hourly / price / b.samples)))
+    past = float(min(math.ceil(2 * max(budgets, default=1.0) / price), 2 ** 50))
+    out = []
+    for timeline in timelines(b):
+        history = timeline.level[0] is not None and timeline.level[0] > 0
+        tokens = counter(b, b.contract.tokens.name, {c.PROVIDER: b.call[c.PROVIDER], c.MODEL: model.name,
+                                                     c.TOKEN_TYPE: token_type}, timeline, per_sample,
+                         past if history else 0.0)
+        cost = tokens.seen * price
+        checks = [{"expr": about(expr, cost), "eval_time": str(RUN), "exp_samples": [{"labels": "{}", "value": 1}]}
+                  for expr in (f"sum({s.cost_month_to_date})",)]
+        checks.append({"expr": f"sum({s.cost_month_to_date}) <= bool {number(tokens.grew * price * (1 + 1e-9))}",
+                       "eval_time": str(RUN), "exp_samples": [{"labels": "{}", "value": 1}]})
+        out.append(PromtoolCase(f"Cost steps of {model.name}: {timeline.name} counts only what Prometheus saw "
+                                f"(${cost:.6g})", [tokens.series, *target_series(b, timeline)],
+                                _silent(b, silent), checks))
+    return out

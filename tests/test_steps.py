@@ -1,0 +1,83 @@
+"""The generated counter-step cases can fail: on the rule holystack had before (a counter first seen
+counts its whole value) the scenarios of what Prometheus did not see fail, and the budget and burn
+alerts fire on them; without the process start time, an app that starts after Prometheus loses
+the calls it served before its first scrape."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from holystack import render_to
+from holystack.model import Duration, Stack
+from holystack.promql import by
+from holystack.render import prometheus, recording
+
+from .conftest import EXAMPLE
+
+
+def whole_counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
+    """The step before issue 22: a counter missing from the previous sample adds its whole value."""
+    lag, step = stack.slowest_scrape, stack.evaluation_interval
+    now, before = f"{counter} offset {lag}", f"{counter} offset {Duration(lag.ms + step.ms)}"
+    return f"sum {by(labels)} (({now} - {before}) >= 0 or {now})"
+
+
+def up_only(stack: Stack) -> str:
+    """Fresh targets without the process start time: only a series new since a good scrape."""
+    return f"up offset {Duration(stack.slowest_scrape.ms + stack.evaluation_interval.ms)} == 1"
+
+
+def failed_step_cases(promtool: str, out: Path) -> dict[str, str]:
+    """Render the reference spec into out and run promtool on each step case alone: the failed cases'
+    names, with promtool's report of each."""
+    prometheus._rule_files.cache_clear()  # rendered once per stack: the patched rule must render anew
+    render_to(EXAMPLE, out)
+    prometheus._rule_files.cache_clear()
+    tests_dir = out / "prometheus" / "tests"
+    cases = []  # (the family's test file, one step case of it): each family's file names its own rule files
+    for test_file in sorted(tests_dir.glob("*.test.yml")):
+        document = yaml.safe_load(test_file.read_text("utf-8"))
+        cases += [(document, t) for t in document["tests"] if " steps " in t["name"]]
+    assert len(cases) == 10  # five scenarios, for the calls and for the cost
+    files = []
+    for index, (document, case) in enumerate(cases):
+        path = tests_dir / f"step-{index}.test.yml"
+        path.write_text(yaml.safe_dump({**document, "tests": [case]}, sort_keys=False), "utf-8")
+        files.append((path, case["name"]))
+    report = subprocess.run([promtool, "test", "rules", *(str(p) for p, _ in files)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True).stdout
+    failed = {}
+    for path, name in files:
+        part = report.split(f"Unit Testing:  {path}")[1].split("Unit Testing:")[0]
+        if "FAILED" in part:
+            failed[name] = part
+    return failed
+
+
+def test_step_cases_pass_on_the_rendered_rules(promtool: str, tmp_path: Path) -> None:
+    assert failed_step_cases(promtool, tmp_path / "out") == {}
+
+
+def test_step_cases_fail_on_the_whole_counter_step(promtool: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "counter_step", whole_counter_step)
+    failed = failed_step_cases(promtool, tmp_path / "out")
+    for family in ("Call", "Cost"):
+        for scenario in ("a day of history", "Prometheus stopped for 10m", "scrapes failing for 10m"):
+            assert any(name.startswith(family) and scenario in name for name in failed), (family, scenario, failed)
+    # and the alerts fire on the history Prometheus never saw
+    report = "".join(failed.values())
+    for alert in ("ErrorBudgetBurn", "DailyBudgetExceeded", "MonthlyBudgetForecast"):
+        assert f"alertname: HolySheep{alert}" in report, alert
+
+
+def test_step_cases_fail_without_the_process_start_time(promtool: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "fresh_targets", up_only)
+    failed = failed_step_cases(promtool, tmp_path / "out")
+    assert sorted(name.split(":")[0] for name in failed) == ["Call steps on /chat/completions",
+                                                             "Cost steps of deepseek-v3.2"]
+    assert all("the app starts after Prometheus" in name for name in failed), failed
