@@ -52,10 +52,13 @@ def fresh_targets(stack: Stack) -> str:
     lag, before = stack.slowest_scrape, Duration(stack.slowest_scrape.ms + stack.evaluation_interval.ms)
     on, bound = f"on ({', '.join(c.TARGET_LABELS)})", stack.lookback
     process = f"{c.PROCESS_START} offset {lag}"
-    seen = f"last_over_time({c.PROCESS_START}[{bound}] offset {before})"
+    # Both sides of == one series per target, whatever else the target's series carry: a target
+    # whose labels changed within the lookback has two (many-to-one matching would fail the rule).
+    targets = by(c.TARGET_LABELS)
+    seen = f"max {targets} (last_over_time({c.PROCESS_START}[{bound}] offset {before}))"
     horizon = number((before.ms + bound.ms) / 1000)
     return (f"up offset {before} == 1\n"
-            f"or\n(\n  {process} > time() - {horizon}\n  unless {on} ({seen} == {on} {process})\n)\n"
+            f"or\n(\n  {process} > time() - {horizon}\n  unless {on} ({seen} == {on} max {targets} ({process}))\n)\n"
             f"and {on} last_over_time(up[{bound}] offset {before})")
 
 
