@@ -102,7 +102,8 @@ def test_grafana_provisioning_escapes_dollar(tmp_path: Path) -> None:
     (providers,) = [d for p, d in provisioning.items() if "/dashboards/" in p]
     assert datasources["datasources"][0]["name"] == "Prom $$HOME $${USER}"
     assert providers["providers"][0]["folder"] == "Team $$A"
-    # What Grafana reads after its expansion ($$ -> $) is the spec's name, which the dashboards use as is.
+    # What Grafana reads after its expansion ($$ -> $) is the spec's name; the dashboards bind the data
+    # source by its provisioned uid, so the name (and its dollars) never reaches them.
     assert re.sub(r"\$\$", "$", datasources["datasources"][0]["name"]) == "Prom $HOME ${USER}"
     dashboard = next(t for p, t in files.items() if p.endswith(".json"))
-    assert '"Prom $HOME ${USER}"' in dashboard
+    assert f'"value": "{datasources["datasources"][0]["uid"]}"' in dashboard and "$HOME" not in dashboard

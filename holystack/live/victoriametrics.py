@@ -20,6 +20,7 @@ from ..errors import UsageError
 from ..pipeline import load_stack, render_to
 from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from ..render.layout import PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from ..render.prometheus import retention
 from ..render.rulers import VMALERT_DIR
 from .loopback import LOOPBACK
 from .servers import Server, free_port, start_alertmanager
@@ -151,12 +152,14 @@ def start_vm_stack(spec_path: Path, victoriametrics_port: int, alertmanager_port
     try:
         alertmanager = start_alertmanager(out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG, alertmanager_port, workdir)
         started.append(alertmanager)
-        victoriametrics = start_victoriametrics(victoriametrics_port, workdir, fast)
+        # The retention the stack needs (one month of 31 days, VictoriaMetrics' default, is a day short).
+        stack = load_stack(spec_path)
+        victoriametrics = start_victoriametrics(victoriametrics_port, workdir, fast, str(retention(stack)))
         started.append(victoriametrics)
         alertmanager.wait_ready()
         victoriametrics.wait_ready()
         scrape = scrape_only_config(out / PROMETHEUS_DIR / PROMETHEUS_CONFIG, workdir / SCRAPE_CONFIG)
-        lookback = str(load_stack(spec_path).lookback)
+        lookback = str(stack.lookback)
 
         def scraping() -> tuple[Server, Server]:
             agent = start_vmagent(scrape, f"{victoriametrics.url}/api/v1/write", free_port(), workdir)

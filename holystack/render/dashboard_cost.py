@@ -70,12 +70,17 @@ def cost_dashboard(stack: Stack) -> g.Dashboard:
         timeseries(t("cache_savings"), "currencyUSD",
                    [target(f"-{_priced(q.token_rate(c.TOKEN_CACHED_PROMPT), s.token_price)}", "A", "{{model}}")],
                    layout.place(8, 8)),
-        # The cache_write price is cache_write - input, the cache_write_1h price what a 1-hour write
-        # costs above a 5-minute one: together, what writing the cache cost above plain input.
-        timeseries(t("cache_write_cost"), "currencyUSD",
-                   [target(_priced(q.token_rate(token_type), s.token_price), ref, legend)
-                    for ref, token_type, legend in (("A", c.TOKEN_CACHE_WRITE, "{{model}}"),
-                                                    ("B", c.TOKEN_CACHE_WRITE_1H, "{{model}} 1h"))],
-                   layout.place(8, 8)),
     ]
+    # The cache_write price is cache_write - input, the cache_write_1h price what a 1-hour write
+    # costs above a 5-minute one: together, what writing the cache cost above plain input. Only
+    # where a model prices them so: elsewhere the panel would always read 0 (or no data).
+    writes = [(ref, token_type, legend) for ref, token_type, legend, priced in (
+        ("A", c.TOKEN_CACHE_WRITE, "{{model}}",
+         any(m.prices.effective_cache_write != m.prices.input for m in stack.models)),
+        ("B", c.TOKEN_CACHE_WRITE_1H, "{{model}} 1h",
+         any(m.prices.effective_cache_write_1h != m.prices.effective_cache_write for m in stack.models))) if priced]
+    if writes:
+        panels.append(timeseries(t("cache_write_cost"), "currencyUSD",
+                                 [target(_priced(q.token_rate(token_type), s.token_price), ref, legend)
+                                  for ref, token_type, legend in writes], layout.place(8, 8)))
     return dashboard(stack, COST_DASHBOARD, "cost_title", panels)
