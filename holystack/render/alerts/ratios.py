@@ -119,10 +119,16 @@ def _keep_firing_cases(b: CaseBuilder, kind: str, ratio: RatioKind, levels: list
     per_status, value = _split(ratio, share, total)
     stop = Duration(b.stack.rate_window.ms + b.longest_for(kind).ms + SETTLE.ms)  # firing by then
     gone = stop.ms + b.stack.rate_window.ms + b.interval.ms  # the last call has left the window
-    steps, rest = stop.ms // b.interval.ms, (gone + keep.ms + SETTLE.ms) // b.interval.ms
+    # The condition is first false at the first evaluation past gone, or one later where the alert
+    # reads the recorded ratio of the previous evaluation; it resolves at the first evaluation
+    # keep_firing_for after that. With evaluations slower than the series (1m against 6s), that is
+    # up to two evaluation intervals past gone + keep_firing_for.
+    evaluation = b.stack.evaluation_interval.ms
+    still = Duration(gone + keep.ms - 2 * b.interval.ms)
+    after = Duration(gone + keep.ms + 2 * b.interval.ms + 2 * evaluation)
+    steps, rest = stop.ms // b.interval.ms, (after.ms + SETTLE.ms - stop.ms) // b.interval.ms
     calls = [(series, f"0+{count}x{steps} {count * steps}x{rest}")
              for (series, _), count in zip(_counters(b, ratio, per_status), per_status.values())]
-    still, after = Duration(gone + keep.ms - 2 * b.interval.ms), Duration(gone + keep.ms + 2 * b.interval.ms)
     case = PromtoolCase(f"{kind} keeps firing for {keep} after the calls stop, then resolves", calls)
     # While it keeps firing, the alert holds the value of its last evaluation: the share itself.
     case.alert_tests.append(b.alert_test(str(still), kind, [b.expected(r, _labels(b, ratio), value) for r in rules]))
