@@ -12,6 +12,7 @@ from .contract import (TOKEN_CACHE_WRITE, TOKEN_CACHE_WRITE_1H, TOKEN_CACHED_PRO
                        Contract)
 from .durations import format_ms, parse_ms
 from .promql import quote
+from .sources import DEFAULT_SOURCE, Source, make_source
 
 
 @dataclass(frozen=True)
@@ -485,6 +486,7 @@ class Stack:
     alert_prefix: str
     language: str
     contract: Contract
+    source: Source
     latency_buckets: tuple[float, ...]
     rate_window: Duration
     scrape_interval: Duration
@@ -614,6 +616,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
         alert_prefix=data["alert_prefix"],
         language=data.get("language", defaults.DEFAULT_LANGUAGE),
         contract=Contract(metrics["prefix"]),
+        source=make_source(metrics.get("source", DEFAULT_SOURCE), Contract(metrics["prefix"])),
         latency_buckets=tuple(float(b) for b in metrics.get("latency_buckets", defaults.DEFAULT_LATENCY_BUCKETS)),
         rate_window=rate_window,
         scrape_interval=scrape_interval,

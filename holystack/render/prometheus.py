@@ -91,7 +91,7 @@ def remote_series(stack: Stack) -> list[str]:
     recorded series, and up (TargetDown, MetricsAbsent)."""
     recorded = {rule["record"] for groups in rule_files(stack).values() for group in groups
                 for rule in group["rules"] if "record" in rule}
-    return sorted(stack.contract.series_names() | recorded | {"up"})
+    return sorted(stack.source.series_names() | recorded | {"up"})
 
 
 def remote_write_configs(stack: Stack) -> list[dict[str, Any]]:

@@ -1,0 +1,37 @@
+"""The holystack source: the contract exactly as holystack.instrument emits it. Every read is the
+contract's own series, so a spec without metrics.source renders what it always rendered."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..promql import matcher, selector
+from .base import CAPABILITIES, Match, Source
+
+if TYPE_CHECKING:
+    from ..model import Stack
+
+
+def _selector(name: str, matches: tuple[Match, ...]) -> str:
+    return selector(name, *(matcher(label, value, op) for label, value, op in matches))
+
+
+class Holystack(Source):
+    name = "holystack"
+    capabilities = frozenset(CAPABILITIES)
+
+    def per_second(self, series: str, window: str, *matches: Match) -> str:
+        return f"rate({_selector(series, matches)}[{window}])"
+
+    def step(self, stack: Stack, series: str, labels: tuple[str, ...], *matches: Match) -> str:
+        from ..render.recording import counter_step  # the one step expression
+
+        return counter_step(stack, _selector(series, matches), labels)
+
+    def gauge(self, series: str) -> str:
+        return series
+
+    def presence(self) -> str:
+        return self.contract.requests.name
+
+    def series_names(self) -> frozenset[str]:
+        return self.contract.series_names()
