@@ -5,6 +5,7 @@ from ... import contract as c
 from ...model import Stack
 from ...promql import alternation, matcher, number, selector
 from ...series import LATENCY_LABELS, P95, QUANTILE, Series
+from ...sources.base import ATTEMPTS
 from .family import AlertFamily
 from .promtool import CaseBuilder, PromtoolCase
 from .rule import AlertRule, seconds_text
@@ -77,4 +78,4 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     return out
 
 
-FAMILY = AlertFamily("latency", (LATENCY_P95_HIGH,), rules, cases)
+FAMILY = AlertFamily("latency", (LATENCY_P95_HIGH,), rules, cases, requires={LATENCY_P95_HIGH: frozenset({ATTEMPTS})})
