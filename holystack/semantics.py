@@ -20,6 +20,7 @@ from .defaults import DEFAULT_SELECTOR_LABEL
 from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret
 from .secrets import secret_problems
 from .shapes import indexed, section
+from .sources import DEFAULT_SOURCE, GENERAL_OPTIONS, SOURCES
 
 Finding = tuple[SpecPath, str]
 ModelCheck = Callable[[Stack], Iterator[Finding]]
@@ -188,6 +189,12 @@ def _latency_slo_thresholds(stack: Stack) -> Iterator[Finding]:
         below = [b for b in buckets if b < seconds]
         above = [b for b in buckets if b > seconds]
         nearest = " or ".join(str(Duration(round(b * 1000))) for b in (below[-1:] + above[:1]))
+        if stack.source.fixed_buckets is not None:
+            bounds = ", ".join(f"{b:g}" for b in buckets)
+            yield ("endpoints", index, "latency_slo", "threshold"), (
+                f"{slo.threshold} is not a bucket of metrics.source {stack.source.name}, whose latency buckets are "
+                f"fixed ({bounds} seconds); a latency SLO counts the calls of one bucket. Use {nearest}")
+            continue
         yield ("endpoints", index, "latency_slo", "threshold"), (
             f"{slo.threshold} is not one of metrics.latency_buckets; a latency SLO counts the calls of one bucket. "
             f"Use {nearest}, or add {seconds:g} to metrics.latency_buckets")
@@ -438,6 +445,23 @@ def raw_problems(data: dict[str, Any]) -> list[Finding]:
     return [finding for check in RAW_CHECKS for finding in check(data)]
 
 
+def _source_options(data: dict[str, Any]) -> Iterator[Finding]:
+    """A metrics field that the spec's source does not read (an unknown source is the schema's)."""
+    metrics = section(data, "metrics")
+    name = metrics.get("source", DEFAULT_SOURCE)
+    if not isinstance(name, str) or name not in SOURCES:
+        return
+    source = SOURCES[name]
+    for key in sorted(set(metrics) - GENERAL_OPTIONS - source.options):
+        if not isinstance(key, str):
+            continue
+        fixed = (f": its latency buckets are fixed ({', '.join(f'{b:g}' for b in source.fixed_buckets)} seconds)"
+                 if key == "latency_buckets" and source.fixed_buckets is not None else "")
+        readers = sorted(n for n, cls in SOURCES.items() if key in cls.options)
+        yield ("metrics", key), (f"metrics.source {name} does not read {key}{fixed}; remove it"
+                                 + (f" ({', '.join(readers)} {'reads' if len(readers) == 1 else 'read'} it)" if readers else ""))
+
+
 def _routes(data: dict[str, Any]) -> Iterator[Finding]:
     alerting = section(data, "alerting")
     group_by = alerting.get("group_by")
@@ -467,4 +491,5 @@ def _kubernetes_selectors(data: dict[str, Any]) -> Iterator[Finding]:
 
 
 # The regexes themselves are checked with RE2, as Alertmanager (Go) reads them, in hygiene.py.
-RAW_CHECKS: tuple[RawCheck, ...] = (secret_problems, hygiene_problems, _routes, _kubernetes_selectors)
+RAW_CHECKS: tuple[RawCheck, ...] = (secret_problems, hygiene_problems, _routes, _kubernetes_selectors,
+                                    _source_options)

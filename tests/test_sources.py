@@ -4,13 +4,17 @@ A test-only source (the holystack reads, fewer capabilities) shows the seam: reg
 registry alone, it renders, validates --strict with real promtool, and names each alert it lacks."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from holystack import load_stack
+from typer.testing import CliRunner
+
+from holystack import SpecError, load_stack
+from holystack.cli import app
 from holystack.render.alerts import alert_rules, families, unavailable_alerts
 from holystack.sources import SOURCES, source_names
 from holystack.sources.base import BREAKER_STATE, CAPABILITIES, CACHED_TOKENS, FALLBACKS, RATE_LIMIT_GAUGES, RETRIES
@@ -31,16 +35,25 @@ class Partial(Holystack):
     lacking = {FALLBACKS: "partial has no fallback counter"}
 
 
+class Fixed(Partial):
+    """A source whose histograms have fixed buckets, and that reads no metrics option."""
+
+    name = "fixed"
+    options = frozenset()
+    fixed_buckets = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
 @pytest.fixture
 def partial() -> Iterator[None]:
-    SOURCES[Partial.name] = Partial
+    SOURCES[Partial.name], SOURCES[Fixed.name] = Partial, Fixed
     yield
-    del SOURCES[Partial.name]
+    del SOURCES[Partial.name], SOURCES[Fixed.name]
 
 
-def _spec(tmp_path: Path, source: str) -> Path:
+def _spec(tmp_path: Path, source: str, edit: Callable[[dict[str, Any]], None] = lambda data: None) -> Path:
     data = yaml.safe_load(EXAMPLE.read_text("utf-8"))
     data["metrics"]["source"] = source
+    edit(data)
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
     return path
@@ -93,3 +106,31 @@ def test_partial_source_validates_strict_and_lists_unavailable_alerts(partial: N
     assert "HolySheepRetryRatioHigh: partial reports no retries" in row.findings
     for rule_file in (out / "prometheus" / "rules").glob("*.yml"):
         assert "FallbackActive" not in rule_file.read_text("utf-8")
+
+
+def _no_buckets(data: dict[str, Any]) -> None:
+    del data["metrics"]["latency_buckets"]
+
+
+def test_fixed_buckets_are_the_sources(partial: None, tmp_path: Path) -> None:
+    assert load_stack(_spec(tmp_path, "fixed", _no_buckets)).latency_buckets == Fixed.fixed_buckets
+
+
+def test_an_option_of_another_source_is_refused_in_one_line(partial: None, tmp_path: Path) -> None:
+    spec, out = _spec(tmp_path, "fixed"), tmp_path / "out"
+    result = CliRunner().invoke(app, ["render", str(spec), "-o", str(out)])
+    assert result.exit_code == 2 and not out.exists() and "Traceback" not in result.output
+    assert ("metrics.latency_buckets: metrics.source fixed does not read latency_buckets: its latency buckets are "
+            "fixed (0.1, 0.5, 1, 2.5, 5, 10, 30, 60 seconds); remove it (holystack, partial read it)") in result.output
+
+
+def test_a_latency_threshold_off_the_sources_buckets_names_them(partial: None, tmp_path: Path) -> None:
+    def edit(data: dict[str, Any]) -> None:
+        _no_buckets(data)
+        data["endpoints"][0]["latency_slo"]["threshold"] = "7s"
+
+    with pytest.raises(SpecError) as caught:
+        load_stack(_spec(tmp_path, "fixed", edit))
+    assert ("endpoints[0].latency_slo.threshold: 7s is not a bucket of metrics.source fixed, whose latency buckets "
+            "are fixed (0.1, 0.5, 1, 2.5, 5, 10, 30, 60 seconds); a latency SLO counts the calls of one bucket. "
+            "Use 5s or 10s") in str(caught.value)

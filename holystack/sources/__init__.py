@@ -3,10 +3,10 @@ subclass with its capabilities and reads, and its tests) and list its class in S
 from __future__ import annotations
 
 from ..contract import Contract
-from .base import CAPABILITIES, Match, Source
+from .base import CAPABILITIES, GENERAL_OPTIONS, Match, Source
 from .native import Holystack
 
-__all__ = ["CAPABILITIES", "DEFAULT_SOURCE", "SOURCES", "Match", "Source", "make_source", "source_names"]
+__all__ = ["CAPABILITIES", "DEFAULT_SOURCE", "GENERAL_OPTIONS", "SOURCES", "Match", "Source", "make_source", "source_names"]
 
 SOURCE_CLASSES: tuple[type[Source], ...] = (Holystack,)
 SOURCES: dict[str, type[Source]] = {cls.name: cls for cls in SOURCE_CLASSES}

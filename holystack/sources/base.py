@@ -31,6 +31,9 @@ TIME_TO_FIRST_TOKEN = "time to first token"
 CAPABILITIES = (ATTEMPTS, LOGICAL_CALLS, CACHED_TOKENS, RATE_LIMIT_GAUGES, RETRIES, FALLBACKS, BREAKER_STATE,
                 TIME_TO_FIRST_TOKEN)
 
+# Fields of the spec's metrics section that mean the same whatever the source.
+GENERAL_OPTIONS = frozenset({"prefix", "source", "rate_window"})
+
 # One matcher on a canonical label: (label, value, op), op one of =, !=, =~, !~.
 Match = tuple[str, str, str]
 
@@ -42,6 +45,12 @@ class Source(ABC):
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[str]]
     lacking: ClassVar[Mapping[str, str]] = {}
+    # Fields of metrics besides those of every source (GENERAL_OPTIONS) that this source reads; the
+    # spec may set no other.
+    options: ClassVar[frozenset[str]] = frozenset()
+    # The bounds of the source's latency histograms when the source fixes them, else None (they are
+    # the spec's metrics.latency_buckets).
+    fixed_buckets: ClassVar[tuple[float, ...] | None] = None
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
@@ -81,6 +90,11 @@ class Source(ABC):
     @abstractmethod
     def gauge(self, series: str) -> str:
         """A canonical gauge as an instant vector in canonical labels."""
+
+    @abstractmethod
+    def test_series(self, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A generated promtool case's input series, written in the contract's shape ((series in
+        promtool notation, values)), as this source's raw series would show the same traffic."""
 
     @abstractmethod
     def presence(self) -> str:

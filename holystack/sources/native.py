@@ -18,6 +18,7 @@ def _selector(name: str, matches: tuple[Match, ...]) -> str:
 class Holystack(Source):
     name = "holystack"
     capabilities = frozenset(CAPABILITIES)
+    options = frozenset({"latency_buckets"})
 
     def per_second(self, series: str, window: str, *matches: Match) -> str:
         return f"rate({_selector(series, matches)}[{window}])"
@@ -28,6 +29,9 @@ class Holystack(Source):
         return counter_step(stack, _selector(series, matches), labels)
 
     def gauge(self, series: str) -> str:
+        return series
+
+    def test_series(self, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
         return series
 
     def presence(self) -> str:
