@@ -487,6 +487,7 @@ class Stack:
     language: str
     contract: Contract
     source: Source
+    operations: tuple[tuple[str, str], ...]  # metrics.operations (otel-genai): operation name -> endpoint path
     latency_buckets: tuple[float, ...]
     rate_window: Duration
     scrape_interval: Duration
@@ -618,6 +619,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
         language=data.get("language", defaults.DEFAULT_LANGUAGE),
         contract=Contract(metrics["prefix"]),
         source=source,
+        operations=tuple(sorted(metrics.get("operations", {}).items())),
         latency_buckets=source.fixed_buckets or tuple(float(b) for b in metrics.get("latency_buckets",
                                                                                      defaults.DEFAULT_LATENCY_BUCKETS)),
         rate_window=rate_window,

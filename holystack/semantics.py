@@ -21,6 +21,7 @@ from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_wri
 from .secrets import secret_problems
 from .shapes import indexed, section
 from .sources import DEFAULT_SOURCE, GENERAL_OPTIONS, SOURCES
+from .sources.base import FALLBACKS
 
 Finding = tuple[SpecPath, str]
 ModelCheck = Callable[[Stack], Iterator[Finding]]
@@ -426,10 +427,22 @@ def _price_data(stack: Stack) -> Iterator[Finding]:
                         f"tokens, outside 0 or {MIN_PRICE:g} to {MAX_PRICE:g}; type the prices by hand")
 
 
+def _source_fit(stack: Stack) -> Iterator[Finding]:
+    """What the spec asks of its metric source: a fallback chain it can observe, endpoints it can tell apart."""
+    source = stack.source
+    if stack.resilience.fallbacks and FALLBACKS not in source.capabilities:
+        yield ("resilience", "fallbacks"), (f"metrics.source {source.name} cannot observe fallbacks "
+                                            f"({source.reason(FALLBACKS)}); remove resilience.fallbacks")
+    for index, endpoint in enumerate(stack.endpoints):
+        problem = source.endpoint_problem(stack, endpoint.path)
+        if problem is not None:
+            yield ("endpoints", index, "path"), f"metrics.source {source.name}: {problem}"
+
+
 MODEL_CHECKS: tuple[ModelCheck, ...] = (_price_data, _unique_names, _receiver_references, _levels, _buckets_and_latency,
                                         _metrics_prefix, _windows, _burn_rates, _latency_slo_thresholds,
                                         _gemini_endpoints, _reserved_names, _alerting_timing,
-                                        _kubernetes, _resilience, _test_horizon)
+                                        _kubernetes, _resilience, _test_horizon, _source_fit)
 
 
 # -- raw-input checks: on the data as written, before the schema ----------------------------

@@ -19,10 +19,11 @@ from holystack.render.alerts import alert_rules, families, unavailable_alerts
 from holystack.sources import SOURCES, source_names
 from holystack.sources.base import BREAKER_STATE, CAPABILITIES, CACHED_TOKENS, FALLBACKS, RATE_LIMIT_GAUGES, RETRIES
 from holystack.sources.native import Holystack
+from holystack.sources.otel_genai import BUCKETS as OTEL_BUCKETS
 from holystack.validate import validate
 from holystack.pipeline import render_to
 
-from .conftest import EXAMPLE
+from .conftest import CASES, EXAMPLE
 
 LACKS = frozenset({RATE_LIMIT_GAUGES, RETRIES, FALLBACKS, BREAKER_STATE, CACHED_TOKENS})
 
@@ -53,6 +54,8 @@ def partial() -> Iterator[None]:
 def _spec(tmp_path: Path, source: str, edit: Callable[[dict[str, Any]], None] = lambda data: None) -> Path:
     data = yaml.safe_load(EXAMPLE.read_text("utf-8"))
     data["metrics"]["source"] = source
+    if source != "holystack":  # the test sources cannot observe the example's fallback chain
+        del data["resilience"]["fallbacks"]
     edit(data)
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
@@ -134,3 +137,30 @@ def test_a_latency_threshold_off_the_sources_buckets_names_them(partial: None, t
     assert ("endpoints[0].latency_slo.threshold: 7s is not a bucket of metrics.source fixed, whose latency buckets "
             "are fixed (0.1, 0.5, 1, 2.5, 5, 10, 30, 60 seconds); a latency SLO counts the calls of one bucket. "
             "Use 5s or 10s") in str(caught.value)
+
+
+OTEL_CASE = CASES / "otel-genai" / "spec.yaml"
+OTEL_RAW = ("gen_ai_client_operation_duration_seconds_", "gen_ai_client_token_usage_sum")
+
+
+def test_otel_genai_lacks_what_its_metrics_cannot_tell() -> None:
+    stack = load_stack(OTEL_CASE)
+    assert [name for name, _ in unavailable_alerts(stack)] == [
+        "HolySheepFallbackActive", "HolySheepCircuitBreakerOpen", "HolySheepRateLimitHeadroomLow",
+        "HolySheepRetryRatioHigh"]
+    assert stack.latency_buckets == OTEL_BUCKETS
+
+
+def test_otel_genai_cases_are_written_in_its_own_shape_and_pass_promtool(tmp_path: Path) -> None:
+    """The same scenarios, with OTel's series as input: the rules read them through the source's
+    relabeling (error_type -> status classes, operation -> endpoint, server_address -> provider)."""
+    out = tmp_path / "out"
+    render_to(OTEL_CASE, out)
+    inputs = [series["series"] for path in sorted((out / "prometheus" / "tests").glob("*.yml"))
+              for test in yaml.safe_load(path.read_text("utf-8"))["tests"] for series in test["input_series"]]
+    assert inputs and all(s.startswith(OTEL_RAW) or s.startswith("up{") or s.startswith("ALERTS") for s in inputs), \
+        sorted({s.split("{")[0] for s in inputs})
+    assert any('error_type="RateLimitError"' in s for s in inputs)
+    assert any('gen_ai_token_type="input"' in s for s in inputs)
+    report = validate(OTEL_CASE, out, strict=True)
+    assert not report.failed, report.table()

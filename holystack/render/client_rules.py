@@ -15,22 +15,22 @@ def client_rules(stack: Stack) -> list[Rule]:
     success: tuple[str, str, str] = (c.STATUS_CODE, c.SUCCESS, "=~")
     return [
         {"record": s.calls_by_endpoint_model,
-         "expr": source.rate(contract.calls.name, LOGICAL_CALL_LABELS, w)},
+         "expr": source.rate(stack, contract.calls.name, LOGICAL_CALL_LABELS, w)},
         {"record": s.calls, "expr": f"sum({s.calls_by_endpoint_model})"},
         # SuccessRatioLow: the share of logical calls whose last attempt succeeded.
         {"record": s.call_ratio("success"),
-         "expr": share(source.rate(contract.calls.name, LOGICAL_CALL_LABELS, w, success), s.calls_by_endpoint_model)},
+         "expr": share(source.rate(stack, contract.calls.name, LOGICAL_CALL_LABELS, w, success), s.calls_by_endpoint_model)},
         {"record": s.fallback_share,
-         "expr": f"{source.rate(contract.fallbacks.name, FALLBACK_LABELS, w)}\n/ on () group_left ()\n{s.calls}"},
+         "expr": f"{source.rate(stack, contract.fallbacks.name, FALLBACK_LABELS, w)}\n/ on () group_left ()\n{s.calls}"},
         {"record": s.retry_ratio,
-         "expr": f"{source.rate(contract.retries.name, (c.PROVIDER,), w)}\n"
+         "expr": f"{source.rate(stack, contract.retries.name, (c.PROVIDER,), w)}\n"
                  f"/\nsum {by((c.PROVIDER,))} ({s.requests})"},
         {"record": s.ratelimit_headroom,
          "expr": f"min {by(HEADROOM_LABELS)} (\n  {source.gauge(contract.ratelimit_remaining.name)}\n"
                  f"  / {source.gauge(contract.ratelimit_limit.name)}\n)"},
         {"record": s.circuit_state, "expr": f"max {by((c.PROVIDER, c.STATE))} ({source.gauge(contract.circuit_state.name)})"},
         {"record": s.ttft_buckets,
-         "expr": source.rate(f"{contract.time_to_first_token.name}_bucket", (c.ENDPOINT, c.LE), w)},
+         "expr": source.rate(stack, f"{contract.time_to_first_token.name}_bucket", (c.ENDPOINT, c.LE), w)},
         {"record": s.ttft_quantile, "expr": f"histogram_quantile({number(float(P95))}, {s.ttft_buckets})",
          "labels": {QUANTILE: P95}},
     ]

@@ -64,7 +64,7 @@ def sum_of_steps(steps: str, window: Duration) -> str:
 
 def _class_rate(stack: Stack, labels: tuple[str, ...], status_class: str | None = None) -> str:
     matches = () if status_class is None else ((c.STATUS_CODE, STATUS_CLASSES[status_class], "=~"),)
-    return stack.source.rate(stack.contract.requests.name, labels, str(stack.rate_window), *matches)
+    return stack.source.rate(stack, stack.contract.requests.name, labels, str(stack.rate_window), *matches)
 
 
 def request_rules(stack: Stack) -> list[Rule]:
@@ -81,7 +81,7 @@ def request_rules(stack: Stack) -> list[Rule]:
         {"record": s.requests_by_provider_model, "expr": f"sum {by(COST_LABELS)} ({s.requests})"},
         {"record": s.ratio_by_provider_model(DASHBOARD_RATIO),
          "expr": share(_class_rate(stack, COST_LABELS, DASHBOARD_RATIO), s.requests_by_provider_model)},
-        {"record": s.requests_by_status, "expr": source.rate(contract.requests.name, STATUS_LABELS, w)},
+        {"record": s.requests_by_status, "expr": source.rate(stack, contract.requests.name, STATUS_LABELS, w)},
         # The SLOs count logical calls, whatever their retries and fallbacks.
         {"record": s.endpoint_calls_step, "expr": source.step(stack, contract.calls.name, (c.ENDPOINT,))},
         {"record": s.endpoint_failed_calls_step, "expr": source.step(stack, contract.calls.name, (c.ENDPOINT,), failed)},
@@ -95,7 +95,7 @@ def latency_rules(stack: Stack) -> list[Rule]:
     s, contract, w = Series(stack), stack.contract, str(stack.rate_window)
     return [
         {"record": s.duration_buckets,
-         "expr": stack.source.rate(f"{contract.duration.name}_bucket", LATENCY_LABELS + (c.LE,), w)},
+         "expr": stack.source.rate(stack, f"{contract.duration.name}_bucket", LATENCY_LABELS + (c.LE,), w)},
         {"record": s.duration_quantile, "expr": f"histogram_quantile({P95}, {s.duration_buckets})",
          "labels": {QUANTILE: P95}},
     ]
@@ -108,9 +108,9 @@ def cost_rules(stack: Stack) -> list[Rule]:
          "labels": {c.MODEL: model, c.TOKEN_TYPE: token_type}}
         for model, token_type, price in token_prices(stack)
     ]
-    rules.append({"record": s.tokens, "expr": stack.source.rate(contract.tokens.name, TOKEN_RATE_LABELS, w)})
+    rules.append({"record": s.tokens, "expr": stack.source.rate(stack, contract.tokens.name, TOKEN_RATE_LABELS, w)})
     rules.append({"record": s.cost_rate,
-                  "expr": f"sum {by(COST_LABELS)} (\n  {stack.source.per_second(contract.tokens.name, w)}\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
+                  "expr": f"sum {by(COST_LABELS)} (\n  {stack.source.per_second(stack, contract.tokens.name, w)}\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
     rules.append({"record": s.cost_step,
                   "expr": f"sum {by(COST_LABELS)} (\n  {stack.source.step(stack, contract.tokens.name, TOKEN_LABELS)}\n"
                           f"  * {PRICE_JOIN}\n  {s.token_price}\n)"})

@@ -5,10 +5,11 @@ from __future__ import annotations
 from ..contract import Contract
 from .base import CAPABILITIES, GENERAL_OPTIONS, Match, Source
 from .native import Holystack
+from .otel_genai import OtelGenai
 
 __all__ = ["CAPABILITIES", "DEFAULT_SOURCE", "GENERAL_OPTIONS", "SOURCES", "Match", "Source", "make_source", "source_names"]
 
-SOURCE_CLASSES: tuple[type[Source], ...] = (Holystack,)
+SOURCE_CLASSES: tuple[type[Source], ...] = (Holystack, OtelGenai)
 SOURCES: dict[str, type[Source]] = {cls.name: cls for cls in SOURCE_CLASSES}
 DEFAULT_SOURCE = Holystack.name
 

@@ -51,6 +51,8 @@ class Source(ABC):
     # The bounds of the source's latency histograms when the source fixes them, else None (they are
     # the spec's metrics.latency_buckets).
     fixed_buckets: ClassVar[tuple[float, ...] | None] = None
+    # The endpoint label of calls to a path outside the spec, as a generated case writes it.
+    unlisted_endpoint: ClassVar[str] = "/holystack-unlisted"
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
@@ -72,15 +74,19 @@ class Source(ABC):
         """Why this source cannot feed what needs capability."""
         return self.lacking.get(capability, f"{self.name} reports no {capability}")
 
+    def endpoint_problem(self, stack: Stack, path: str) -> str | None:
+        """Why this source cannot tell the calls of the spec endpoint path apart, or None."""
+        return None
+
     @abstractmethod
-    def per_second(self, series: str, window: str, *matches: Match) -> str:
+    def per_second(self, stack: Stack, series: str, window: str, *matches: Match) -> str:
         """The per-second rate over window of a canonical counter series (a contract counter's
         name, or a histogram's name + _bucket/_count/_sum), series by series in canonical labels
         (raw labels besides them may stay)."""
 
-    def rate(self, series: str, labels: tuple[str, ...], window: str, *matches: Match) -> str:
+    def rate(self, stack: Stack, series: str, labels: tuple[str, ...], window: str, *matches: Match) -> str:
         """per_second summed by labels."""
-        return f"sum {by(labels)} ({self.per_second(series, window, *matches)})"
+        return f"sum {by(labels)} ({self.per_second(stack, series, window, *matches)})"
 
     @abstractmethod
     def step(self, stack: Stack, series: str, labels: tuple[str, ...], *matches: Match) -> str:
@@ -92,7 +98,7 @@ class Source(ABC):
         """A canonical gauge as an instant vector in canonical labels."""
 
     @abstractmethod
-    def test_series(self, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    def test_series(self, stack: Stack, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """A generated promtool case's input series, written in the contract's shape ((series in
         promtool notation, values)), as this source's raw series would show the same traffic."""
 

@@ -20,7 +20,7 @@ class Holystack(Source):
     capabilities = frozenset(CAPABILITIES)
     options = frozenset({"latency_buckets"})
 
-    def per_second(self, series: str, window: str, *matches: Match) -> str:
+    def per_second(self, stack: Stack, series: str, window: str, *matches: Match) -> str:
         return f"rate({_selector(series, matches)}[{window}])"
 
     def step(self, stack: Stack, series: str, labels: tuple[str, ...], *matches: Match) -> str:
@@ -31,7 +31,7 @@ class Holystack(Source):
     def gauge(self, series: str) -> str:
         return series
 
-    def test_series(self, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    def test_series(self, stack: Stack, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
         return series
 
     def presence(self) -> str:
