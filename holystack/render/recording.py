@@ -8,6 +8,7 @@ from ..model import Duration, Stack
 from ..promql import MONTH_ELAPSED_SECONDS, MONTH_LEFT_SECONDS, SECONDS_PER_DAY, by, number
 from ..series import (CALL_LABELS, COST_LABELS, LATENCY_LABELS, P95, PRICE_LABELS,
                       QUANTILE, STATUS_CLASSES, STATUS_LABELS, TOKEN_LABELS, TOKEN_RATE_LABELS, Series)
+from ..sources import Match
 
 Rule = dict[str, Any]
 # Tokens times their price: the one join every cost expression uses.
@@ -49,6 +50,11 @@ def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
     return f"sum {by(labels)} (({now} - {before}) >= 0 or {now})"
 
 
+def source_step(stack: Stack, series: str, labels: tuple[str, ...], *matches: Match) -> str:
+    """counter_step over the raw series the stack's source reads for a canonical counter series."""
+    return stack.source.step(stack, counter_step, series, labels, *matches)
+
+
 def steps_window(window: Duration) -> str:
     """The range that holds exactly window / evaluation interval recorded steps. Prometheus 2 range
     selectors include both ends, so [1h] over a series recorded every 15s holds 241 samples when the
@@ -83,8 +89,8 @@ def request_rules(stack: Stack) -> list[Rule]:
          "expr": share(_class_rate(stack, COST_LABELS, DASHBOARD_RATIO), s.requests_by_provider_model)},
         {"record": s.requests_by_status, "expr": source.rate(stack, contract.requests.name, STATUS_LABELS, w)},
         # The SLOs count logical calls, whatever their retries and fallbacks.
-        {"record": s.endpoint_calls_step, "expr": source.step(stack, contract.calls.name, (c.ENDPOINT,))},
-        {"record": s.endpoint_failed_calls_step, "expr": source.step(stack, contract.calls.name, (c.ENDPOINT,), failed)},
+        {"record": s.endpoint_calls_step, "expr": source_step(stack, contract.calls.name, (c.ENDPOINT,))},
+        {"record": s.endpoint_failed_calls_step, "expr": source_step(stack, contract.calls.name, (c.ENDPOINT,), failed)},
     ]
     return rules
 
@@ -112,7 +118,7 @@ def cost_rules(stack: Stack) -> list[Rule]:
     rules.append({"record": s.cost_rate,
                   "expr": f"sum {by(COST_LABELS)} (\n  {stack.source.per_second(stack, contract.tokens.name, w)}\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
     rules.append({"record": s.cost_step,
-                  "expr": f"sum {by(COST_LABELS)} (\n  {stack.source.step(stack, contract.tokens.name, TOKEN_LABELS)}\n"
+                  "expr": f"sum {by(COST_LABELS)} (\n  {source_step(stack, contract.tokens.name, TOKEN_LABELS)}\n"
                           f"  * {PRICE_JOIN}\n  {s.token_price}\n)"})
     rules.append({"record": s.cost_step_total, "expr": f"sum({s.cost_step})"})
     rules.append(month_to_date_rule(stack, s.cost_month_to_date, s.cost_step_total))

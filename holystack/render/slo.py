@@ -8,7 +8,7 @@ from .. import contract as c
 from ..model import Duration, LatencySlo, Stack
 from ..promql import number
 from ..series import Series
-from .recording import Rule, share, sum_of_steps
+from .recording import Rule, share, source_step, sum_of_steps
 
 
 def slo_endpoints(stack: Stack) -> list[tuple[str, float]]:
@@ -60,8 +60,8 @@ def latency_step_rules(stack: Stack) -> list[Rule]:
     rules: list[Rule] = []
     for path, slo in latency_slo_endpoints(stack):
         on_endpoint = (c.ENDPOINT, path, "=")
-        calls = stack.source.step(stack, f"{duration}_count", (c.ENDPOINT,), on_endpoint)
-        within = stack.source.step(stack, f"{duration}_bucket", (c.ENDPOINT,), on_endpoint,
+        calls = source_step(stack, f"{duration}_count", (c.ENDPOINT,), on_endpoint)
+        within = source_step(stack, f"{duration}_bucket", (c.ENDPOINT,), on_endpoint,
                                    (c.LE, bucket_bound(slo.threshold.seconds), "="))
         labels = {c.ENDPOINT: path}
         rules += [{"record": s.latency_objective, "expr": f"vector({number(slo.objective / 100)})", "labels": labels},

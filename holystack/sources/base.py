@@ -10,14 +10,25 @@ OUT/README.md name it with the reason."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Protocol
 
 from ..contract import PROMETHEUS_SERIES, Contract
 from ..promql import by
 
-if TYPE_CHECKING:
-    from ..model import Stack
+
+class Stack(Protocol):
+    """What a source reads of the model's Stack (holystack.model, which builds the source: the
+    sources import nothing of it)."""
+
+    providers: tuple[Any, ...]
+    endpoints: tuple[Any, ...]
+    models: tuple[Any, ...]
+    operations: tuple[tuple[str, str], ...]
+
+
+# recording.counter_step, handed in by its caller (the one step expression).
+StepFn = Callable[[Any, str, tuple[str, ...]], str]
 
 # What a source's series can tell.
 ATTEMPTS = "attempts"                    # every attempt (each retry) with its status
@@ -89,9 +100,9 @@ class Source(ABC):
         return f"sum {by(labels)} ({self.per_second(stack, series, window, *matches)})"
 
     @abstractmethod
-    def step(self, stack: Stack, series: str, labels: tuple[str, ...], *matches: Match) -> str:
+    def step(self, stack: Stack, counter_step: StepFn, series: str, labels: tuple[str, ...], *matches: Match) -> str:
         """The increase of a canonical counter series since the previous evaluation, summed by
-        labels (recording.counter_step over the raw series)."""
+        labels: counter_step over the raw series."""
 
     @abstractmethod
     def gauge(self, series: str) -> str:

@@ -2,13 +2,8 @@
 contract's own series, so a spec without metrics.source renders what it always rendered."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..promql import matcher, selector
-from .base import CAPABILITIES, Match, Source
-
-if TYPE_CHECKING:
-    from ..model import Stack
+from .base import CAPABILITIES, Match, Source, Stack, StepFn
 
 
 def _selector(name: str, matches: tuple[Match, ...]) -> str:
@@ -23,9 +18,7 @@ class Holystack(Source):
     def per_second(self, stack: Stack, series: str, window: str, *matches: Match) -> str:
         return f"rate({_selector(series, matches)}[{window}])"
 
-    def step(self, stack: Stack, series: str, labels: tuple[str, ...], *matches: Match) -> str:
-        from ..render.recording import counter_step  # the one step expression
-
+    def step(self, stack: Stack, counter_step: StepFn, series: str, labels: tuple[str, ...], *matches: Match) -> str:
         return counter_step(stack, _selector(series, matches), labels)
 
     def gauge(self, series: str) -> str:

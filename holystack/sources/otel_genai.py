@@ -11,15 +11,11 @@ those metrics read the contract's own names, which nothing emits here, so they s
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .. import contract as c
 from ..promql import by, matcher, quote, selector
-from .base import ATTEMPTS, LOGICAL_CALLS, Match, Source
-
-if TYPE_CHECKING:
-    from ..model import Stack
+from .base import ATTEMPTS, LOGICAL_CALLS, Match, Source, Stack, StepFn
 
 DURATION = "gen_ai_client_operation_duration_seconds"
 TOKENS = "gen_ai_client_token_usage_sum"
@@ -159,9 +155,7 @@ class OtelGenai(Source):
             return super().rate(stack, series, labels, window, *matches)
         return f"sum {by(labels)} ({self._relabel(stack, f'rate({raw}[{window}])', labels)})"
 
-    def step(self, stack: Stack, series: str, labels: tuple[str, ...], *matches: Match) -> str:
-        from ..render.recording import counter_step  # the one step expression
-
+    def step(self, stack: Stack, counter_step: StepFn, series: str, labels: tuple[str, ...], *matches: Match) -> str:
         raw = self._raw(stack, series, matches)
         if raw is None:
             return counter_step(stack, series, labels)
