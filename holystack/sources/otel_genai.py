@@ -21,6 +21,9 @@ DURATION = "gen_ai_client_operation_duration_seconds"
 TOKENS = "gen_ai_client_token_usage_sum"
 OPERATION = "gen_ai_operation_name"
 SYSTEM = "gen_ai_system"
+# The provider's name under OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental, and in
+# opentelemetry-util-genai's handler (which openai-v2 2.4b0 records through), instead of gen_ai_system.
+PROVIDER_NAME = "gen_ai_provider_name"
 SERVER = "server_address"
 REQUEST_MODEL = "gen_ai_request_model"
 ERROR_TYPE = "error_type"
@@ -33,13 +36,22 @@ DEFAULT_OPERATIONS = {"chat": "/chat/completions", "embeddings": "/embeddings", 
 # error_type -> status_code: no error_type is a success; other classes are errors. The openai SDK
 # raises InternalServerError for every 5xx; APIStatusError is then another, unexpected status.
 ERROR_STATUS = {"": "200", "RateLimitError": "429", "InternalServerError": "500", "APITimeoutError": c.STATUS_TIMEOUT}
+
+
+def error_class(name: str) -> str:
+    """A regex for error_type naming the exception class name: the bare name (the semantic
+    conventions), or the class's repr with its module (<class 'openai.RateLimitError'>, as
+    opentelemetry-util-genai 1.1b0 writes it, seen live)."""
+    return f"(<class '([A-Za-z0-9_]+\\.)*)?{re.escape(name)}('>)?" if name else ""
+
+
 # The status-class regexes the rules use, as error_type matchers.
 STATUS_MATCHERS = {
     c.SUCCESS: (ERROR_TYPE, "", "="),
-    c.RATE_LIMITED: (ERROR_TYPE, "RateLimitError", "="),
-    c.SERVER_ERROR: (ERROR_TYPE, "InternalServerError", "="),
-    c.STATUS_TIMEOUT: (ERROR_TYPE, "APITimeoutError", "="),
-    c.FAILED: (ERROR_TYPE, "|RateLimitError", "!~"),
+    c.RATE_LIMITED: (ERROR_TYPE, error_class("RateLimitError"), "=~"),
+    c.SERVER_ERROR: (ERROR_TYPE, error_class("InternalServerError"), "=~"),
+    c.STATUS_TIMEOUT: (ERROR_TYPE, error_class("APITimeoutError"), "=~"),
+    c.FAILED: (ERROR_TYPE, f"|{error_class('RateLimitError')}", "!~"),
 }
 # Exception classes a generated case writes for a status.
 CASE_ERRORS = {"429": "RateLimitError", "5": "InternalServerError", c.STATUS_TIMEOUT: "APITimeoutError",
@@ -102,7 +114,7 @@ class OtelGenai(Source):
         if c.STATUS_CODE in labels:
             v = _replace(v, c.STATUS_CODE, c.STATUS_ERROR, ERROR_TYPE, ".+")
             for error, status in ERROR_STATUS.items():
-                v = _replace(v, c.STATUS_CODE, status, ERROR_TYPE, re.escape(error))
+                v = _replace(v, c.STATUS_CODE, status, ERROR_TYPE, error_class(error))
         if c.TOKEN_TYPE in labels:
             for token_type, kind in TOKEN_KINDS.items():
                 v = _replace(v, c.TOKEN_TYPE, token_type, TOKEN_KIND, kind)
@@ -113,7 +125,8 @@ class OtelGenai(Source):
         when it names a spec provider, else other."""
         v = _replace(vector, c.PROVIDER, c.OTHER, SYSTEM, ".*")
         for provider in stack.providers:
-            v = _replace(v, c.PROVIDER, provider.name, SYSTEM, re.escape(provider.name))
+            for label in (SYSTEM, PROVIDER_NAME):
+                v = _replace(v, c.PROVIDER, provider.name, label, re.escape(provider.name))
         for provider in stack.providers:  # server_address against the base_url hosts first
             if host(provider.base_url):
                 v = _replace(v, c.PROVIDER, provider.name, SERVER, re.escape(host(provider.base_url) or ""))
@@ -159,7 +172,7 @@ class OtelGenai(Source):
         raw = self._raw(stack, series, matches)
         if raw is None:
             return counter_step(stack, series, labels)
-        raw_labels = (SYSTEM, SERVER, OPERATION, REQUEST_MODEL, ERROR_TYPE, TOKEN_KIND, c.LE)
+        raw_labels = (SYSTEM, PROVIDER_NAME, SERVER, OPERATION, REQUEST_MODEL, ERROR_TYPE, TOKEN_KIND, c.LE)
         return f"sum {by(labels)} (\n  {self._relabel(stack, counter_step(stack, raw, raw_labels), labels)}\n)"
 
     def gauge(self, series: str) -> str:
