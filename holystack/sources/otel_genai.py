@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from .. import contract as c
 from ..promql import by, matcher, quote, selector
-from .base import ATTEMPTS, LOGICAL_CALLS, Match, Source, Stack, StepFn
+from .base import (ATTEMPTS, BREAKER_STATE, CACHED_TOKENS, FALLBACKS, LOGICAL_CALLS, RATE_LIMIT_GAUGES, RETRIES,
+                   TIME_TO_FIRST_TOKEN, Match, Source, Stack, StepFn)
 
 DURATION = "gen_ai_client_operation_duration_seconds"
 TOKENS = "gen_ai_client_token_usage_sum"
@@ -77,24 +78,23 @@ class OtelGenai(Source):
     fixed_buckets = BUCKETS
     unlisted_endpoint = c.OTHER  # an operation no endpoint maps
     lacking = {
-        "rate-limit gauges": "OpenTelemetry's GenAI metrics carry no rate-limit headers",
-        "retries": "the SDK's retries happen inside one gen_ai_client_operation_duration observation",
-        "fallbacks": "OpenTelemetry's GenAI metrics know no fallback chain",
-        "breaker state": "OpenTelemetry's GenAI metrics know no circuit breaker",
-        "cached tokens": "gen_ai_client_token_usage has only input and output (all input is priced at input)",
-        "time to first token": "the client instrumentation records no time to first token",
+        RATE_LIMIT_GAUGES: "OpenTelemetry's GenAI metrics carry no rate-limit headers",
+        RETRIES: "the SDK's retries happen inside one gen_ai_client_operation_duration observation",
+        FALLBACKS: "OpenTelemetry's GenAI metrics know no fallback chain",
+        BREAKER_STATE: "OpenTelemetry's GenAI metrics know no circuit breaker",
+        CACHED_TOKENS: "gen_ai_client_token_usage has only input and output (all input is priced at input)",
+        TIME_TO_FIRST_TOKEN: "the client instrumentation records no time to first token",
     }
 
     # -- the canonical labels, from the raw ones ------------------------------------------------
-    def _names(self) -> dict[str, tuple[str, str]]:
-        """Canonical series name -> (raw series name, what it reads)."""
+    def _names(self) -> dict[str, str]:
+        """Canonical series name -> the raw series it is read from: one observation per call is
+        both the attempt and the logical call."""
         k = self.contract
-        return {k.requests.name: (f"{DURATION}_count", "calls"), k.calls.name: (f"{DURATION}_count", "calls"),
-                f"{k.duration.name}_bucket": (f"{DURATION}_bucket", "calls"),
-                f"{k.duration.name}_count": (f"{DURATION}_count", "calls"),
-                f"{k.call_duration.name}_bucket": (f"{DURATION}_bucket", "calls"),
-                f"{k.call_duration.name}_count": (f"{DURATION}_count", "calls"),
-                k.tokens.name: (TOKENS, "tokens")}
+        return {k.requests.name: f"{DURATION}_count", k.calls.name: f"{DURATION}_count",
+                f"{k.duration.name}_bucket": f"{DURATION}_bucket", f"{k.duration.name}_count": f"{DURATION}_count",
+                f"{k.call_duration.name}_bucket": f"{DURATION}_bucket",
+                f"{k.call_duration.name}_count": f"{DURATION}_count", k.tokens.name: TOKENS}
 
     def _relabel(self, stack: Stack, vector: str, labels: tuple[str, ...] = CANONICAL) -> str:
         """The raw vector with the canonical labels of labels (provider, endpoint, model,
@@ -135,7 +135,7 @@ class OtelGenai(Source):
     def _raw(self, stack: Stack, series: str, matches: tuple[Match, ...]) -> str | None:
         if series not in self._names():
             return None
-        raw, _ = self._names()[series]
+        raw = self._names()[series]
         out = []
         for label, value, op in matches:
             if label == c.STATUS_CODE:
@@ -205,7 +205,7 @@ class OtelGenai(Source):
             raw = self._case_labels(stack, labels)
             if raw is None:
                 continue  # a token type this source does not have
-            written = selector(names[name][0], *(matcher(key, value) for key, value in raw.items()))
+            written = selector(names[name], *(matcher(key, value) for key, value in raw.items()))
             if written not in seen:
                 seen.add(written)
                 out.append((written, values))
