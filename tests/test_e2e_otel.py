@@ -20,9 +20,11 @@ from holystack.live.capture import CaptureServer
 from holystack.live.playground import Ports, fast_spec, loopback_spec, start_engine, write_spec
 from holystack.live.scenarios import SCENARIOS
 from holystack.live.upstream import FakeUpstreamServer, Upstream
+from holystack import load_stack
+from holystack.series import Series
 from holystack.spec import read_spec
 
-from .helpers import answers, wait_until
+from .helpers import answers, prom_query, wait_until
 from .test_e2e import ALERT_DEADLINE, PREFIX, SPEC, deliveries
 
 pytestmark = pytest.mark.usefixtures("servers")
@@ -85,6 +87,12 @@ def test_otel_app_delivers_its_alert(tmp_path: Path, scenario: str, kind: str) -
         assert wait_until(delivered, ALERT_DEADLINE), (
             f"{want} not delivered to the pager in {time.monotonic() - started:.0f}s; got "
             f"{sorted({d.alertname for d in deliveries(capture.notifications)})}")
+        # The tokens feed the cost: OTel's input and output as prompt and completion, priced.
+        series = Series(load_stack(spec_path))
+        tokens = {r["metric"]["token_type"] for r in prom_query(stack.prometheus.url, f"{series.tokens} > 0")}
+        assert tokens == {"prompt", "completion"}
+        cost = prom_query(stack.prometheus.url, f'{series.cost_rate}{{model="gpt-4.1-mini"}} > 0')
+        assert len(cost) == 1
     finally:
         if stack is not None:
             stack.stop()
