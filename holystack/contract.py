@@ -4,7 +4,6 @@ Defined once here. Names take the spec's ``metrics.prefix`` (P): P_requests_tota
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Labels of the contract.
@@ -192,6 +191,3 @@ class Contract:
         """Every series name the application exposes under this contract."""
         return frozenset(name for metric in self.metrics for name in metric.series_names())
 
-    def readable_series(self, recorded: Iterable[str]) -> frozenset[str]:
-        """What a rule or panel may read: the contract, the stack's recordings, Prometheus' own series."""
-        return self.series_names() | frozenset(recorded) | frozenset(PROMETHEUS_SERIES) | {PROCESS_START}

@@ -12,6 +12,7 @@ from .contract import (TOKEN_CACHE_WRITE, TOKEN_CACHE_WRITE_1H, TOKEN_CACHED_PRO
                        Contract)
 from .durations import format_ms, parse_ms
 from .promql import quote
+from .sources import DEFAULT_SOURCE, Source, make_source
 
 
 @dataclass(frozen=True)
@@ -485,6 +486,8 @@ class Stack:
     alert_prefix: str
     language: str
     contract: Contract
+    source: Source
+    operations: tuple[tuple[str, str], ...]  # metrics.operations (otel-genai): operation name -> endpoint path
     latency_buckets: tuple[float, ...]
     rate_window: Duration
     scrape_interval: Duration
@@ -606,6 +609,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
     rate_window = (Duration.parse(metrics["rate_window"]) if "rate_window" in metrics
                    else Duration(max(parse_ms(defaults.DEFAULT_RATE_WINDOW),
                                      defaults.rate_window_floor_ms(slowest_scrape_ms))))
+    source = make_source(metrics.get("source", DEFAULT_SOURCE), Contract(metrics["prefix"]))
     thresholds = defaults.thresholds_with_defaults(data)
     budget = thresholds["budget"]
     alerting = defaults.alerting_with_defaults(data["alerting"])
@@ -616,7 +620,10 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
         alert_prefix=data["alert_prefix"],
         language=data.get("language", defaults.DEFAULT_LANGUAGE),
         contract=Contract(metrics["prefix"]),
-        latency_buckets=tuple(float(b) for b in metrics.get("latency_buckets", defaults.DEFAULT_LATENCY_BUCKETS)),
+        source=source,
+        operations=tuple(sorted(metrics.get("operations", {}).items())),
+        latency_buckets=source.fixed_buckets or tuple(float(b) for b in metrics.get("latency_buckets",
+                                                                                     defaults.DEFAULT_LATENCY_BUCKETS)),
         rate_window=rate_window,
         scrape_interval=scrape_interval,
         evaluation_interval=Duration.parse(scrape.get("evaluation_interval", str(scrape_interval))),

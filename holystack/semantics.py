@@ -21,6 +21,8 @@ from .defaults import DEFAULT_SELECTOR_LABEL
 from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret
 from .secrets import secret_problems
 from .shapes import indexed, section
+from .sources import DEFAULT_SOURCE, GENERAL_OPTIONS, SOURCES
+from .sources.base import FALLBACKS
 
 Finding = tuple[SpecPath, str]
 ModelCheck = Callable[[Stack], Iterator[Finding]]
@@ -195,6 +197,12 @@ def _latency_slo_thresholds(stack: Stack) -> Iterator[Finding]:
         below = [b for b in buckets if b < seconds]
         above = [b for b in buckets if b > seconds]
         nearest = " or ".join(str(Duration(round(b * 1000))) for b in (below[-1:] + above[:1]))
+        if stack.source.fixed_buckets is not None:
+            bounds = ", ".join(f"{b:g}" for b in buckets)
+            yield ("endpoints", index, "latency_slo", "threshold"), (
+                f"{slo.threshold} is not a bucket of metrics.source {stack.source.name}, whose latency buckets are "
+                f"fixed ({bounds} seconds); a latency SLO counts the calls of one bucket. Use {nearest}")
+            continue
         yield ("endpoints", index, "latency_slo", "threshold"), (
             f"{slo.threshold} is not one of metrics.latency_buckets; a latency SLO counts the calls of one bucket. "
             f"Use {nearest}, or add {seconds:g} to metrics.latency_buckets")
@@ -426,10 +434,22 @@ def _price_data(stack: Stack) -> Iterator[Finding]:
                         f"tokens, outside 0 or {MIN_PRICE:g} to {MAX_PRICE:g}; type the prices by hand")
 
 
+def _source_fit(stack: Stack) -> Iterator[Finding]:
+    """What the spec asks of its metric source: a fallback chain it can observe, endpoints it can tell apart."""
+    source = stack.source
+    if stack.resilience.fallbacks and FALLBACKS not in source.capabilities:
+        yield ("resilience", "fallbacks"), (f"metrics.source {source.name} cannot observe fallbacks "
+                                            f"({source.reason(FALLBACKS)}); remove resilience.fallbacks")
+    for index, endpoint in enumerate(stack.endpoints):
+        problem = source.endpoint_problem(stack, endpoint.path)
+        if problem is not None:
+            yield ("endpoints", index, "path"), f"metrics.source {source.name}: {problem}"
+
+
 MODEL_CHECKS: tuple[ModelCheck, ...] = (_price_data, _unique_names, _receiver_references, _levels, _buckets_and_latency,
                                         _metrics_prefix, _windows, _burn_rates, _latency_slo_thresholds,
                                         _gemini_endpoints, _reserved_names, _alerting_timing,
-                                        _kubernetes, _resilience, _test_horizon)
+                                        _kubernetes, _resilience, _test_horizon, _source_fit)
 
 
 # -- raw-input checks: on the data as written, before the schema ----------------------------
@@ -443,6 +463,23 @@ def raw_problems(data: dict[str, Any]) -> list[Finding]:
     """The raw-input checks' findings. Each reads only what it finds of the right shape: the
     schema names every other problem of the same data."""
     return [finding for check in RAW_CHECKS for finding in check(data)]
+
+
+def _source_options(data: dict[str, Any]) -> Iterator[Finding]:
+    """A metrics field that the spec's source does not read (an unknown source is the schema's)."""
+    metrics = section(data, "metrics")
+    name = metrics.get("source", DEFAULT_SOURCE)
+    if not isinstance(name, str) or name not in SOURCES:
+        return
+    source = SOURCES[name]
+    for key in sorted(set(metrics) - GENERAL_OPTIONS - source.options):
+        if not isinstance(key, str):
+            continue
+        fixed = (f": its latency buckets are fixed ({', '.join(f'{b:g}' for b in source.fixed_buckets)} seconds)"
+                 if key == "latency_buckets" and source.fixed_buckets is not None else "")
+        readers = sorted(n for n, cls in SOURCES.items() if key in cls.options)
+        yield ("metrics", key), (f"metrics.source {name} does not read {key}{fixed}; remove it"
+                                 + (f" ({', '.join(readers)} {'reads' if len(readers) == 1 else 'read'} it)" if readers else ""))
 
 
 def _routes(data: dict[str, Any]) -> Iterator[Finding]:
@@ -474,4 +511,5 @@ def _kubernetes_selectors(data: dict[str, Any]) -> Iterator[Finding]:
 
 
 # The regexes themselves are checked with RE2, as Alertmanager (Go) reads them, in hygiene.py.
-RAW_CHECKS: tuple[RawCheck, ...] = (secret_problems, hygiene_problems, _routes, _kubernetes_selectors)
+RAW_CHECKS: tuple[RawCheck, ...] = (secret_problems, hygiene_problems, _routes, _kubernetes_selectors,
+                                    _source_options)

@@ -17,6 +17,7 @@ from .model import Stack, build_model
 from .output import display_name
 from .secrets import secret_paths
 from .semantics import raw_problems, semantic_problems
+from .sources import DEFAULT_SOURCE, source_names
 from .yamlload import YAML_LOADER
 
 # A spec is a few hundred nodes; the reference one about 300. An alias bomb expands
@@ -29,7 +30,10 @@ MAX_SPEC_BYTES = 5 * 1024 * 1024
 def load_schema() -> dict[str, Any]:
     """The JSON Schema of the spec, shipped inside the package."""
     text = resources.files("holystack.schema").joinpath("spec.schema.json").read_text("utf-8")
-    return json.loads(text)
+    schema = json.loads(text)
+    # The source names are defined once, by the source registry.
+    schema["properties"]["metrics"]["properties"]["source"]["enum"] = list(source_names())
+    return schema
 
 
 class _Loader(YAML_LOADER):  # type: ignore[misc, valid-type]
@@ -132,6 +136,9 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[SpecPath, str]:
         return path, f"{error.instance!r} is not a Prometheus duration such as 30s, 5m or 1h"
     if error.validator == "not" and "description" in error.schema:
         return path, error.schema["description"]
+    if error.validator == "enum" and path == ("metrics", "source"):
+        return path, (f"{error.instance!r} is not a known metric source; use one of "
+                      f"{', '.join(source_names())} (or leave it out for {DEFAULT_SOURCE})")
     if error.validator == "const":
         return path, f"{error.instance!r} is not supported; this holystack reads spec version 1"
     return path, error.message

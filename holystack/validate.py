@@ -23,6 +23,7 @@ from .model import Stack
 from .output import drift
 from .pipeline import load_stack
 from .render import render_stack
+from .render.alerts import unavailable_alerts
 from .render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, DASHBOARDS_DIR, PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
 from .secrets import config_secrets
 
@@ -145,6 +146,15 @@ def _secrets_check(out: Path) -> CheckResult:
     return CheckResult.from_findings(SECRETS_CHECK, findings, "only *_file forms")
 
 
+def _unavailable_check(stack: Stack) -> list[CheckResult]:
+    """The alerts the spec's metric source cannot feed, each with the reason (none: no row)."""
+    missing = unavailable_alerts(stack)
+    if not missing:
+        return []
+    return [CheckResult(f"alerts metrics.source {stack.source.name} can feed", WARN,
+                        f"{len(missing)} alert(s) not rendered", tuple(f"{name}: {why}" for name, why in missing))]
+
+
 Progress = Callable[[CheckResult], None]
 
 
@@ -184,6 +194,7 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
         own.append(grafana_models_check(dashboards))
         own.append(_secrets_check(out))
         own.append(price_check(stack))
+        own += _unavailable_check(stack)
         add(*(pending() for pending in tools))
     add(*scale_out_checks(out, files))
     add(*own)

@@ -60,7 +60,7 @@ def lint_dashboard(stack: Stack, path: str, dashboard: dict[str, Any], recorded:
     ids = [p.get("id") for p in panels(dashboard)]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}, key=str):
         findings.append(f"{path}: panel id {duplicate} is used more than once")
-    known = stack.contract.readable_series(recorded)
+    known = stack.source.readable_series(recorded)
     for panel in panels(dashboard):
         title = panel.get("title", "?")
         if panel.get("type") not in CURRENT_PANEL_TYPES:

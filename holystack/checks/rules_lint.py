@@ -63,7 +63,7 @@ def check_rate_windows(stack: Stack, rules: RuleSet) -> list[str]:
 
 
 def check_known_metrics(stack: Stack, rules: RuleSet) -> list[str]:
-    known = stack.contract.readable_series(rules.recorded)
+    known = stack.source.readable_series(rules.recorded)
     return [f"{where}: reads {name}, which is neither in the metric contract nor recorded by the stack"
             for where, _, tree in rules.parsed() for name in sorted(ast.selector_names(tree) - known)]
 

@@ -11,26 +11,26 @@ from .recording import Rule, share
 
 
 def client_rules(stack: Stack) -> list[Rule]:
-    s, contract, w = Series(stack), stack.contract, str(stack.rate_window)
-    success = selector(contract.calls.name, matcher(c.STATUS_CODE, c.SUCCESS, "=~"))
+    s, contract, source, w = Series(stack), stack.contract, stack.source, str(stack.rate_window)
+    success: tuple[str, str, str] = (c.STATUS_CODE, c.SUCCESS, "=~")
     return [
         {"record": s.calls_by_endpoint_model,
-         "expr": f"sum {by(LOGICAL_CALL_LABELS)} (rate({contract.calls.name}[{w}]))"},
+         "expr": source.rate(stack, contract.calls.name, LOGICAL_CALL_LABELS, w)},
         {"record": s.calls, "expr": f"sum({s.calls_by_endpoint_model})"},
         # SuccessRatioLow: the share of logical calls whose last attempt succeeded.
         {"record": s.call_ratio("success"),
-         "expr": share(f"sum {by(LOGICAL_CALL_LABELS)} (rate({success}[{w}]))", s.calls_by_endpoint_model)},
+         "expr": share(source.rate(stack, contract.calls.name, LOGICAL_CALL_LABELS, w, success), s.calls_by_endpoint_model)},
         {"record": s.fallback_share,
-         "expr": f"sum {by(FALLBACK_LABELS)} (rate({contract.fallbacks.name}[{w}]))\n/ on () group_left ()\n{s.calls}"},
+         "expr": f"{source.rate(stack, contract.fallbacks.name, FALLBACK_LABELS, w)}\n/ on () group_left ()\n{s.calls}"},
         {"record": s.retry_ratio,
-         "expr": f"sum {by((c.PROVIDER,))} (rate({contract.retries.name}[{w}]))\n"
+         "expr": f"{source.rate(stack, contract.retries.name, (c.PROVIDER,), w)}\n"
                  f"/\nsum {by((c.PROVIDER,))} ({s.requests})"},
         {"record": s.ratelimit_headroom,
-         "expr": f"min {by(HEADROOM_LABELS)} (\n  {contract.ratelimit_remaining.name}\n"
-                 f"  / {contract.ratelimit_limit.name}\n)"},
-        {"record": s.circuit_state, "expr": f"max {by((c.PROVIDER, c.STATE))} ({contract.circuit_state.name})"},
+         "expr": f"min {by(HEADROOM_LABELS)} (\n  {source.gauge(contract.ratelimit_remaining.name)}\n"
+                 f"  / {source.gauge(contract.ratelimit_limit.name)}\n)"},
+        {"record": s.circuit_state, "expr": f"max {by((c.PROVIDER, c.STATE))} ({source.gauge(contract.circuit_state.name)})"},
         {"record": s.ttft_buckets,
-         "expr": f"sum {by((c.ENDPOINT, c.LE))} (rate({contract.time_to_first_token.name}_bucket[{w}]))"},
+         "expr": source.rate(stack, f"{contract.time_to_first_token.name}_bucket", (c.ENDPOINT, c.LE), w)},
         {"record": s.ttft_quantile, "expr": f"histogram_quantile({number(float(P95))}, {s.ttft_buckets})",
          "labels": {QUANTILE: P95}},
     ]

@@ -93,7 +93,7 @@ def remote_series(stack: Stack) -> list[str]:
     time (the counter steps)."""
     recorded = {rule["record"] for groups in rule_files(stack).values() for group in groups
                 for rule in group["rules"] if "record" in rule}
-    return sorted(stack.contract.series_names() | recorded | {"up", c.PROCESS_START})
+    return sorted(stack.source.series_names() | recorded | {"up", c.PROCESS_START})
 
 
 def remote_write_configs(stack: Stack) -> list[dict[str, Any]]:

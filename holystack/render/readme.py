@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..model import Stack
 from ..output import Files, generated_notice
-from .alerts import alert_rules
+from .alerts import alert_rules, unavailable_alerts
 from .layout import README
 from .prometheus import RETENTION_FLAG, retention, rule_files
 from .text import render_template
@@ -33,6 +33,7 @@ def render_readme(stack: Stack) -> Files:
     alerts = sorted({stack.alert_name(rule.kind) for rule in alert_rules(stack)})
     text = render_template(f"out-{README}.j2", source=stack.source_name, notice=generated_notice(stack.source_name), name=stack.name,
                            rule_files=list(rule_files(stack)), alerts=alerts,
+                           metric_source=stack.source.name, unavailable=unavailable_alerts(stack),
                            dashboards_path=stack.dashboards.path, **_scale_out(stack),
                            retention=f"{RETENTION_FLAG}={retention(stack)}", period=str(stack.slo.period), **_price_data(stack))
     return {README: text}

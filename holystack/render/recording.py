@@ -5,9 +5,10 @@ from typing import Any
 
 from .. import contract as c
 from ..model import Duration, Stack
-from ..promql import MONTH_ELAPSED_SECONDS, MONTH_LEFT_SECONDS, SECONDS_PER_DAY, by, matcher, number, selector
+from ..promql import MONTH_ELAPSED_SECONDS, MONTH_LEFT_SECONDS, SECONDS_PER_DAY, by, number
 from ..series import (CALL_LABELS, COST_LABELS, LATENCY_LABELS, P95, PRICE_LABELS,
                       QUANTILE, STATUS_CLASSES, STATUS_LABELS, TOKEN_LABELS, TOKEN_RATE_LABELS, Series)
+from ..sources import Match
 
 Rule = dict[str, Any]
 # Tokens times their price: the one join every cost expression uses.
@@ -82,6 +83,11 @@ def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
     return f"sum {by(labels)} (\n  ({now} - {before}) >= 0\n  or\n  {now} and {on} (\n{fresh}\n  )\n)"
 
 
+def source_step(stack: Stack, series: str, labels: tuple[str, ...], *matches: Match) -> str:
+    """counter_step over the raw series the stack's source reads for a canonical counter series."""
+    return stack.source.step(stack, counter_step, series, labels, *matches)
+
+
 def steps_window(window: Duration) -> str:
     """The range that holds exactly window / evaluation interval recorded steps. Prometheus 2 range
     selectors include both ends, so [1h] over a series recorded every 15s holds 241 samples when the
@@ -96,10 +102,8 @@ def sum_of_steps(steps: str, window: Duration) -> str:
 
 
 def _class_rate(stack: Stack, labels: tuple[str, ...], status_class: str | None = None) -> str:
-    counter = stack.contract.requests.name
-    if status_class is not None:
-        counter = selector(counter, matcher(c.STATUS_CODE, STATUS_CLASSES[status_class], "=~"))
-    return f"sum {by(labels)} (rate({counter}[{stack.rate_window}]))"
+    matches = () if status_class is None else ((c.STATUS_CODE, STATUS_CLASSES[status_class], "=~"),)
+    return stack.source.rate(stack, stack.contract.requests.name, labels, str(stack.rate_window), *matches)
 
 
 def request_rules(stack: Stack) -> list[Rule]:
@@ -107,8 +111,8 @@ def request_rules(stack: Stack) -> list[Rule]:
     the counter steps that every longer window is summed from. Each is recorded in the cut its
     readers need; the raw request counters are scanned whole twice (calls per provider, endpoint and
     model; calls by status), the ratios read only their status class."""
-    s, contract, w = Series(stack), stack.contract, str(stack.rate_window)
-    failed_calls = selector(contract.calls.name, matcher(c.STATUS_CODE, c.FAILED, "=~"))
+    s, contract, source, w = Series(stack), stack.contract, stack.source, str(stack.rate_window)
+    failed: tuple[str, str, str] = (c.STATUS_CODE, c.FAILED, "=~")
     rules: list[Rule] = [{"record": s.requests, "expr": _class_rate(stack, CALL_LABELS)}]
     rules += [{"record": s.ratio(name), "expr": share(_class_rate(stack, CALL_LABELS, name), s.requests)}
               for name in ALERT_RATIOS]
@@ -116,10 +120,10 @@ def request_rules(stack: Stack) -> list[Rule]:
         {"record": s.requests_by_provider_model, "expr": f"sum {by(COST_LABELS)} ({s.requests})"},
         {"record": s.ratio_by_provider_model(DASHBOARD_RATIO),
          "expr": share(_class_rate(stack, COST_LABELS, DASHBOARD_RATIO), s.requests_by_provider_model)},
-        {"record": s.requests_by_status, "expr": f"sum {by(STATUS_LABELS)} (rate({contract.requests.name}[{w}]))"},
+        {"record": s.requests_by_status, "expr": source.rate(stack, contract.requests.name, STATUS_LABELS, w)},
         # The SLOs count logical calls, whatever their retries and fallbacks.
-        {"record": s.endpoint_calls_step, "expr": counter_step(stack, contract.calls.name, (c.ENDPOINT,))},
-        {"record": s.endpoint_failed_calls_step, "expr": counter_step(stack, failed_calls, (c.ENDPOINT,))},
+        {"record": s.endpoint_calls_step, "expr": source_step(stack, contract.calls.name, (c.ENDPOINT,))},
+        {"record": s.endpoint_failed_calls_step, "expr": source_step(stack, contract.calls.name, (c.ENDPOINT,), failed)},
     ]
     return rules
 
@@ -130,7 +134,7 @@ def latency_rules(stack: Stack) -> list[Rule]:
     s, contract, w = Series(stack), stack.contract, str(stack.rate_window)
     return [
         {"record": s.duration_buckets,
-         "expr": f"sum {by(LATENCY_LABELS + (c.LE,))} (rate({contract.duration.name}_bucket[{w}]))"},
+         "expr": stack.source.rate(stack, f"{contract.duration.name}_bucket", LATENCY_LABELS + (c.LE,), w)},
         {"record": s.duration_quantile, "expr": f"histogram_quantile({P95}, {s.duration_buckets})",
          "labels": {QUANTILE: P95}},
     ]
@@ -143,11 +147,11 @@ def cost_rules(stack: Stack) -> list[Rule]:
          "labels": {c.MODEL: model, c.TOKEN_TYPE: token_type}}
         for model, token_type, price in token_prices(stack)
     ]
-    rules.append({"record": s.tokens, "expr": f"sum {by(TOKEN_RATE_LABELS)} (rate({contract.tokens.name}[{w}]))"})
+    rules.append({"record": s.tokens, "expr": stack.source.rate(stack, contract.tokens.name, TOKEN_RATE_LABELS, w)})
     rules.append({"record": s.cost_rate,
-                  "expr": f"sum {by(COST_LABELS)} (\n  rate({contract.tokens.name}[{w}])\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
+                  "expr": f"sum {by(COST_LABELS)} (\n  {stack.source.per_second(stack, contract.tokens.name, w)}\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
     rules.append({"record": s.cost_step,
-                  "expr": f"sum {by(COST_LABELS)} (\n  {counter_step(stack, contract.tokens.name, TOKEN_LABELS)}\n"
+                  "expr": f"sum {by(COST_LABELS)} (\n  {source_step(stack, contract.tokens.name, TOKEN_LABELS)}\n"
                           f"  * {PRICE_JOIN}\n  {s.token_price}\n)"})
     rules.append({"record": s.cost_step_total, "expr": f"sum({s.cost_step})"})
     rules.append(month_to_date_rule(stack, s.cost_month_to_date, s.cost_step_total))

@@ -80,7 +80,7 @@ def render_rule_tests(stack: Stack) -> Files:
         document = {
             "rule_files": [f"../{RULES_DIR}/{name}" for name in index.files_for(alerts, names)],
             "evaluation_interval": str(stack.evaluation_interval),
-            "tests": [case.document(interval) for case in cases],
+            "tests": [case.document(interval, lambda series: stack.source.test_series(stack, series)) for case in cases],
         }
         path = rule_tests_path(stack, family.name)
         if path in out:

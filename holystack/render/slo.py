@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from .. import contract as c
 from ..model import Duration, LatencySlo, Stack
-from ..promql import matcher, number, selector
+from ..promql import number
 from ..series import Series
-from .recording import Rule, counter_step, share, sum_of_steps
+from .recording import Rule, share, source_step, sum_of_steps
 
 
 def slo_endpoints(stack: Stack) -> list[tuple[str, float]]:
@@ -59,10 +59,10 @@ def latency_step_rules(stack: Stack) -> list[Rule]:
     s, duration = Series(stack), stack.contract.call_duration.name
     rules: list[Rule] = []
     for path, slo in latency_slo_endpoints(stack):
-        on_endpoint = matcher(c.ENDPOINT, path)
-        calls = counter_step(stack, selector(f"{duration}_count", on_endpoint), (c.ENDPOINT,))
-        within = counter_step(stack, selector(f"{duration}_bucket", on_endpoint,
-                                              matcher(c.LE, bucket_bound(slo.threshold.seconds))), (c.ENDPOINT,))
+        on_endpoint = (c.ENDPOINT, path, "=")
+        calls = source_step(stack, f"{duration}_count", (c.ENDPOINT,), on_endpoint)
+        within = source_step(stack, f"{duration}_bucket", (c.ENDPOINT,), on_endpoint,
+                                   (c.LE, bucket_bound(slo.threshold.seconds), "="))
         labels = {c.ENDPOINT: path}
         rules += [{"record": s.latency_objective, "expr": f"vector({number(slo.objective / 100)})", "labels": labels},
                   {"record": s.latency_calls_step, "expr": calls, "labels": labels},

@@ -13,7 +13,7 @@ from .promtool import CaseBuilder, PromtoolCase
 from .rule import SEVERITIES, SEVERITY, AlertRule
 
 __all__ = ["EXEMPT_COMPARISON", "FAMILIES", "SEVERITIES", "SEVERITY", "AlertFamily", "AlertRule", "alert_rules", "families",
-           "family_cases", "lint_exemptions", "promtool_cases", "rule_documents"]
+           "family_cases", "lint_exemptions", "promtool_cases", "rule_documents", "unavailable_alerts"]
 
 # The families in the order their alerts stand in the rule file.
 FAMILIES: tuple[AlertFamily, ...] = (ratios.FAMILY, latency.FAMILY, burn_rate.FAMILY, latency_burn.FAMILY,
@@ -33,8 +33,15 @@ def _rules(stack: Stack, in_force: tuple[AlertFamily, ...]) -> tuple[tuple[Alert
         for rule in family.rules(stack):
             if rule.kind not in family.kinds:
                 raise ValueError(f"family {family.name!r} built a rule of kind {rule.kind!r} it does not declare")
-            found.append((family, rule))
+            if family.unavailable(stack, rule.kind) is None:
+                found.append((family, rule))
     return tuple(found)
+
+
+def unavailable_alerts(stack: Stack) -> tuple[tuple[str, str], ...]:
+    """(alert name, why) of each alert kind the stack's source cannot feed, in family order."""
+    return tuple((stack.alert_name(kind), reason) for family in families() for kind in family.kinds
+                 if (reason := family.unavailable(stack, kind)) is not None)
 
 
 def alert_rules(stack: Stack) -> tuple[AlertRule, ...]:

@@ -9,6 +9,7 @@ from ...identifiers import COST_DASHBOARD
 from ...model import PER_MILLION, Duration, LlmModel, Stack
 from ...promql import SECONDS_PER_DAY, number
 from ...series import Series
+from ...sources.base import CACHED_TOKENS
 from ..recording import month_forecast
 from . import steps
 from .family import AlertFamily
@@ -59,7 +60,10 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     # cache writes cost more than input first, so that their pricing decides it too.
     model = max(b.stack.models, key=lambda m: (_write_surcharge(m) > 0,
                                                m.prices.input - m.prices.effective_cached_input, m.prices.input))
+    cache = CACHED_TOKENS in b.stack.source.capabilities
     writes = ", cache writes at cache_write" if _write_surcharge(model) > 0 else ""
+    pricing = (f"cached tokens priced at cached_input{writes}" if cache
+               else "all input priced at input (the source reports no cached tokens)")
     budgets = [budget for _, budget, _, _ in kinds if budget is not None]
     out = steps.cost_cases(b, model, budgets, [kind for kind, _, _, _ in kinds if b.rules_of(kind)])
     for kind, budget, factor, what in kinds:
@@ -67,12 +71,12 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
         if rule is None or budget is None:
             continue
         for margin in (1.02, 0.98):
-            tokens, cost = _tokens_costing(b, model, margin * budget / factor, budget / factor)
+            tokens, cost = _tokens_costing(b, model, margin * budget / factor, budget / factor, cache)
             value = cost * factor
             fire = value > budget
             out.append(b.case(
                 f"{kind} {'fires' if fire else 'stays silent'}: ${value:.2f} of {model.name} {what} "
-                f"against ${budget:g}, cached tokens priced at cached_input{writes}",
+                f"against ${budget:g}, {pricing}",
                 b.tokens(b.call[c.PROVIDER], model.name, tokens), str(at), kind,
                 [b.expected(rule, {}, value)] if fire else []))
     return out
@@ -108,25 +112,27 @@ def budget_eval_time(b: CaseBuilder) -> Duration:
 
 
 def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
-                    budget_usd: float) -> tuple[dict[str, Any], float]:
+                    budget_usd: float, cache: bool = True) -> tuple[dict[str, Any], float]:
     """Token counters that cost about target_usd over the case: flat at 0 for ramp_pad samples,
     reaching their total after RAMP and then flat. A share of the prompt is cached: priced at full input price, the same
     tokens would cost 5% of budget_usd more. Where cache writes cost more than input, a share is
     written to the cache: priced at input, it would cost 4% of budget_usd less (so that neither
-    mistake is hidden by the other). Returns the counters' values and their exact cost."""
+    mistake is hidden by the other). Without cache (a source that reports no cached tokens) every
+    prompt token is uncached. Returns the counters' values and their exact cost."""
     prices = model.prices
     pad, ramp = ramp_pad(b), ramp_samples(b)
     discount = prices.input - prices.effective_cached_input
-    cached = math.ceil(0.05 * budget_usd * PER_MILLION / discount / ramp) if discount > 0 else 0
+    cached = math.ceil(0.05 * budget_usd * PER_MILLION / discount / ramp) if discount > 0 and cache else 0
     surcharge = _write_surcharge(model)
-    written = math.ceil(0.04 * budget_usd * PER_MILLION / surcharge / ramp) if surcharge > 0 else 0
+    written = math.ceil(0.04 * budget_usd * PER_MILLION / surcharge / ramp) if surcharge > 0 and cache else 0
     rest = target_usd - (cached * prices.effective_cached_input + written * prices.effective_cache_write) * ramp / PER_MILLION
     completion_price = prices.output or prices.input
     completion = math.ceil(rest / 2 * PER_MILLION / completion_price / ramp) if prices.output else 0
     rest -= completion * ramp * prices.output / PER_MILLION
     uncached = max(0, math.ceil(rest * PER_MILLION / prices.input / ramp)) if prices.input else 0
-    per_sample = {c.TOKEN_PROMPT: uncached + cached + written, c.TOKEN_COMPLETION: completion,
-                  c.TOKEN_CACHED_PROMPT: cached}
+    per_sample = {c.TOKEN_PROMPT: uncached + cached + written, c.TOKEN_COMPLETION: completion}
+    if cache:
+        per_sample[c.TOKEN_CACHED_PROMPT] = cached
     if written:
         per_sample[c.TOKEN_CACHE_WRITE] = written
     cost = prices.usd({token_type: count * ramp for token_type, count in per_sample.items()})

@@ -10,6 +10,7 @@ from ...identifiers import SLO_DASHBOARD
 from ...model import Duration, Stack
 from ...promql import number
 from ...series import Series
+from ...sources.base import LOGICAL_CALLS
 from ..slo import slo_endpoints
 from . import steps as step_cases
 from .family import AlertFamily
@@ -107,4 +108,5 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     return out
 
 
-FAMILY = AlertFamily("burn rate", (ERROR_BUDGET_BURN,), rules, cases, dashboard=SLO_DASHBOARD)
+FAMILY = AlertFamily("burn rate", (ERROR_BUDGET_BURN,), rules, cases, dashboard=SLO_DASHBOARD,
+                     requires={ERROR_BUDGET_BURN: frozenset({LOGICAL_CALLS})})

@@ -45,6 +45,14 @@ class AlertFamily:
     lint_exemptions: frozenset[str] = frozenset()
     # Texts of kinds that are not in holystack's annotation files.
     texts: Texts | None = field(default=None, hash=False, compare=False)
+    # Kind -> the source capabilities (holystack.sources.base) its rules read: a kind whose source
+    # lacks one is not rendered, and validate and OUT/README.md name it with the reason.
+    requires: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False, compare=False)
+
+    def unavailable(self, stack: Stack, kind: str) -> str | None:
+        """Why the stack's source cannot feed kind, or None when it can."""
+        missing = stack.source.missing(self.requires.get(kind, frozenset()))
+        return "; ".join(stack.source.reason(capability) for capability in missing) or None
 
 
 def annotations(stack: Stack, family: AlertFamily, rule: AlertRule) -> dict[str, str]:

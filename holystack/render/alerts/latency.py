@@ -5,13 +5,12 @@ from ... import contract as c
 from ...model import Stack
 from ...promql import alternation, matcher, number, selector
 from ...series import LATENCY_LABELS, P95, QUANTILE, Series
+from ...sources.base import ATTEMPTS
 from .family import AlertFamily
 from .promtool import CaseBuilder, PromtoolCase
 from .rule import AlertRule, seconds_text
 
 LATENCY_P95_HIGH = "LatencyP95High"
-# The endpoint a generated case uses when every endpoint has its own threshold.
-UNLISTED_ENDPOINT = "/holystack-unlisted"
 
 
 def latency_thresholds(stack: Stack) -> tuple[list[tuple[str, float]], float | None]:
@@ -64,7 +63,7 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     plain = [e.path for e in b.stack.endpoints if e.path not in listed]
     out = []
     for rule in b.rules_of(LATENCY_P95_HIGH):
-        path = rule.endpoint or (plain[0] if plain else UNLISTED_ENDPOINT)
+        path = rule.endpoint or (plain[0] if plain else b.stack.source.unlisted_endpoint)
         threshold = rule.threshold or 0.0
         call = {**b.call, c.ENDPOINT: path}
         for fire in (True, False):
@@ -77,4 +76,4 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     return out
 
 
-FAMILY = AlertFamily("latency", (LATENCY_P95_HIGH,), rules, cases)
+FAMILY = AlertFamily("latency", (LATENCY_P95_HIGH,), rules, cases, requires={LATENCY_P95_HIGH: frozenset({ATTEMPTS})})

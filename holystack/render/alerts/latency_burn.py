@@ -7,6 +7,7 @@ from ... import contract as c
 from ...identifiers import SLO_DASHBOARD
 from ...series import Series
 from ...model import Stack
+from ...sources.base import LOGICAL_CALLS
 from ..slo import bucket_bound, latency_slo_endpoints
 from .burn_rate import PAGE_WITHIN, pair_rules, scenarios
 from .family import AlertFamily
@@ -56,4 +57,5 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     return out
 
 
-FAMILY = AlertFamily("latency burn rate", (LATENCY_BUDGET_BURN,), rules, cases, dashboard=SLO_DASHBOARD)
+FAMILY = AlertFamily("latency burn rate", (LATENCY_BUDGET_BURN,), rules, cases, dashboard=SLO_DASHBOARD,
+                     requires={LATENCY_BUDGET_BURN: frozenset({LOGICAL_CALLS})})

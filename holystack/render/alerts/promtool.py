@@ -30,9 +30,11 @@ class PromtoolCase:
     alert_tests: list[dict[str, Any]] = field(default_factory=list)
     expr_tests: list[dict[str, Any]] = field(default_factory=list)
 
-    def document(self, interval: Duration) -> dict[str, Any]:
+    def document(self, interval: Duration,
+                 inputs: Callable[[list[Series]], list[Series]] = list) -> dict[str, Any]:
+        """The test; inputs writes the contract-shaped series as the metric source emits them."""
         test: dict[str, Any] = {"name": self.name, "interval": str(interval),
-                                "input_series": [{"series": s, "values": v} for s, v in self.series]}
+                                "input_series": [{"series": s, "values": v} for s, v in inputs(self.series)]}
         if self.alert_tests:
             test["alert_rule_test"] = self.alert_tests
         if self.expr_tests:

@@ -9,6 +9,7 @@ from ... import contract as c
 from ...model import Duration, Levels, Stack
 from ...promql import number
 from ...series import LOGICAL_CALL_LABELS, Series
+from ...sources.base import ATTEMPTS, LOGICAL_CALLS
 from .family import AlertFamily
 from .promtool import SETTLE, CaseBuilder, PromtoolCase
 from .rule import AlertRule, percent
@@ -136,4 +137,6 @@ def _keep_firing_cases(b: CaseBuilder, kind: str, ratio: RatioKind, levels: list
     return [case]
 
 
-FAMILY = AlertFamily("request ratios", tuple(RATIO_KINDS), rules, cases)
+FAMILY = AlertFamily("request ratios", tuple(RATIO_KINDS), rules, cases,
+                     requires={kind: frozenset({LOGICAL_CALLS if ratio.logical else ATTEMPTS})
+                               for kind, ratio in RATIO_KINDS.items()})

@@ -6,6 +6,7 @@ from ... import contract as c
 from ...model import Duration, Stack
 from ...promql import by, number
 from ...series import Series
+from ...sources.base import ATTEMPTS, BREAKER_STATE, FALLBACKS, LOGICAL_CALLS, RATE_LIMIT_GAUGES, RETRIES
 from ..client_rules import circuit_not_closed
 from .family import AlertFamily
 from .promtool import CaseBuilder, PromtoolCase, ramp, series_text
@@ -49,6 +50,26 @@ def _gauge(b: CaseBuilder, name: str, labels: dict[str, str], value: float) -> t
     return series_text(name, {**labels, **b.target}), f"{number(value)}x{b.samples}"
 
 
+def _breaker_cases(b: CaseBuilder, breaker: AlertRule, provider: str) -> list[PromtoolCase]:
+    """The breaker stays open, flaps open and half-open, or stays closed."""
+    contract = b.contract
+    state = lambda name, value: _gauge(b, contract.circuit_state.name, {c.PROVIDER: provider, c.STATE: name}, value)  # noqa: E731
+    flapping = [(series_text(contract.circuit_state.name, {c.PROVIDER: provider, c.STATE: name, **b.target}),
+                 " ".join(str(int((step // 6 % 2 == 0) == (name == c.CIRCUIT_OPEN))) for step in range(b.samples + 1)))
+                for name in (c.CIRCUIT_OPEN, c.CIRCUIT_HALF_OPEN)] + [state(c.CIRCUIT_CLOSED, 0)]
+    wait = str(Duration(breaker.for_.ms + 2 * 60_000))
+    return [
+        b.case(f"CircuitBreakerOpen fires: {provider}'s breaker stays open",
+               [state(c.CIRCUIT_OPEN, 1), state(c.CIRCUIT_HALF_OPEN, 0), state(c.CIRCUIT_CLOSED, 0)], wait,
+               CIRCUIT_BREAKER_OPEN, [b.expected(breaker, {c.PROVIDER: provider}, 1)]),
+        b.case(f"CircuitBreakerOpen fires: {provider}'s breaker goes open, half-open (a failed probe), open again",
+               flapping, wait, CIRCUIT_BREAKER_OPEN, [b.expected(breaker, {c.PROVIDER: provider}, 1)]),
+        b.case(f"CircuitBreakerOpen stays silent: {provider}'s breaker is closed",
+               [state(c.CIRCUIT_OPEN, 0), state(c.CIRCUIT_HALF_OPEN, 0), state(c.CIRCUIT_CLOSED, 1)], wait,
+               CIRCUIT_BREAKER_OPEN, []),
+    ]
+
+
 def cases(b: CaseBuilder) -> list[PromtoolCase]:
     contract, stack = b.contract, b.stack
     provider, endpoint, model = b.call[c.PROVIDER], b.call[c.ENDPOINT], b.call[c.MODEL]
@@ -63,22 +84,8 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
             out.append(b.case(f"FallbackActive {'fires' if fire else 'stays silent'}: {share:.4g} of calls moved "
                               f"from {edge.source} to {edge.target}", series, b.eval_time(rule.for_), FALLBACK_ACTIVE,
                               [b.expected(rule, labels, share)] if fire else []))
-    breaker, = b.rules_of(CIRCUIT_BREAKER_OPEN)
-    state = lambda name, value: _gauge(b, contract.circuit_state.name, {c.PROVIDER: provider, c.STATE: name}, value)  # noqa: E731
-    flapping = [(series_text(contract.circuit_state.name, {c.PROVIDER: provider, c.STATE: name, **b.target}),
-                 " ".join(str(int((step // 6 % 2 == 0) == (name == c.CIRCUIT_OPEN))) for step in range(b.samples + 1)))
-                for name in (c.CIRCUIT_OPEN, c.CIRCUIT_HALF_OPEN)] + [state(c.CIRCUIT_CLOSED, 0)]
-    wait = str(Duration(breaker.for_.ms + 2 * 60_000))
-    out += [
-        b.case(f"CircuitBreakerOpen fires: {provider}'s breaker stays open",
-               [state(c.CIRCUIT_OPEN, 1), state(c.CIRCUIT_HALF_OPEN, 0), state(c.CIRCUIT_CLOSED, 0)], wait,
-               CIRCUIT_BREAKER_OPEN, [b.expected(breaker, {c.PROVIDER: provider}, 1)]),
-        b.case(f"CircuitBreakerOpen fires: {provider}'s breaker goes open, half-open (a failed probe), open again",
-               flapping, wait, CIRCUIT_BREAKER_OPEN, [b.expected(breaker, {c.PROVIDER: provider}, 1)]),
-        b.case(f"CircuitBreakerOpen stays silent: {provider}'s breaker is closed",
-               [state(c.CIRCUIT_OPEN, 0), state(c.CIRCUIT_HALF_OPEN, 0), state(c.CIRCUIT_CLOSED, 1)], wait,
-               CIRCUIT_BREAKER_OPEN, []),
-    ]
+    for breaker in b.rules_of(CIRCUIT_BREAKER_OPEN):
+        out += _breaker_cases(b, breaker, provider)
     for rule in b.rules_of(RATE_LIMIT_HEADROOM_LOW):
         level, limit = rule.threshold or 0, 10_000
         labels = {c.PROVIDER: provider, c.MODEL: model, c.RESOURCE: c.RESOURCES[0]}
@@ -104,4 +111,8 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
 
 
 FAMILY = AlertFamily("resilience", (FALLBACK_ACTIVE, CIRCUIT_BREAKER_OPEN, RATE_LIMIT_HEADROOM_LOW, RETRY_RATIO_HIGH),
-                     rules, cases)
+                     rules, cases,
+                     requires={FALLBACK_ACTIVE: frozenset({FALLBACKS, LOGICAL_CALLS}),
+                               CIRCUIT_BREAKER_OPEN: frozenset({BREAKER_STATE}),
+                               RATE_LIMIT_HEADROOM_LOW: frozenset({RATE_LIMIT_GAUGES, ATTEMPTS}),
+                               RETRY_RATIO_HIGH: frozenset({RETRIES, ATTEMPTS})})

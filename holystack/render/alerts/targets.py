@@ -20,9 +20,9 @@ def rules(stack: Stack) -> list[AlertRule]:
     t, contract = stack.thresholds, stack.contract
     app_up = selector("up", one_of("job", [job.name for job in stack.jobs]))
     return [
-        AlertRule(METRICS_ABSENT, "warning", f"absent({contract.requests.name}) and on () (sum({app_up}) > 0)",
+        AlertRule(METRICS_ABSENT, "warning", f"absent({stack.source.presence()}) and on () (sum({app_up}) > 0)",
                   t.metrics_absent_for, {"jobs": ", ".join(job.name for job in stack.jobs),
-                                         "metric": contract.requests.name, "prefix": contract.prefix}),
+                                         "metric": stack.source.presence(), "prefix": contract.prefix}),
         AlertRule(TARGET_DOWN, "critical", f"{selector('up', one_of('job', all_jobs(stack)))} == 0",
                   t.target_down_for, {"for": str(t.target_down_for)}),
     ]
