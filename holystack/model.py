@@ -452,7 +452,7 @@ class Resilience:
         return next((f for f in self.fallbacks if f.source == name), None)
 
 
-def _resilience(data: dict[str, Any]) -> Resilience:
+def build_resilience(data: dict[str, Any]) -> Resilience:
     """The resilience section with its defaults; a provider's own retry/breaker keys override the
     section's, which override holystack's (defaults.DEFAULT_RETRY, DEFAULT_BREAKER)."""
     section = data.get("resilience", {})
@@ -678,7 +678,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
         ),
         slo=_slo(data, slowest_scrape_ms),
         scale_out=_scale_out(data, data["name"], Duration.parse(defaults.SLO_PERIOD)),
-        resilience=_resilience(data),
+        resilience=build_resilience(data),
         dashboards=Dashboards(
             datasource=dashboards.get("datasource", defaults.DEFAULT_DATASOURCE),
             folder=dashboards.get("folder", data["name"]),
