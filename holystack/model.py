@@ -303,7 +303,6 @@ class ScaleOut:
     kubernetes: Kubernetes | None
     remote_write: tuple[RemoteWrite, ...]
     rulers: Rulers
-    retention_needed: Duration          # how long Prometheus keeps samples: retention_needed()
 
 
 RFC1123_MAX = 63
@@ -384,8 +383,7 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
     mimir = rulers.get("mimir")
     return ScaleOut(kubernetes, remote,
                     Rulers(bool(rulers.get("vmalert", False)), bool(rulers.get("thanos", False)),
-                           None if mimir is None else mimir.get("namespace", name)),
-                    retention_needed(slo_period))
+                           None if mimir is None else mimir.get("namespace", name)))
 
 # --- end of the scale-out block
 

@@ -25,7 +25,6 @@ LOGICAL_CALL_LABELS = (c.ENDPOINT, c.MODEL)
 HEADROOM_LABELS = (c.PROVIDER, c.MODEL, c.RESOURCE)
 TOKEN_RATE_LABELS = PRICE_LABELS
 QUANTILE = "quantile"
-DASHBOARD_QUANTILES = ("0.5", "0.95", "0.99")
 P95 = "0.95"
 # The operation of a recorded counter step: the increase since the previous evaluation.
 STEP = "increase_step"
