@@ -37,19 +37,26 @@ def _windows(stack: Stack, long: bool) -> list[Duration]:
     return [w for ms, w in sorted(found.items()) if (ms >= 86_400_000) == long]
 
 
-def _window_rules(stack: Stack, s: Series, window: Duration) -> list[Rule]:
-    """Logical calls per second, the failed share and the burn rate over one window, summed from the
-    recorded per-endpoint counter steps: traffic-weighted (failed calls over all calls), 0 when
-    there were calls and no failures, NaN only without calls. The samples read grow with the
-    endpoints and the window, never with the raw series."""
-    w, seconds = str(window), number(window.seconds)
+def _burn_rules(window: Duration, calls: str, calls_step: str, bad_step: str, ratio: str, burn: str,
+                objective: str) -> list[Rule]:
+    """Logical calls per second, the bad share and the burn rate over one window, summed from the
+    recorded per-endpoint counter steps (calls, and the bad ones: failed, or slower than the
+    threshold): traffic-weighted (bad calls over all calls), 0 when there were calls and none was
+    bad, NaN only without calls. The samples read grow with the endpoints and the window, never
+    with the raw series. calls, ratio and burn are the recorded names of this window."""
+    seconds = number(window.seconds)
     return [
-        {"record": s.endpoint_calls(w), "expr": f"{sum_of_steps(s.endpoint_calls_step, window)} / {seconds}"},
-        {"record": s.endpoint_error_ratio(w),
-         "expr": share(f"{sum_of_steps(s.endpoint_failed_calls_step, window)} / {seconds}", s.endpoint_calls(w))},
-        {"record": s.error_budget_burn(w),
-         "expr": f"{s.endpoint_error_ratio(w)}\n/ on ({c.ENDPOINT}) (1 - {s.slo_objective})"},
+        {"record": calls, "expr": f"{sum_of_steps(calls_step, window)} / {seconds}"},
+        {"record": ratio, "expr": share(f"{sum_of_steps(bad_step, window)} / {seconds}", calls)},
+        {"record": burn, "expr": f"{ratio}\n/ on ({c.ENDPOINT}) (1 - {objective})"},
     ]
+
+
+def _window_rules(s: Series, window: Duration) -> list[Rule]:
+    """The availability SLO's rules of one window: failed calls are the bad ones."""
+    w = str(window)
+    return _burn_rules(window, s.endpoint_calls(w), s.endpoint_calls_step, s.endpoint_failed_calls_step,
+                       s.endpoint_error_ratio(w), s.error_budget_burn(w), s.slo_objective)
 
 
 def latency_step_rules(stack: Stack) -> list[Rule]:
@@ -70,24 +77,18 @@ def latency_step_rules(stack: Stack) -> list[Rule]:
     return rules
 
 
-def _latency_window_rules(stack: Stack, s: Series, window: Duration) -> list[Rule]:
-    """Logical calls per second, the slow share and the latency burn rate over one window, summed
-    from the recorded per-endpoint steps, like the availability windows."""
-    w, seconds = str(window), number(window.seconds)
-    return [
-        {"record": s.latency_calls(w), "expr": f"{sum_of_steps(s.latency_calls_step, window)} / {seconds}"},
-        {"record": s.latency_slow_ratio(w),
-         "expr": share(f"{sum_of_steps(s.latency_slow_calls_step, window)} / {seconds}", s.latency_calls(w))},
-        {"record": s.latency_budget_burn(w),
-         "expr": f"{s.latency_slow_ratio(w)}\n/ on ({c.ENDPOINT}) (1 - {s.latency_objective})"},
-    ]
+def _latency_window_rules(s: Series, window: Duration) -> list[Rule]:
+    """The latency SLOs' rules of one window: calls slower than the threshold are the bad ones."""
+    w = str(window)
+    return _burn_rules(window, s.latency_calls(w), s.latency_calls_step, s.latency_slow_calls_step,
+                       s.latency_slow_ratio(w), s.latency_budget_burn(w), s.latency_objective)
 
 
 def _all_windows(stack: Stack, s: Series, window: Duration) -> list[Rule]:
     """The window's availability rules and latency rules, for the SLOs the spec has."""
-    rules = _window_rules(stack, s, window) if slo_endpoints(stack) else []
+    rules = _window_rules(s, window) if slo_endpoints(stack) else []
     if latency_slo_endpoints(stack):
-        rules += _latency_window_rules(stack, s, window)
+        rules += _latency_window_rules(s, window)
     return rules
 
 
