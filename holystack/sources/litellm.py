@@ -273,7 +273,7 @@ class Litellm(Source):
         for index, edge in enumerate(stack.resilience.fallbacks):
             where = ("resilience", "fallbacks", index)
             if not edge.models:
-                yield where + ("from",), (
+                yield where, (
                     "metrics.source litellm counts fallbacks between model groups (requested_model -> "
                     "fallback_model), not providers: name this chain's models as LiteLLM's router fallbacks do, "
                     "e.g. models: {gpt-4.1: gpt-4.1-backup}")
