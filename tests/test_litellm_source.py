@@ -187,6 +187,6 @@ def test_generated_cases_are_litellms_shape_and_validate_strict(rendered: Path) 
         | {"up", "process_start_time_seconds", "ALERTS", "ALERTS_FOR_STATE"}, sorted(names)
     assert any('exception_status="408"' in text for text in inputs)
     assert any('route="/v1/chat/completions"' in text for text in inputs)
-    assert {L.DEPLOYMENT_STATE, L.SUCCESSFUL_FALLBACKS, L.REMAINING_REQUESTS, L.CACHED_INPUT_TOKENS, L.TTFT + "_bucket"} <= names
+    assert {L.DEPLOYMENT_STATE, L.SUCCESSFUL_FALLBACKS, L.REMAINING_REQUESTS, L.CACHED_INPUT_TOKENS, L.ATTEMPTS_TOTAL} <= names
     report = validate(CASE, rendered, strict=True)
     assert not report.failed, report.table()
