@@ -190,3 +190,23 @@ def test_generated_cases_are_litellms_shape_and_validate_strict(rendered: Path) 
     assert {L.DEPLOYMENT_STATE, L.SUCCESSFUL_FALLBACKS, L.REMAINING_REQUESTS, L.CACHED_INPUT_TOKENS, L.ATTEMPTS_TOTAL} <= names
     report = validate(CASE, rendered, strict=True)
     assert not report.failed, report.table()
+
+
+def test_spec_rate_limits_replace_the_limit_gauges(tmp_path: Path, promtool: str) -> None:
+    """metrics.rate_limits: the headroom is read against the spec's limit, not litellm_deployment_rpm_limit;
+    the generated headroom cases still fire and stay silent with it (their remaining scaled to it)."""
+    data = yaml.safe_load(CASE.read_text("utf-8"))
+    data["metrics"]["rate_limits"] = {"requests": 500}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    out = tmp_path / "out"
+    render_to(spec, out)
+    s = Series(load_stack(spec))
+    deployment = 'model_group="gpt-4.1",api_base="https://api.holysheep.ai/v1",api_provider="openai",model_id="d1"'
+    _check(promtool, out, tmp_path, [_series(L.REMAINING_REQUESTS, deployment, "250x60"),
+                                     _series(L.RPM_LIMIT, deployment, "1000x60")],
+           [(s.ratelimit_headroom, [('{provider="holysheep",model="gpt-4.1",resource="requests"}', 0.5)])])
+    cases = out / "prometheus" / "tests" / "holysheep-resilience.test.yml"
+    assert L.RPM_LIMIT not in cases.read_text("utf-8")
+    done = subprocess.run([promtool, "test", "rules", cases.name], cwd=cases.parent, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
