@@ -5,10 +5,13 @@ proxy's own /metrics/ scrapes, /v1 and not), provider matching, tokens by type, 
 fallbacks and LiteLLM's spend beside holystack's cost. Its generated cases pass validate --strict."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,16 +24,37 @@ from holystack.sources import litellm as L
 from holystack.sources.litellm_cases import encode, expand
 from holystack.validate import validate
 
-from .conftest import CASES
+from .conftest import CASES, ROOT
 
 CASE = CASES / "litellm" / "spec.yaml"
 TARGET = 'job="holysheep-app",instance="litellm-proxy:4000"'
 
 
-def _litellm_types():  # type: ignore[no-untyped-def]
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of the price map at import
-    from litellm.types.integrations import prometheus
-    return prometheus
+# What the installed LiteLLM defines, printed by a Python that has it: litellm needs openai<3, so it may
+# live in a venv of its own (scripts/setup's .venv-litellm, or $HOLYSTACK_LITELLM's).
+DEFINITIONS = """
+import json, os
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of the price map at import
+from litellm.types.integrations.prometheus import LATENCY_BUCKETS, PrometheusMetricLabels
+names = json.loads(os.environ["NAMES"])
+print(json.dumps({"buckets": [b for b in LATENCY_BUCKETS if b != float("inf")],
+                  "labels": {n: PrometheusMetricLabels.get_labels(n) for n in names}}))
+"""
+
+
+def _litellm_definitions(names: list[str]) -> dict[str, Any]:
+    command = os.environ.get("HOLYSTACK_LITELLM")
+    candidates = [sys.executable, *([str(Path(command).parent / "python")] if command else []),
+                  str(ROOT / ".venv-litellm" / "bin" / "python")]
+    for python in candidates:
+        if not Path(python).is_file():
+            continue
+        done = subprocess.run([python, "-c", DEFINITIONS], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "NAMES": json.dumps(names)})
+        if done.returncode == 0:
+            return json.loads(done.stdout.strip().splitlines()[-1])
+    pytest.fail("litellm[proxy]==1.106.12 is not installed beside this Python nor in .venv-litellm "
+                "(scripts/setup makes it); its own names, labels and buckets are what this test reads")
 
 
 # Each raw series the source reads (without prometheus_client's _total) -> the labels it reads of it.
@@ -57,14 +81,14 @@ READS = {
 
 
 def test_names_labels_and_buckets_are_litellms_own() -> None:
-    types = _litellm_types()
     raw = {name.removesuffix("_total") for name in L.Litellm(load_stack(CASE).contract).series_names()
            if name.startswith("litellm_")}
     raw = {name.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum") for name in raw}
     assert raw == set(READS)
+    litellm = _litellm_definitions(sorted(READS))
     for name, labels in READS.items():
-        assert labels <= set(types.PrometheusMetricLabels.get_labels(name)), name
-    assert L.BUCKETS + (float("inf"),) == types.LATENCY_BUCKETS
+        assert labels <= set(litellm["labels"][name]), name
+    assert L.BUCKETS == tuple(litellm["buckets"])
 
 
 def test_promtool_notation_round_trips() -> None:
