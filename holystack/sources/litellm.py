@@ -88,6 +88,12 @@ def _replace(vector: str, target: str, value: str, source: str, regex: str) -> s
     return f"label_replace({vector}, {quote(target)}, {quote(value)}, {quote(source)}, {quote(regex)})"
 
 
+def _raw_status(regex: str) -> str:
+    """A regex on the contract's status_code as one on LiteLLM's status (timeout is 408, error None)."""
+    words = {c.STATUS_TIMEOUT: TIMEOUT_STATUS, c.STATUS_ERROR: f"{UNSET}|"}
+    return RAW_STATUS.get(regex) or "|".join(words.get(alt, alt) for alt in regex.split("|"))
+
+
 def _netloc_path(url: str | None) -> tuple[str, str] | None:
     if not url:
         return None
@@ -200,7 +206,8 @@ class Litellm(Source):
                     if constant is not None:
                         keep = keep and (re.fullmatch(value, constant) is not None) == (op in ("=", "=~"))
                     else:
-                        raw.append(matcher(part.status or EXCEPTION_STATUS, RAW_STATUS[value], op if op in ("=~", "!~") else op + "~"))
+                        raw.append(matcher(part.status or EXCEPTION_STATUS, _raw_status(value),
+                                           op if op in ("=~", "!~") else op + "~"))
                 elif label == c.ENDPOINT and op == "=":
                     if part.route:
                         raw[0] = matcher(ROUTE, f"({re.escape(ROUTE_PREFIX)})?{re.escape(value)}", "=~")
