@@ -234,3 +234,25 @@ def test_spec_rate_limits_replace_the_limit_gauges(tmp_path: Path, promtool: str
     assert L.RPM_LIMIT not in cases.read_text("utf-8")
     done = subprocess.run([promtool, "test", "rules", cases.name], cwd=cases.parent, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_providers_on_one_host_are_told_apart_by_path(tmp_path: Path, promtool: str) -> None:
+    """holystack's fake upstream serves every provider on one host and port, under /<provider>/v1."""
+    data = yaml.safe_load(CASE.read_text("utf-8"))
+    for provider in data["providers"]:
+        provider["base_url"] = f"http://127.0.0.1:8080/{provider['name']}/v1"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    out = tmp_path / "out"
+    render_to(spec, out)
+    base = 'model_group="gpt-4.1",requested_model="gpt-4.1",api_provider="openai"'
+    series = [_series(L.SUCCESS, f'{base},api_base="http://127.0.0.1:8080/{name}/v1"', ONE_PER_SECOND)
+              for name in ("holysheep", "backup")]
+    series.append(_series(L.SUCCESS, f'{base},api_base="http://127.0.0.1:8080/v1"', ONE_PER_SECOND))
+    expected = [(f'{{provider="{name}",endpoint="/chat/completions",status_code="200"}}', 1)
+                for name in ("holysheep", "backup")]
+    # An api_base that shares only the host reads as the provider with the longest base_url path
+    # (/holysheep/v1 here; names break ties): deterministic, never two providers.
+    _check(promtool, out, tmp_path, series,
+           [(Series(load_stack(spec)).requests_by_status + '{provider!="other"}',
+             [(expected[0][0], 2), expected[1]])])

@@ -145,12 +145,16 @@ class Litellm(Source):
         v = _replace(vector, c.PROVIDER, c.OTHER, API_PROVIDER, ".*")
         for provider in stack.providers:
             v = _replace(v, c.PROVIDER, provider.name, API_PROVIDER, re.escape(provider.name))
-        if base:
-            located = [(_netloc_path(p.base_url), p.name) for p in stack.providers]
-            for (netloc, path), name in sorted(((lp, n) for lp, n in located if lp), key=lambda x: (len(x[0][1]), x[1])):
-                v = _replace(v, c.PROVIDER, name, API_BASE, f"https?://{re.escape(netloc)}(/.*)?")
-            for (netloc, path), name in sorted(((lp, n) for lp, n in located if lp and lp[1]),
-                                               key=lambda x: (len(x[0][1]), x[1])):
+        if not base:
+            return v
+        # base_url's host and port, then its path too: a later label_replace wins, so a provider whose
+        # path matches beats one that only shares the host (the fake upstream serves them all on one).
+        located = sorted(((where, p.name) for p in stack.providers if (where := _netloc_path(p.base_url))),
+                         key=lambda item: (len(item[0][1]), item[1]))
+        for (netloc, _), name in located:
+            v = _replace(v, c.PROVIDER, name, API_BASE, f"https?://{re.escape(netloc)}(/.*)?")
+        for (netloc, path), name in located:
+            if path:
                 v = _replace(v, c.PROVIDER, name, API_BASE, f"https?://{re.escape(netloc)}{re.escape(path)}(/.*)?")
         return v
 
