@@ -6,15 +6,14 @@ from ..output import Files, generated_notice
 from .alerts import alert_rules, unavailable_alerts
 from .layout import README
 from .prometheus import RETENTION_FLAG, retention, rule_files
+from .rulers import wanted_rulers
 from .text import render_template
 
 
 def _scale_out(stack: Stack) -> dict[str, object]:
     """What the scale-out sections add to the folder, for its table."""
-    rulers = stack.scale_out.rulers
     return {"agent": bool(stack.scale_out.remote_write), "kubernetes": stack.scale_out.kubernetes is not None,
-            "rulers": [name for name, on in (("vmalert", rulers.vmalert), ("thanos", rulers.thanos),
-                                             ("mimir", rulers.mimir_namespace is not None)) if on]}
+            "rulers": [ruler.name for ruler in wanted_rulers(stack)]}
 
 
 def _price_data(stack: Stack) -> dict[str, object]:
