@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from . import defaults
@@ -296,6 +296,11 @@ class Rulers:
     vmalert: bool
     thanos: bool
     mimir_namespace: str | None         # None: no Mimir/Cortex output
+
+    @property
+    def asked(self) -> bool:
+        """Whether the spec asks for any ruler (each field is off as False or None)."""
+        return any(getattr(self, f.name) not in (False, None) for f in fields(self))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ def render_kubernetes(stack: Stack) -> Files:
 
 
 def render_rulers(stack: Stack) -> Files:
+    if not stack.scale_out.rulers.asked:
+        return {}
     from .rulers import render_rulers as render
 
     return render(stack)

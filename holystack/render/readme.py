@@ -6,14 +6,18 @@ from ..output import Files, generated_notice
 from .alerts import alert_rules, unavailable_alerts
 from .layout import README
 from .prometheus import RETENTION_FLAG, retention, rule_files
-from .rulers import wanted_rulers
 from .text import render_template
 
 
 def _scale_out(stack: Stack) -> dict[str, object]:
     """What the scale-out sections add to the folder, for its table."""
+    rulers: list[str] = []
+    if stack.scale_out.rulers.asked:
+        from .rulers import wanted_rulers  # loaded only where the spec asks for a ruler
+
+        rulers = [ruler.name for ruler in wanted_rulers(stack)]
     return {"agent": bool(stack.scale_out.remote_write), "kubernetes": stack.scale_out.kubernetes is not None,
-            "rulers": [ruler.name for ruler in wanted_rulers(stack)]}
+            "rulers": rulers}
 
 
 def _price_data(stack: Stack) -> dict[str, object]:
