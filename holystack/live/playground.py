@@ -12,11 +12,11 @@ from typing import Any, Callable
 
 import yaml
 
-from ..defaults import DEFAULT_THRESHOLDS
 from ..pipeline import load_stack, render_to
 from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR, retention
 from ..spec import read_spec
+from ..thresholds import declared
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
 from .scenarios import TrafficProfile
@@ -80,10 +80,10 @@ def fast_spec(data: dict[str, Any]) -> dict[str, Any]:
         job.pop("interval", None)
     spec["metrics"]["rate_window"] = FAST_RATE_WINDOW
     thresholds = spec.setdefault("thresholds", {})
-    for kind, default in DEFAULT_THRESHOLDS.items():
-        thresholds.setdefault(kind, {})["for"] = FAST_FOR
-        if "keep_firing_for" in default:
-            thresholds[kind]["keep_firing_for"] = FAST_KEEP_FIRING_FOR
+    for threshold in declared():
+        thresholds.setdefault(threshold.key, {})["for"] = FAST_FOR
+        if "keep_firing_for" in threshold.default:
+            thresholds[threshold.key]["keep_firing_for"] = FAST_KEEP_FIRING_FOR
     spec["alerting"].update(FAST_ALERTING)
     # The client's breakers on the same clock: a breaker open for 30s would leave 4s rate windows empty.
     spec.setdefault("resilience", {}).setdefault("breaker", {}).update(FAST_BREAKER)
