@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from holystack.live.capture import CaptureServer, Notification
-from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, start_engine,
-                                       vm_spec, write_spec)
+from holystack.live.playground import (DEFAULT_ENGINE, FAST_RATE_WINDOW, Ports, engine_spec, fast_spec, loopback_spec,
+                                       start_engine, write_spec)
 from holystack import load_stack
 from holystack.model import Duration
 from holystack.spec import read_spec
@@ -138,7 +138,7 @@ def with_backup(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def live(tmp_path: Path, scenario: str, engine: str = ENGINES[0],
+def live(tmp_path: Path, scenario: str, engine: str = DEFAULT_ENGINE,
          change: Callable[[dict[str, Any]], dict[str, Any]] = lambda spec: spec) -> Iterator[Live]:
     """Fresh simulator, Prometheus (or vmagent, VictoriaMetrics and vmalert) and Alertmanager for one
     scenario; everything is stopped after. change edits the spec first."""
@@ -152,7 +152,7 @@ def live(tmp_path: Path, scenario: str, engine: str = ENGINES[0],
             receiver["webhook"]["url"] = f"{capture.url}/{receiver['name']}"
         if "slack" in receiver:
             receiver["slack"]["api_url_file"] = str(slack_url)
-    spec_path = write_spec(vm_spec(spec) if engine == "victoriametrics" else spec, tmp_path / "e2e.yaml")
+    spec_path = write_spec(engine_spec(engine, spec), tmp_path / "e2e.yaml")
     simulator = subprocess.Popen(
         [sys.executable, "-m", "holystack", "simulate", str(spec_path), "--scenario", scenario,
          "--duration", "120s", "--rps", str(RPS), "--metrics-port", str(ports.metrics), "--seed", "7"],

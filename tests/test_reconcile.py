@@ -29,8 +29,8 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from holystack import pricedata, render_to
 from holystack.instrument import Instrument, http_client, serve
 from holystack.instrument.ledger import Ledger
-from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, restart_prometheus,
-                                       start_engine, start_stack, vm_spec, write_spec)
+from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, engine_spec, fast_spec, loopback_spec,
+                                       restart_prometheus, start_engine, start_stack, write_spec)
 from holystack.model import Duration
 from holystack.pipeline import load_stack, render_files
 from holystack.render.sql import SQL_FILE
@@ -414,7 +414,7 @@ def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, d
     spec = reconcile_spec(ports)
     spec["scrape"]["lookback"] = LOOKBACK
     spec["thresholds"]["budget"] = {"daily_usd": 3.0}  # a day costs about $0.95
-    spec = vm_spec(spec) if engine == "victoriametrics" else spec
+    spec = engine_spec(engine, spec)
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute(render_files(spec_path)[SQL_FILE])
