@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from .render import render_stack
 from .render.alerts import unavailable_alerts
 from .render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, DASHBOARDS_DIR, PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
 from .secrets import config_secrets
+from .yamlload import YAML_LOADER
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,9 @@ class Report:
         }, indent=2, ensure_ascii=False)
 
 
-# The rendered files are read with libyaml where PyYAML has it: fifty times the pure-Python parser.
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=LOADER)  # noqa: S506 - a safe loader
+    """A rendered file, read with libyaml where PyYAML has it: fifty times the pure-Python parser."""
+    return yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader
 
 
 def _rule_shape(document: Any) -> str | None:
@@ -174,14 +173,15 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
     rule_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{RULES_DIR}/"))
     test_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
     relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
-    with ThreadPoolExecutor(max_workers=workers()) as pool:
-        # promtool resolves paths from its working folder: run it in prometheus/.
-        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths))
+    documents, errors = _load_rules(out, rule_paths)  # once, for promtool's cut and holystack's checks
+    with tempfile.TemporaryDirectory(prefix="holystack-promtool-") as scratch, \
+            ThreadPoolExecutor(max_workers=workers()) as pool:
+        # promtool resolves paths from its working folder: prometheus/, or a cut copy of it in scratch.
+        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths), Path(scratch), documents)
         current = drift(files, out)
         add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
                         "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
         own: list[CheckResult] = []
-        documents, errors = _load_rules(out, rule_paths)
         if errors:
             own.append(CheckResult("rule files load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
         rules = RuleSet(documents)
