@@ -11,12 +11,7 @@ from typing import Any
 
 import yaml
 
-from .checks.dashboards_lint import lint_dashboards
-from .checks.grafana_models import grafana_models_check
-from .checks.prices import price_check
 from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
-from .checks.retention import check_retention
-from .checks.rules_lint import RuleSet, lint_rules
 from .checks.scale_out import scale_out_checks
 from .checks.tools import start_tool_checks, workers
 from .errors import UsageError
@@ -157,6 +152,32 @@ def _unavailable_check(stack: Stack) -> list[CheckResult]:
 Progress = Callable[[CheckResult], None]
 
 
+def _own_checks(stack: Stack, out: Path, documents: dict[str, Any], errors: list[str]) -> list[CheckResult]:
+    """holystack's own checks. Imported here, once promtool runs: PromQL parsing, the Grafana SDK and
+    the price data load while the tools work, not before they start."""
+    from .checks.dashboards_lint import lint_dashboards  # noqa: PLC0415
+    from .checks.grafana_models import grafana_models_check  # noqa: PLC0415
+    from .checks.prices import price_check  # noqa: PLC0415
+    from .checks.retention import check_retention  # noqa: PLC0415
+    from .checks.rules_lint import RuleSet, lint_rules  # noqa: PLC0415
+
+    own: list[CheckResult] = []
+    if errors:
+        own.append(CheckResult("rule files load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
+    rules = RuleSet(documents)
+    own += lint_rules(stack, rules)
+    own.append(check_retention(stack, out, rules))
+    dashboards, errors = _load_dashboards(out)
+    if errors:
+        own.append(CheckResult("dashboards load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
+    own += lint_dashboards(stack, dashboards, rules.recorded)
+    own.append(grafana_models_check(dashboards))
+    own.append(_secrets_check(out))
+    own.append(price_check(stack))
+    own += _unavailable_check(stack)
+    return own
+
+
 def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> list[CheckResult]:
     """Every check of the rendered stack in out; progress (if given) sees each result as it comes.
     The spec is rendered once; promtool and amtool run side by side (one per core) while
@@ -181,25 +202,11 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
         current = drift(files, out)
         add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
                         "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
-        own: list[CheckResult] = []
-        if errors:
-            own.append(CheckResult("rule files load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
-        rules = RuleSet(documents)
-        own += lint_rules(stack, rules)
-        own.append(check_retention(stack, out, rules))
-        dashboards, errors = _load_dashboards(out)
-        if errors:
-            own.append(CheckResult("dashboards load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
-        own += lint_dashboards(stack, dashboards, rules.recorded)
-        own.append(grafana_models_check(dashboards))
-        own.append(_secrets_check(out))
-        own.append(price_check(stack))
-        own += _unavailable_check(stack)
+        own = _own_checks(stack, out, documents, errors)
         add(*(pending() for pending in tools))
     add(*scale_out_checks(out, files))
     add(*own)
     return results
-
 
 def validate(spec_path: Path, out: Path, strict: bool = False, progress: Progress | None = None) -> Report:
     stack = load_stack(spec_path)
