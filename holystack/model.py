@@ -632,7 +632,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
     rate_window = (Duration.parse(metrics["rate_window"]) if "rate_window" in metrics
                    else Duration(max(parse_ms(defaults.DEFAULT_RATE_WINDOW),
                                      defaults.rate_window_floor_ms(slowest_scrape_ms))))
-    source = make_source(metrics.get("source", DEFAULT_SOURCE), Contract(metrics["prefix"]))
+    source = make_source(metrics.get("source", DEFAULT_SOURCE), Contract(metrics["prefix"]), metrics)
     thresholds = defaults.thresholds_with_defaults(data)
     budget = thresholds["budget"]
     alerting = defaults.alerting_with_defaults(data["alerting"])

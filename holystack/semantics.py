@@ -451,6 +451,7 @@ def _source_fit(stack: Stack) -> Iterator[Finding]:
         problem = source.endpoint_problem(stack, endpoint.path)
         if problem is not None:
             yield ("endpoints", index, "path"), f"metrics.source {source.name}: {problem}"
+    yield from source.problems(stack)
 
 
 MODEL_CHECKS: tuple[ModelCheck, ...] = (_price_data, _unique_names, _receiver_references, _levels, _buckets_and_latency,
