@@ -7,6 +7,11 @@ tests (never skips them), as the servers fixture does without Prometheus or Aler
 from __future__ import annotations
 
 import copy
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter as Tally
@@ -15,23 +20,21 @@ from typing import Any
 
 import pytest
 
-from holystack import load_stack
 from holystack.live.capture import CaptureServer
-from holystack.live.litellm_proxy import LitellmProxy, send_calls, upstream_base
-from holystack.live.playground import Ports, fast_spec, loopback_spec, start_engine, write_spec
+from holystack.live.litellm_proxy import READY_TIMEOUT_SECONDS, send_calls
+from holystack.live.litellm_up import start_litellm_stack
+from holystack.live.playground import Ports
 from holystack.live.scenarios import SCENARIOS
-from holystack.live.traffic import refused_port
-from holystack.live.loopback import LOOPBACK
-from holystack.live.upstream import FakeUpstreamServer, Upstream
 from holystack.spec import read_spec
 
-from .helpers import prom_query, wait_until
+from .conftest import CASES
+from .helpers import answers, prom_query, read_until, wait_until
 from .test_e2e import ALERT_DEADLINE, BACKUP, PREFIX, SPEC, deliveries
 from .test_litellm_wire import litellm_spec
 
 pytestmark = pytest.mark.usefixtures("servers", "litellm")
 
-RPS = 20  # as test_e2e's: a 4s rate window holds enough attempts per model
+RPS = 10  # the rate windows of 8s (litellm_up.FAST_PROXY_RATE_WINDOW) hold 40 attempts per model
 BACKUP_MODEL = "gpt-4.1-mini-backup"
 # The proxy takes 10-35 s to start on 2 loaded cores (litellm_proxy.READY_TIMEOUT_SECONDS bounds
 # that); from Prometheus' start an alert has twice test_e2e's deadline: the proxy's own work (its
@@ -40,19 +43,13 @@ DEADLINE = 2 * ALERT_DEADLINE
 TRAFFIC_SECONDS = DEADLINE + 30  # the calls go on until the alert arrives, or this long
 
 
-def on_fake(data: dict[str, Any], upstream_url: str, primary_outage: bool) -> dict[str, Any]:
-    """The providers on the fake upstream's prefixes; for primary-outage a backup provider and
-    LiteLLM's fallback from the chat model's group to its backup group, and the first provider on a
-    port that refuses connections. The spec's base_urls are the deployments' api_base, so the
-    source tells the providers apart."""
+def with_backup(data: dict[str, Any]) -> dict[str, Any]:
+    """For primary-outage: a backup provider and LiteLLM's fallback from the chat model's group to its
+    backup group (on_fake_upstream puts the first provider on a refused port)."""
     spec = copy.deepcopy(data)
     first = spec["providers"][0]
-    first["base_url"] = upstream_base(upstream_url, first["name"])
-    if primary_outage:
-        first["base_url"] = upstream_base(f"http://{LOOPBACK}:{refused_port()}", first["name"])
-        spec["providers"].append({**first, "name": BACKUP, "base_url": upstream_base(upstream_url, BACKUP)})
-        spec["resilience"] = {"fallbacks": [{"from": first["name"], "to": BACKUP,
-                                             "models": {"gpt-4.1-mini": BACKUP_MODEL}}]}
+    spec["providers"].append({**first, "name": BACKUP})
+    spec["resilience"] = {"fallbacks": [{"from": first["name"], "to": BACKUP, "models": {"gpt-4.1-mini": BACKUP_MODEL}}]}
     return spec
 
 
@@ -60,22 +57,18 @@ def on_fake(data: dict[str, Any], upstream_url: str, primary_outage: bool) -> di
                                                             ("primary-outage", "FallbackActive", "chat")])
 def test_litellm_proxy_delivers_its_alert(tmp_path: Path, scenario: str, kind: str, receiver: str) -> None:
     capture = CaptureServer().start()
-    upstream = FakeUpstreamServer(Upstream(SCENARIOS[scenario], {}, client_timeout=5.0, seed=7)).start()
-    ports = Ports.free()
-    proxy = LitellmProxy(tmp_path / "proxy", port=ports.metrics)
-    data = on_fake(litellm_spec(read_spec(SPEC), proxy.key_file), upstream.url, scenario == "primary-outage")
-    spec_path = write_spec(fast_spec(loopback_spec(data, ports, capture.url)), tmp_path / "litellm.yaml")
-    stack = load_stack(spec_path)
+    data = litellm_spec(read_spec(SPEC))
+    data = with_backup(data) if scenario == "primary-outage" else data
     stop = threading.Event()
     outcomes: Tally[str] = Tally()
-    engine = None
+    running = None
     traffic = None
     try:
-        url = proxy.start(stack)
-        traffic = threading.Thread(target=lambda: outcomes.update(send_calls(url, proxy.key, stack, RPS, TRAFFIC_SECONDS,
-                                                                             stop)))
+        running = start_litellm_stack(data, SCENARIOS[scenario], Ports.free(), capture.url, tmp_path)
+        proxy, engine = running.proxy, running.engine
+        traffic = threading.Thread(target=lambda: outcomes.update(
+            send_calls(proxy.url, proxy.key, running.stack, RPS, TRAFFIC_SECONDS, stop)))
         traffic.start()
-        engine = start_engine("prometheus", spec_path, ports, tmp_path / "work", fast=True)
         started = time.monotonic()
         want = PREFIX + kind
 
@@ -100,11 +93,31 @@ def test_litellm_proxy_delivers_its_alert(tmp_path: Path, scenario: str, kind: s
         stop.set()
         if traffic is not None:
             traffic.join(60)
-        if engine is not None:
-            engine.stop()
-        proxy.stop()
-        upstream.stop()
+        if running is not None:
+            running.stop()
         capture.stop()
     assert outcomes, "no call went through the proxy"
     if scenario == "primary-outage":  # the calls succeed through the backup
         assert outcomes["200"] > 0
+
+
+def test_up_runs_a_litellm_spec_through_the_real_proxy(tmp_path: Path) -> None:
+    """`holystack up` on a spec on metrics.source litellm (the golden case's): the fake upstream,
+    the proxy, Prometheus scraping it with the master key; an alert reaches its receiver; Ctrl-C
+    stops every server."""
+    process = subprocess.Popen([sys.executable, "-m", "holystack", "up", str(CASES / "litellm" / "spec.yaml"),
+                                "--scenario", "rate-limit", "--workdir", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    expected = "-> oncall: firing HolySheepRateLimitRatioHigh (critical)"
+    output, rest, urls = "", "", []
+    try:
+        output = read_until(process, expected, READY_TIMEOUT_SECONDS + DEADLINE)
+        assert expected in output, output
+        urls = [re.search(rf"{name}\s+(http://127\.0\.0\.1:\d+)", output)[1]
+                for name in ("LiteLLM proxy", "Prometheus", "Alertmanager")]
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output + rest
+    assert not any(answers(f"{url}/-/ready") or answers(f"{url}/health/liveliness") for url in urls)

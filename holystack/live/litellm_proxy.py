@@ -50,7 +50,9 @@ READY_TIMEOUT_SECONDS = 120.0
 READY_PATH = "/health/liveliness"
 METRICS_PATH = "/metrics/"  # the proxy redirects /metrics to it
 API_KEY = "sk-holystack-upstream"  # what the deployments send the fake upstream, which checks no key
-OFFLINE_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR",
+# LITELLM_LOG CRITICAL: the router logs every failed call with its traceback at ERROR, thousands of
+# lines a minute in an outage, on the cores the proxy needs.
+OFFLINE_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "CRITICAL",
                "NO_DOCS": "True"}
 
 
@@ -117,7 +119,7 @@ def proxy_config(stack: Stack, master_key: str, upstream_url: str | None = None)
     if stack.resilience.fallbacks:
         router["fallbacks"] = router_fallbacks(stack)
     return {"model_list": model_list,
-            "litellm_settings": {"callbacks": ["prometheus"], "telemetry": False},
+            "litellm_settings": {"callbacks": ["prometheus"], "telemetry": False, "suppress_debug_info": True},
             "router_settings": router,
             "general_settings": {"master_key": master_key}}
 
