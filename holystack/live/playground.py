@@ -177,12 +177,7 @@ def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast
 
 def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: bool, workdir: Path,
        stop: threading.Event, say: Callable[[str], None], engine: str = ENGINES[0]) -> None:
-    """Run the playground until stop is set; on metrics.source litellm through the real LiteLLM proxy."""
-    if load_stack(spec_path).source.name == "litellm":
-        from .litellm_up import up_litellm
-
-        up_litellm(spec_path, scenario, rps, seed, fast, workdir, stop, say, engine)
-        return
+    """Run the playground until stop is set."""
     ports = Ports.free()
     capture = CaptureServer(lambda n: say(notification_line(n))).start()
     try:
