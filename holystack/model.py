@@ -17,12 +17,22 @@ from .thresholds import Thresholds, with_defaults
 
 
 @dataclass(frozen=True)
+class ScrapeAuthorization:
+    """The Authorization header a scrape job sends (LiteLLM's /metrics/ asks for its master key):
+    the scheme and the file holding the credentials, which Prometheus reads; never the credentials."""
+
+    type: str
+    credentials_file: str
+
+
+@dataclass(frozen=True)
 class Job:
     name: str
     targets: tuple[str, ...]
     interval: Duration
     metrics_path: str
     scheme: str
+    authorization: ScrapeAuthorization | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +292,12 @@ def k8s_name(*parts: str) -> str:
 def remote_write_secret(stack_name: str) -> str:
     """The Secret the Kubernetes Prometheus object reads remote-write credentials from."""
     return k8s_name(stack_name, "remote-write-credentials")
+
+
+def scrape_secret(stack_name: str) -> str:
+    """The Secret the ServiceMonitors and PodMonitors read scrape credentials from (key = the
+    credentials_file's name), in kubernetes.namespace."""
+    return k8s_name(stack_name, "scrape-credentials")
 
 
 def monitor_name(stack_name: str, job_name: str) -> str:
@@ -544,6 +560,12 @@ def _watchdog(watchdog: dict[str, Any] | None) -> dict[str, Any]:
             "watchdog_repeat_interval": Duration.parse(watchdog.get("repeat_interval", defaults.DEFAULT_WATCHDOG_REPEAT))}
 
 
+def _authorization(raw: dict[str, Any] | None) -> ScrapeAuthorization | None:
+    if raw is None:
+        return None
+    return ScrapeAuthorization(raw.get("type", defaults.DEFAULT_AUTHORIZATION_TYPE), raw["credentials_file"])
+
+
 def build_model(data: dict[str, Any], source_name: str) -> Stack:
     """Map a spec that passed the schema onto the model, applying every default (defaults.py) once."""
     scrape = data["scrape"]
@@ -551,7 +573,8 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
     jobs = tuple(
         Job(job["name"], tuple(job["targets"]),
             Duration.parse(job["interval"]) if "interval" in job else scrape_interval,
-            job.get("metrics_path", defaults.DEFAULT_METRICS_PATH), job.get("scheme", defaults.DEFAULT_SCHEME))
+            job.get("metrics_path", defaults.DEFAULT_METRICS_PATH), job.get("scheme", defaults.DEFAULT_SCHEME),
+            _authorization(job.get("authorization")))
         for job in scrape["jobs"])
     slowest_scrape_ms = max(job.interval.ms for job in jobs)
     metrics = data["metrics"]

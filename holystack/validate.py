@@ -13,7 +13,7 @@ import yaml
 
 from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
 from .checks.scale_out import scale_out_checks
-from .checks.tools import start_tool_checks, workers
+from .checks.tools import absent_credentials, start_tool_checks, workers
 from .errors import UsageError
 from .model import Stack
 from .output import drift
@@ -195,16 +195,18 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
     test_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
     relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
     documents, errors = _load_rules(out, rule_paths)  # once, for promtool's cut and holystack's checks
+    absent = absent_credentials(stack, out)
     with tempfile.TemporaryDirectory(prefix="holystack-promtool-") as scratch, \
             ThreadPoolExecutor(max_workers=workers()) as pool:
         # promtool resolves paths from its working folder: prometheus/, or a cut copy of it in scratch.
-        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths), Path(scratch), documents)
+        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths), Path(scratch), documents,
+                                  absent)
         current = drift(files, out)
         add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
                         "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
         own = _own_checks(stack, out, documents, errors)
         add(*(pending() for pending in tools))
-    add(*scale_out_checks(out, files))
+    add(*scale_out_checks(out, files, absent))
     add(*own)
     return results
 

@@ -68,6 +68,19 @@ def servers() -> None:
             pytest.fail(str(missing))
 
 
+@pytest.fixture(scope="session")
+def litellm() -> str:
+    """The LiteLLM proxy's command (scripts/setup installs it into .venv-litellm: it needs openai<3,
+    dev openai>=3); fails, never skips, without it."""
+    from holystack.live.litellm_proxy import COMMAND_ENV, SETUP_VENV, litellm_command
+
+    command = litellm_command()
+    if command is None:
+        pytest.fail(f"the LiteLLM proxy is not installed: run scripts/setup (it makes {SETUP_VENV} with "
+                    f"holystack[litellm]) or set {COMMAND_ENV} to the litellm command")
+    return command
+
+
 # -- live servers ----------------------------------------------------------------------------------
 # Every server listens on a port the kernel picks (free_port) and keeps its data in a temporary
 # folder of its own, so that tests run side by side (pytest-xdist workers included).

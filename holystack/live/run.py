@@ -99,16 +99,18 @@ def run_up(spec: Path, scenario: str, rps: float, seed: int, fast: bool, workdir
            engine: str = "prometheus") -> None:
     import tempfile
 
+    from .litellm_up import up_litellm
     from .playground import ENGINES, up
 
     if engine not in ENGINES:
         raise UsageError(f"--engine: {engine!r} is not an engine; pick one of {', '.join(ENGINES)}")
     chosen = scenario_named(scenario)
     check_rps(rps)
-    load_stack(spec)  # a bad spec is refused before anything starts
+    # A bad spec is refused before anything starts; metrics.source litellm runs the real LiteLLM proxy.
+    run = up_litellm if load_stack(spec).source.name == "litellm" else up
     stop = stop_on_signals()
     if workdir is not None:
-        up(spec, chosen, rps, seed, fast, workdir, stop, _say, engine)
+        run(spec, chosen, rps, seed, fast, workdir, stop, _say, engine)
         return
     with tempfile.TemporaryDirectory(prefix="holystack-up-") as tmp:
-        up(spec, chosen, rps, seed, fast, Path(tmp), stop, _say, engine)
+        run(spec, chosen, rps, seed, fast, Path(tmp), stop, _say, engine)
