@@ -33,14 +33,19 @@ def up_only(stack: Stack) -> str:
     return f"max_over_time(up[{recording.gap_bound(stack)}] offset {before}) == 1"
 
 
-def instant_before_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
-    """Today's step with the previous sample read by an instant selector (before the gap fix of issue 22):
-    a failed scrape's staleness markers hide it."""
-    before = Duration(stack.slowest_scrape.ms + stack.evaluation_interval.ms)
-    ranged = f"last_over_time({counter}[{recording.gap_bound(stack)}] offset {before})"
-    step = COUNTER_STEP(stack, counter, labels)
-    assert ranged in step
-    return step.replace(ranged, f"{counter} offset {before}")
+def instant_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
+    """The step of issue 22 before its gap fix: now and before read by instant selectors, a target fresh
+    when its scrape at before succeeded. A failed scrape's staleness markers hide before, so the
+    increase across the failure counts nothing."""
+    lag, step, bound = stack.slowest_scrape, stack.evaluation_interval, recording.gap_bound(stack)
+    before = Duration(lag.ms + step.ms)
+    rule = COUNTER_STEP(stack, counter, labels)
+    for ranged, instant in ((f"last_over_time({counter}[{step}] offset {lag})", f"{counter} offset {lag}"),
+                            (f"last_over_time({counter}[{bound}] offset {before})", f"{counter} offset {before}"),
+                            (f"max_over_time(up[{bound}] offset {before}) == 1", f"up offset {before} == 1")):
+        assert ranged in rule
+        rule = rule.replace(ranged, instant)
+    return rule
 
 
 COUNTER_STEP = recording.counter_step
@@ -103,7 +108,7 @@ def test_step_cases_fail_without_the_process_start_time(promtool: str, tmp_path:
 
 def test_step_cases_fail_when_failed_scrapes_hide_the_previous_sample(promtool: str, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(recording, "counter_step", instant_before_step)
+    monkeypatch.setattr(recording, "counter_step", instant_step)
     failed = failed_step_cases(promtool, tmp_path / "out")
     assert sorted(name.split(":")[0] for name in failed) == ["Call steps on /chat/completions",
                                                              "Cost steps of deepseek-v3.2",
