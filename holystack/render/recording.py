@@ -46,6 +46,16 @@ def gap_bound(stack: Stack) -> Duration:
     return Duration(max(stack.lookback.ms, stack.evaluation_interval.ms))
 
 
+def now_range(stack: Stack) -> Duration:
+    """The range a step reads the counters' current value from: at least one evaluation interval, so
+    that every real sample is some step's now (a sample followed by a staleness marker within an
+    evaluation is not skipped), and two scrape intervals, so that a step has a sample whatever the
+    scrapes' jitter and records one at every evaluation while the target is scraped (VictoriaMetrics'
+    recordings of recordings read the latest sample of the steps: a missing step would be read
+    twice). Never more than the bound, so that it is the sample the next step reads as before."""
+    return Duration(max(stack.evaluation_interval.ms, 2 * stack.slowest_scrape.ms))
+
+
 def fresh_targets(stack: Stack) -> str:
     """The targets whose counters a step may count from zero: those for which a series missing from the
     samples Prometheus saw before is really new since then. One series per target, so cheap.
@@ -79,8 +89,8 @@ def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
     The counters are read one scrape interval in the past (now), and one evaluation interval before
     that (before), so that samples still being ingested at an evaluation are not skipped; consecutive
     steps add up to the counters' exact increase, unlike a sum of extrapolated rates. Both read the
-    last real sample of a range (last_over_time skips staleness markers): now over one evaluation
-    interval, before over the bound (gap_bound). So before is always the sample the previous step
+    last real sample of a range (last_over_time skips staleness markers): now over now_range,
+    before over the bound (gap_bound). So before is always the sample the previous step
     read as now, or the last one Prometheus saw before a gap, and a failed scrape (which marks the
     target's series stale) hides nothing. A step is:
     - now - before, when both were seen (a gap up to the bound is counted once, at its true size);
@@ -90,7 +100,7 @@ def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
     One evaluation reads each raw series three times (now twice, before once, over the bound); the
     rest is one series per target."""
     lag, step, bound = stack.slowest_scrape, stack.evaluation_interval, gap_bound(stack)
-    now = f"last_over_time({counter}[{step}] offset {lag})"
+    now = f"last_over_time({counter}[{now_range(stack)}] offset {lag})"
     before = f"last_over_time({counter}[{bound}] offset {Duration(lag.ms + step.ms)})"
     on = f"on ({', '.join(c.TARGET_LABELS)})"
     fresh = "\n".join("    " + line for line in fresh_targets(stack).splitlines())

@@ -18,7 +18,7 @@ from ...defaults import DEFAULT_LOOKBACK
 from ...model import Duration, LlmModel
 from ...promql import number
 from ...series import Series as RecordedSeries
-from ..recording import gap_bound
+from ..recording import gap_bound, now_range
 from .promtool import RUN, CaseBuilder, PromtoolCase, Series, series_text
 
 STALE = "stale"
@@ -110,11 +110,11 @@ def counted(b: CaseBuilder, values: Sequence[Sample], timeline: Timeline) -> flo
     """The sum of the steps recording.counter_step records over the case, evaluation by evaluation: the
     maths the generated cases expect, next to the rule they mirror (see fresh_targets)."""
     step, lag, dt = b.stack.evaluation_interval.ms, b.stack.slowest_scrape.ms, b.interval.ms
-    bound = gap_bound(b.stack).ms
+    bound, reach = gap_bound(b.stack).ms, now_range(b.stack).ms
     total = 0.0
     for t in range(0, RUN.ms + 1, step):
         now_at, before_at = t - lag, t - lag - step
-        now, before = _last_over(values, dt, now_at, step), _last_over(values, dt, before_at, bound)
+        now, before = _last_over(values, dt, now_at, reach), _last_over(values, dt, before_at, bound)
         if now is None:
             continue
         if before is not None and now >= before:
