@@ -31,6 +31,9 @@ BACKUP = "backup"
 PREFIX = "E2E"
 RPS = 20
 ALERT_DEADLINE = 45.0     # seconds for an expected alert to reach its receiver
+# seconds for the simulator to serve /metrics: a new Python process importing holystack, which took
+# more than 15s under a load of 25 (the wait ends as soon as it serves)
+START_DEADLINE = 60.0
 QUIET_SECONDS = 14.0      # rate windows (4s) + for (3s) + group_wait (1s) + evaluation and send slack
 # A share is checked against what the fake upstream draws for each attempt (independently, with the
 # scenario's probability p): over the n attempts counted so far it is binomial, so it may stray by
@@ -159,7 +162,8 @@ def live(tmp_path: Path, scenario: str, engine: str = DEFAULT_ENGINE,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stack = None
     try:
-        assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), 15), "simulate did not serve /metrics"
+        assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), START_DEADLINE), \
+            "simulate did not serve /metrics"
         stack = start_engine(engine, spec_path, ports, tmp_path / "work", fast=True)
         yield Live(stack, capture, simulator, time.monotonic())
     finally:
