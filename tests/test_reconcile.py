@@ -495,7 +495,7 @@ def test_failed_scrapes_within_the_lookback_count_their_increase(tmp_path: Path,
     ports = Ports.free()
     spec = reconcile_spec(ports)
     spec["scrape"]["lookback"] = LOOKBACK
-    spec = vm_spec(spec) if engine == "victoriametrics" else spec
+    spec = engine_spec(engine, spec)
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute(render_files(spec_path)[SQL_FILE])
