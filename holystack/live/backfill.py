@@ -1,7 +1,8 @@
-"""History for a real Prometheus without waiting for it: raw contract counters written as OpenMetrics
-and loaded with `promtool tsdb create-blocks-from openmetrics`, then the recording rules evaluated over
-that history with `promtool tsdb create-blocks-from rules`, level by level (promtool cannot backfill a
-rule that reads another rule being backfilled). Used by the scale test and bench/scale.py."""
+"""History for a real Prometheus without waiting for it: raw contract counters, as the stack's metric
+source emits them, written as OpenMetrics and loaded with `promtool tsdb create-blocks-from
+openmetrics`, then the recording rules evaluated over that history with `promtool tsdb
+create-blocks-from rules`, level by level (promtool cannot backfill a rule that reads another rule
+being backfilled). Used by the scale test and bench/scale.py."""
 from __future__ import annotations
 
 import shutil
@@ -39,56 +40,71 @@ def _labels(values: dict[str, str]) -> str:
     return "{" + ",".join(f"{k}={quote(v)}" for k, v in values.items()) + "}"
 
 
-def contract_lines(stack: Stack, start: int, samples: int, resolution: int, traffic: Traffic,
-                   target: dict[str, str]) -> Iterator[str]:
-    """OpenMetrics text of the contract counters: `samples` samples every `resolution` seconds from
-    `start` (Unix seconds). Counters start at 0 and grow by the traffic of each interval."""
+Series = list[tuple[str, Callable[[int], float]]]
+
+
+def contract_series(stack: Stack, samples: int, resolution: int, traffic: Traffic,
+                    target: dict[str, str]) -> Series:
+    """The contract counters of the traffic in promtool notation, each with its value at sample i
+    (every `resolution` seconds): counters start at 0 and grow by the traffic of each interval."""
     p = stack.contract
     calls = [(pr.name, e.path, m.name) for pr in stack.providers for e in stack.endpoints for m in stack.models]
     per_step = traffic.calls_per_second * resolution
     failed_after = [0.0]
     for i in range(1, samples):
         failed_after.append(failed_after[-1] + per_step * traffic.failed_share(i * resolution))
-    times = [start + i * resolution for i in range(samples)]
-    yield f"# TYPE {p.requests.name.removesuffix('_total')} counter"
+
+    def attempts(status: str, times: float = 1.0) -> Callable[[int], float]:
+        if status == FAILED_STATUS:
+            return lambda i: times * failed_after[i]
+        return lambda i: times * (i * per_step - failed_after[i])
+
+    out: Series = []
     for provider, endpoint, model in calls:
         for status in (OK_STATUS, FAILED_STATUS):
-            name = p.requests.name + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint, c.MODEL: model,
-                                              c.STATUS_CODE: status, **target})
-            for i, t in enumerate(times):
-                value = failed_after[i] if status == FAILED_STATUS else i * per_step - failed_after[i]
-                yield f"{name} {value:.6g} {t}"
+            out.append((p.requests.name + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint, c.MODEL: model,
+                                                   c.STATUS_CODE: status, **target}), attempts(status)))
     # The logical calls: no retries here, so each attempt is a call, summed over the providers.
-    yield f"# TYPE {p.calls.name.removesuffix('_total')} counter"
     providers = len(stack.providers)
     for endpoint in stack.endpoints:
         for model in stack.models:
             for status in (OK_STATUS, FAILED_STATUS):
-                name = p.calls.name + _labels({c.ENDPOINT: endpoint.path, c.MODEL: model.name,
-                                               c.STATUS_CODE: status, **target})
-                for i, t in enumerate(times):
-                    value = failed_after[i] if status == FAILED_STATUS else i * per_step - failed_after[i]
-                    yield f"{name} {providers * value:.6g} {t}"
+                out.append((p.calls.name + _labels({c.ENDPOINT: endpoint.path, c.MODEL: model.name,
+                                                    c.STATUS_CODE: status, **target}), attempts(status, providers)))
     if traffic.latency_buckets:
         bounds = [repr(float(b)) for b in stack.latency_buckets] + ["+Inf"]
-        yield f"# TYPE {p.duration.name} histogram"
         for provider, endpoint, model in calls:
             for index, bound in enumerate(bounds):
                 # Half the calls in the fourth bucket, the rest in the sixth: a p95 to compute.
                 share = 0.0 if index < 3 else 0.5 if index < 5 else 1.0
-                name = f"{p.duration.name}_bucket" + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint,
-                                                              c.MODEL: model, c.LE: bound, **target})
-                for i, t in enumerate(times):
-                    yield f"{name} {i * per_step * share:.6g} {t}"
-    yield f"# TYPE {p.tokens.name.removesuffix('_total')} counter"
+                out.append((f"{p.duration.name}_bucket" + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint,
+                                                                   c.MODEL: model, c.LE: bound, **target}),
+                            lambda i, share=share: i * per_step * share))
     endpoints = len(stack.endpoints)
     for provider in stack.providers:
         for model in stack.models:
             for token_type, per_call in zip(c.TOKEN_TYPES, traffic.tokens_per_call):
-                name = p.tokens.name + _labels({c.PROVIDER: provider.name, c.MODEL: model.name,
-                                                c.TOKEN_TYPE: token_type, **target})
-                for i, t in enumerate(times):
-                    yield f"{name} {i * per_step * endpoints * per_call:.6g} {t}"
+                out.append((p.tokens.name + _labels({c.PROVIDER: provider.name, c.MODEL: model.name,
+                                                     c.TOKEN_TYPE: token_type, **target}),
+                            lambda i, per_call=per_call: i * per_step * endpoints * per_call))
+    return out
+
+
+def emitted_series(stack: Stack, series: Series) -> Series:
+    """series as the stack's metric source emits the same traffic (Source.emitted)."""
+    raw = stack.source.emitted(stack, [(text, str(index)) for index, (text, _) in enumerate(series)])
+    return [(text, series[int(key)][1]) for text, key in raw]
+
+
+def contract_lines(stack: Stack, start: int, samples: int, resolution: int, traffic: Traffic,
+                   target: dict[str, str]) -> Iterator[str]:
+    """OpenMetrics text of the contract counters as the stack's source emits them: `samples`
+    samples every `resolution` seconds from `start` (Unix seconds). No TYPE lines: promtool reads
+    untyped samples alike, and a source's raw names need no family of ours."""
+    times = [start + i * resolution for i in range(samples)]
+    for name, value in emitted_series(stack, contract_series(stack, samples, resolution, traffic, target)):
+        for i, t in enumerate(times):
+            yield f"{name} {value(i):.6g} {t}"
     yield "# EOF"
 
 

@@ -10,7 +10,7 @@ OUT/README.md name it with the reason."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 from ..contract import PROCESS_START, PROMETHEUS_SERIES, Contract
@@ -112,6 +112,19 @@ class Source(ABC):
     def test_series(self, stack: Stack, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """A generated promtool case's input series, written in the contract's shape ((series in
         promtool notation, values)), as this source's raw series would show the same traffic."""
+
+    def emitted(self, stack: Stack, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The raw series this source's application emits for the same traffic as series (the
+        contract's, in promtool notation, with their values): test_series, less any contract series
+        the source does not emit. The scale benchmark backfills and serves these."""
+        return self.test_series(stack, series)
+
+    @classmethod
+    def endpoint_options(cls, metrics: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+        """The metrics fields, merged with metrics' own, that let this source tell the calls of every
+        endpoint path apart (a spec moved onto this source: holystack.live.onto); {} when it tells
+        any path."""
+        return {}
 
     @abstractmethod
     def presence(self) -> str:
