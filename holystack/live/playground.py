@@ -13,12 +13,16 @@ from typing import Any, Callable
 import yaml
 
 from ..defaults import DEFAULT_THRESHOLDS
+from ..model import Stack
 from ..pipeline import load_stack, render_to
 from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR, retention
+from ..sources import DEFAULT_SOURCE
 from ..spec import read_spec
+from .apps import LiveApp, live_app
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
+from .onto import spec_on_source
 from .scenarios import TrafficProfile
 from .servers import Server, free_port, start_alertmanager, start_prometheus
 from .traffic import simulate
@@ -176,14 +180,21 @@ def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast
 
 
 def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: bool, workdir: Path,
-       stop: threading.Event, say: Callable[[str], None], engine: str = ENGINES[0]) -> None:
-    """Run the playground until stop is set."""
+       stop: threading.Event, say: Callable[[str], None], engine: str = ENGINES[0], source: str | None = None) -> None:
+    """Run the playground until stop is set: on the spec's metric source, or moved onto source."""
     ports = Ports.free()
     capture = CaptureServer(lambda n: say(notification_line(n))).start()
     try:
-        spec = loopback_spec(read_spec(spec_path), ports, capture.url)
+        data = read_spec(spec_path)
+        if source is not None:
+            data, changes = spec_on_source(data, source)
+            for change in changes:
+                say(f"spec on {source}: {change}")
+        spec = loopback_spec(data, ports, capture.url)
         spec = vm_spec(spec) if engine == "victoriametrics" else spec
         local = write_spec(fast_spec(spec) if fast else spec, workdir / spec_path.name)
+        name = load_stack(local).source.name
+        app = None if name == DEFAULT_SOURCE else live_app(name)
         stack = start_engine(engine, local, ports, workdir, fast)
         try:
             say(f"rendered {local} into {stack.out}")
@@ -198,8 +209,30 @@ def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: b
             say(f"receivers     every receiver is a webhook to {capture.url}; notifications are printed here")
             say(f"dashboards    {stack.out / 'grafana'} (mount into Grafana; its data source is the query URL above)")
             say("Ctrl-C stops everything.")
-            simulate(load_stack(local), scenario, FOREVER_SECONDS, rps, ports.metrics, seed, stop, report=say)
+            if app is None:
+                simulate(load_stack(local), scenario, FOREVER_SECONDS, rps, ports.metrics, seed, stop, report=say)
+            else:
+                run_app(app, load_stack(local), scenario, rps, seed, ports.metrics, workdir, stop, say)
         finally:
             stack.stop()
     finally:
         capture.stop()
+
+
+def run_app(app: LiveApp, stack: Stack, scenario: TrafficProfile, rps: float, seed: int, metrics_port: int,
+            workdir: Path, stop: threading.Event, say: Callable[[str], None]) -> None:
+    """The source's live app calling the fake upstream until stop is set."""
+    from .upstream import FakeUpstreamServer, Upstream
+
+    thresholds = {e.path: stack.latency_p95_of(e) or 1.0 for e in stack.endpoints}
+    upstream = FakeUpstreamServer(Upstream(scenario, thresholds, app.client_timeout, seed)).start()
+    try:
+        running = app.start(stack, upstream.url, metrics_port, rps, FOREVER_SECONDS, workdir)
+        try:
+            say(f"app           {stack.source.name}'s live app calling the fake upstream {upstream.url} "
+                f"({scenario.name}), logs in {workdir}")
+            stop.wait()
+        finally:
+            running.stop()
+    finally:
+        upstream.stop()

@@ -96,19 +96,27 @@ def _say(line: str) -> None:
 
 
 def run_up(spec: Path, scenario: str, rps: float, seed: int, fast: bool, workdir: Path | None,
-           engine: str = "prometheus") -> None:
+           engine: str = "prometheus", source: str | None = None) -> None:
     import tempfile
 
+    from ..sources import DEFAULT_SOURCE
+    from .apps import live_app
+    from .onto import source_class
     from .playground import ENGINES, up
 
     if engine not in ENGINES:
         raise UsageError(f"--engine: {engine!r} is not an engine; pick one of {', '.join(ENGINES)}")
     chosen = scenario_named(scenario)
     check_rps(rps)
-    load_stack(spec)  # a bad spec is refused before anything starts
+    stack = load_stack(spec)  # a bad spec is refused before anything starts
+    if source is not None:
+        source_class(source)
+    name = source or stack.source.name
+    if name != DEFAULT_SOURCE:
+        live_app(name)  # no live app, or its extra missing: refused before anything starts
     stop = stop_on_signals()
     if workdir is not None:
-        up(spec, chosen, rps, seed, fast, workdir, stop, _say, engine)
+        up(spec, chosen, rps, seed, fast, workdir, stop, _say, engine, source)
         return
     with tempfile.TemporaryDirectory(prefix="holystack-up-") as tmp:
-        up(spec, chosen, rps, seed, fast, Path(tmp), stop, _say, engine)
+        up(spec, chosen, rps, seed, fast, Path(tmp), stop, _say, engine, source)
