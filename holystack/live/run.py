@@ -101,7 +101,7 @@ def run_up(spec: Path, scenario: str, rps: float, seed: int, fast: bool, workdir
 
     from ..sources import DEFAULT_SOURCE
     from .apps import live_app
-    from .onto import source_class
+    from .onto import spec_on_source
     from .playground import ENGINES, up
 
     if engine not in ENGINES:
@@ -109,8 +109,12 @@ def run_up(spec: Path, scenario: str, rps: float, seed: int, fast: bool, workdir
     chosen = scenario_named(scenario)
     check_rps(rps)
     stack = load_stack(spec)  # a bad spec is refused before anything starts
-    if source is not None:
-        source_class(source)
+    if source is not None:  # and so is one that cannot move onto the source
+        import yaml
+
+        from ..spec import check_spec_text, read_spec
+
+        check_spec_text(yaml.safe_dump(spec_on_source(read_spec(spec), source)[0]), f"{spec} on {source}")
     name = source or stack.source.name
     if name != DEFAULT_SOURCE:
         live_app(name)  # no live app, or its extra missing: refused before anything starts
