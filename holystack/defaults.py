@@ -16,6 +16,8 @@ MAX_LOOKBACK = "1h"
 DEFAULT_PROMETHEUS_ADDRESS = "localhost:9090"
 DEFAULT_METRICS_PATH = "/metrics"
 DEFAULT_SCHEME = "http"
+# scrape.jobs[].authorization.type: the scheme of the Authorization header, as Prometheus defaults it.
+DEFAULT_AUTHORIZATION_TYPE = "Bearer"
 DEFAULT_PROVIDER_TIMEOUT = "60s"
 # The shortest rate window holystack picks on its own; a longer one when scrapes are slow.
 DEFAULT_RATE_WINDOW = "5m"

@@ -34,12 +34,22 @@ class Duration:
 
 
 @dataclass(frozen=True)
+class ScrapeAuthorization:
+    """The Authorization header a scrape job sends (LiteLLM's /metrics/ asks for its master key):
+    the scheme and the file holding the credentials, which Prometheus reads; never the credentials."""
+
+    type: str
+    credentials_file: str
+
+
+@dataclass(frozen=True)
 class Job:
     name: str
     targets: tuple[str, ...]
     interval: Duration
     metrics_path: str
     scheme: str
+    authorization: ScrapeAuthorization | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +339,12 @@ def remote_write_secret(stack_name: str) -> str:
     return k8s_name(stack_name, "remote-write-credentials")
 
 
+def scrape_secret(stack_name: str) -> str:
+    """The Secret the ServiceMonitors and PodMonitors read scrape credentials from (key = the
+    credentials_file's name), in kubernetes.namespace."""
+    return k8s_name(stack_name, "scrape-credentials")
+
+
 def monitor_name(stack_name: str, job_name: str) -> str:
     """The ServiceMonitor or PodMonitor of a scrape job: the job's name, after the stack's unless it
     starts with it (job holysheep-app and job app of stack holysheep both give holysheep-app:
@@ -595,6 +611,12 @@ def _watchdog(watchdog: dict[str, Any] | None) -> dict[str, Any]:
             "watchdog_repeat_interval": Duration.parse(watchdog.get("repeat_interval", defaults.DEFAULT_WATCHDOG_REPEAT))}
 
 
+def _authorization(raw: dict[str, Any] | None) -> ScrapeAuthorization | None:
+    if raw is None:
+        return None
+    return ScrapeAuthorization(raw.get("type", defaults.DEFAULT_AUTHORIZATION_TYPE), raw["credentials_file"])
+
+
 def build_model(data: dict[str, Any], source_name: str) -> Stack:
     """Map a spec that passed the schema onto the model, applying every default (defaults.py) once."""
     scrape = data["scrape"]
@@ -602,14 +624,15 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
     jobs = tuple(
         Job(job["name"], tuple(job["targets"]),
             Duration.parse(job["interval"]) if "interval" in job else scrape_interval,
-            job.get("metrics_path", defaults.DEFAULT_METRICS_PATH), job.get("scheme", defaults.DEFAULT_SCHEME))
+            job.get("metrics_path", defaults.DEFAULT_METRICS_PATH), job.get("scheme", defaults.DEFAULT_SCHEME),
+            _authorization(job.get("authorization")))
         for job in scrape["jobs"])
     slowest_scrape_ms = max(job.interval.ms for job in jobs)
     metrics = data["metrics"]
     rate_window = (Duration.parse(metrics["rate_window"]) if "rate_window" in metrics
                    else Duration(max(parse_ms(defaults.DEFAULT_RATE_WINDOW),
                                      defaults.rate_window_floor_ms(slowest_scrape_ms))))
-    source = make_source(metrics.get("source", DEFAULT_SOURCE), Contract(metrics["prefix"]))
+    source = make_source(metrics.get("source", DEFAULT_SOURCE), Contract(metrics["prefix"]), metrics)
     thresholds = defaults.thresholds_with_defaults(data)
     budget = thresholds["budget"]
     alerting = defaults.alerting_with_defaults(data["alerting"])

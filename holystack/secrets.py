@@ -96,7 +96,7 @@ def url_secret(url: str) -> str | None:
 def secret_problems(data: dict[str, Any]) -> list[Finding]:
     """Every inline secret of the spec, as (path, message). Items of the wrong shape are skipped
     one by one (shapes.py): the schema names them, and every other item is still checked."""
-    return [finding for check in (_receivers, _spec_urls, _remote_write) for finding in check(data)]
+    return [finding for check in (_receivers, _spec_urls, _remote_write, _scrape_authorization) for finding in check(data)]
 
 
 def secret_paths(findings: list[Finding]) -> set[tuple[Any, ...]]:
@@ -182,3 +182,13 @@ def _remote_write(data: dict[str, Any]) -> Iterator[Finding]:
                                                     "use bearer_token_file or basic_auth.password_file")
 
 
+
+
+def _scrape_authorization(data: dict[str, Any]) -> Iterator[Finding]:
+    """A scrape job's credentials only as a file (LiteLLM's master key, for its /metrics/)."""
+    for index, job in indexed(section(data, "scrape").get("jobs")):
+        authorization = job.get("authorization")
+        if isinstance(authorization, dict) and "credentials" in authorization:
+            yield ("scrape", "jobs", index, "authorization", "credentials"), (
+                f"{INLINE_SECRET_MESSAGE}; put the value in a file readable by Prometheus and set "
+                f"scrape.jobs[{index}].authorization.credentials_file to its path")

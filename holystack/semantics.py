@@ -18,7 +18,7 @@ from .errors import SpecPath, format_path
 from .hygiene import MAX_PRICE, MIN_PRICE, hygiene_problems
 from . import kubenames
 from .defaults import DEFAULT_SELECTOR_LABEL
-from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret
+from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret, scrape_secret
 from .secrets import secret_problems
 from .shapes import indexed, section
 from .sources import DEFAULT_SOURCE, GENERAL_OPTIONS, SOURCES
@@ -147,6 +147,10 @@ def _windows(stack: Stack) -> Iterator[Finding]:
     for index, job in enumerate(stack.jobs):
         if job.interval.ms == 0:
             yield ("scrape", "jobs", index, "interval"), "must be above 0s"
+        if job.authorization is not None and job.authorization.type.lower() == "basic":
+            yield ("scrape", "jobs", index, "authorization", "type"), (
+                f"{job.authorization.type} is refused here, as Prometheus refuses it in authorization; give the "
+                "scheme the target expects (Bearer, the default, for LiteLLM's master key)")
 
 
 def _burn_rates(stack: Stack) -> Iterator[Finding]:
@@ -320,6 +324,9 @@ def _secret_keys(stack: Stack, kube: Kubernetes) -> Iterator[Finding]:
     if kube.prometheus is not None:
         yield from _distinct_keys(remote_files, remote_write_secret(stack.name),
                                   (kubenames.REMOTE_WRITE_USERNAME_KEY,))
+    scrape_files = [(("scrape", "jobs", index, "authorization", "credentials_file"), job.authorization.credentials_file)
+                    for index, job in enumerate(stack.jobs) if job.authorization is not None]
+    yield from _distinct_keys(scrape_files, scrape_secret(stack.name), ())
 
 
 def _distinct_keys(files: list[tuple[SpecPath, str]], secret: str, reserved: tuple[str, ...]) -> Iterator[Finding]:
@@ -444,6 +451,7 @@ def _source_fit(stack: Stack) -> Iterator[Finding]:
         problem = source.endpoint_problem(stack, endpoint.path)
         if problem is not None:
             yield ("endpoints", index, "path"), f"metrics.source {source.name}: {problem}"
+    yield from source.problems(stack)
 
 
 MODEL_CHECKS: tuple[ModelCheck, ...] = (_price_data, _unique_names, _receiver_references, _levels, _buckets_and_latency,

@@ -106,6 +106,11 @@ class Series:
         return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:rate{self._window}"
 
     @property
+    def source_spend_rate(self) -> str:
+        """USD per second by provider and model as the metric source itself reports it (litellm)."""
+        return f"{_level(COST_LABELS)}:{self._prefix}_source_spend_usd:rate{self._window}"
+
+    @property
     def cost_step(self) -> str:
         """USD spent since the previous evaluation, by provider and model, at the prices of the time."""
         return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:{STEP}"

@@ -17,7 +17,7 @@ from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
 from .checks.retention import check_retention
 from .checks.rules_lint import RuleSet, lint_rules
 from .checks.scale_out import scale_out_checks
-from .checks.tools import start_tool_checks, workers
+from .checks.tools import absent_credentials, start_tool_checks, workers
 from .errors import UsageError
 from .model import Stack
 from .output import drift
@@ -174,9 +174,10 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
     rule_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{RULES_DIR}/"))
     test_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
     relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
+    absent = absent_credentials(stack, out)
     with ThreadPoolExecutor(max_workers=workers()) as pool:
         # promtool resolves paths from its working folder: run it in prometheus/.
-        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths))
+        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths), absent)
         current = drift(files, out)
         add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
                         "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
@@ -196,7 +197,7 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
         own.append(price_check(stack))
         own += _unavailable_check(stack)
         add(*(pending() for pending in tools))
-    add(*scale_out_checks(out, files))
+    add(*scale_out_checks(out, files, absent))
     add(*own)
     return results
 

@@ -11,15 +11,16 @@ from ..output import Files
 from ..render.layout import AGENT_CONFIG, PROMETHEUS_DIR
 from ..render.rulers import MIMIR_DIR, THANOS_DIR, VMALERT_DIR
 from .result import CheckResult
-from .tools import run_tool
+from .tools import check_config, run_tool
 
 
-def scale_out_checks(out: Path, files: Files) -> list[CheckResult]:
-    """Rows only for outputs the spec asks for, so a plain stack's report is unchanged."""
+def scale_out_checks(out: Path, files: Files, absent: tuple[str, ...] = ()) -> list[CheckResult]:
+    """Rows only for outputs the spec asks for, so a plain stack's report is unchanged. absent: the
+    credentials files not on this machine (tools.absent_credentials)."""
     results = []
     if f"{PROMETHEUS_DIR}/{AGENT_CONFIG}" in files:
-        results.append(run_tool("promtool check config --agent", "promtool",
-                                ["check", "config", "--agent", AGENT_CONFIG], out / PROMETHEUS_DIR))
+        results.append(check_config("promtool check config --agent", ["check", "config", "--agent"], AGENT_CONFIG,
+                                    out / PROMETHEUS_DIR, absent))
     for ruler in (VMALERT_DIR, THANOS_DIR):
         paths = sorted(p.removeprefix(f"{ruler}/") for p in files if p.startswith(f"{ruler}/"))
         if paths:

@@ -26,9 +26,9 @@ def client_rules(stack: Stack) -> list[Rule]:
          "expr": f"{source.rate(stack, contract.retries.name, (c.PROVIDER,), w)}\n"
                  f"/\nsum {by((c.PROVIDER,))} ({s.requests})"},
         {"record": s.ratelimit_headroom,
-         "expr": f"min {by(HEADROOM_LABELS)} (\n  {source.gauge(contract.ratelimit_remaining.name)}\n"
-                 f"  / {source.gauge(contract.ratelimit_limit.name)}\n)"},
-        {"record": s.circuit_state, "expr": f"max {by((c.PROVIDER, c.STATE))} ({source.gauge(contract.circuit_state.name)})"},
+         "expr": f"min {by(HEADROOM_LABELS)} (\n  {source.gauge(stack, contract.ratelimit_remaining.name)}\n"
+                 f"  / {source.gauge(stack, contract.ratelimit_limit.name)}\n)"},
+        {"record": s.circuit_state, "expr": f"max {by((c.PROVIDER, c.STATE))} ({source.gauge(stack, contract.circuit_state.name)})"},
         {"record": s.ttft_buckets,
          "expr": source.rate(stack, f"{contract.time_to_first_token.name}_bucket", (c.ENDPOINT, c.LE), w)},
         {"record": s.ttft_quantile, "expr": f"histogram_quantile({number(float(P95))}, {s.ttft_buckets})",

@@ -83,4 +83,11 @@ def cost_dashboard(stack: Stack) -> g.Dashboard:
         panels.append(timeseries(t("cache_write_cost"), "currencyUSD",
                                  [target(_priced(q.token_rate(token_type), s.token_price), ref, legend)
                                   for ref, token_type, legend in writes], layout.place(8, 8)))
+    if stack.source.spend(stack, str(stack.rate_window)) is not None:
+        panels.append(timeseries(
+            t("source_spend", source=stack.source.name), "currencyUSD",
+            [target(f"sum by ({c.MODEL}) ({q.recorded(s.cost_rate, c.PROVIDER, c.MODEL)}) * {SECONDS_PER_HOUR}", "A",
+                    t("series_spec_cost")),
+             target(f"sum by ({c.MODEL}) ({q.recorded(s.source_spend_rate, c.PROVIDER, c.MODEL)}) * {SECONDS_PER_HOUR}",
+                    "B", t("series_source_spend", source=stack.source.name))], layout.place(8, 8)))
     return dashboard(stack, COST_DASHBOARD, "cost_title", panels)

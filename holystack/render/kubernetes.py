@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import contract as c
 from ..kubenames import REMOTE_WRITE_USERNAME_KEY, SECRET_FILE_FIELDS, secret_key
-from ..model import Kubernetes, Labels, Stack, k8s_name, monitor_name, remote_write_secret
+from ..model import Kubernetes, Labels, Stack, k8s_name, monitor_name, remote_write_secret, scrape_secret
 from ..output import Files, to_yaml
 from .alertmanager import alertmanager_config, render_alertmanager
 from .grafana import render_grafana
@@ -87,7 +87,8 @@ def monitor_relabelings(job_name: str) -> list[dict[str, Any]]:
 
 
 def monitors(stack: Stack, kube: Kubernetes) -> dict[str, dict[str, Any]]:
-    """A ServiceMonitor or PodMonitor per scrape job: its interval, path, scheme and selector."""
+    """A ServiceMonitor or PodMonitor per scrape job: its interval, path, scheme and selector, and its
+    authorization from the Secret scrape_secret (key = the credentials file's name)."""
     objects = {}
     for job in stack.jobs:
         name = monitor_name(stack.name, job.name)
@@ -95,6 +96,9 @@ def monitors(stack: Stack, kube: Kubernetes) -> dict[str, dict[str, Any]]:
                                     "interval": str(job.interval)}
         if job.interval.ms < DEFAULT_SCRAPE_TIMEOUT.ms:
             endpoint["scrapeTimeout"] = str(job.interval)
+        if job.authorization is not None:
+            endpoint["authorization"] = {"type": job.authorization.type, "credentials": {
+                "name": scrape_secret(stack.name), "key": secret_key(job.authorization.credentials_file)}}
         endpoint["relabelings"] = monitor_relabelings(job.name)
         key = "endpoints" if kube.monitor_kind == "ServiceMonitor" else "podMetricsEndpoints"
         spec: dict[str, Any] = {"selector": {"matchLabels": dict(kube.selector_of(job.name))}}

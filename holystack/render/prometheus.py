@@ -78,9 +78,13 @@ def prometheus_config(stack: Stack) -> dict[str, Any]:
     config["rule_files"] = [f"{RULES_DIR}/{name}" for name in rule_files(stack)]
     scrape = [{"job_name": name, "static_configs": [{"targets": list(targets)}]} for name, targets in stack.self_jobs]
     for job in stack.jobs:
-        scrape.append({"job_name": job.name, "scrape_interval": str(job.interval), **_timeout(job.interval),
-                       "metrics_path": job.metrics_path, "scheme": job.scheme,
-                       "static_configs": [{"targets": list(job.targets)}]})
+        entry: dict[str, Any] = {"job_name": job.name, "scrape_interval": str(job.interval), **_timeout(job.interval),
+                                 "metrics_path": job.metrics_path, "scheme": job.scheme}
+        if job.authorization is not None:
+            entry["authorization"] = {"type": job.authorization.type,
+                                      "credentials_file": job.authorization.credentials_file}
+        entry["static_configs"] = [{"targets": list(job.targets)}]
+        scrape.append(entry)
     config["scrape_configs"] = scrape
     if stack.scale_out.remote_write:
         config["remote_write"] = remote_write_configs(stack)

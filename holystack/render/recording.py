@@ -150,6 +150,9 @@ def cost_rules(stack: Stack) -> list[Rule]:
     rules.append({"record": s.tokens, "expr": stack.source.rate(stack, contract.tokens.name, TOKEN_RATE_LABELS, w)})
     rules.append({"record": s.cost_rate,
                   "expr": f"sum {by(COST_LABELS)} (\n  {stack.source.per_second(stack, contract.tokens.name, w)}\n  * {PRICE_JOIN}\n  {s.token_price}\n)"})
+    spend = stack.source.spend(stack, w)
+    if spend is not None:  # beside holystack's cost, for the cost dashboard; no alert reads it
+        rules.append({"record": s.source_spend_rate, "expr": spend})
     rules.append({"record": s.cost_step,
                   "expr": f"sum {by(COST_LABELS)} (\n  {source_step(stack, contract.tokens.name, TOKEN_LABELS)}\n"
                           f"  * {PRICE_JOIN}\n  {s.token_price}\n)"})

@@ -10,7 +10,7 @@ OUT/README.md name it with the reason."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 from ..contract import PROCESS_START, PROMETHEUS_SERIES, Contract
@@ -25,6 +25,7 @@ class Stack(Protocol):
     endpoints: tuple[Any, ...]
     models: tuple[Any, ...]
     operations: tuple[tuple[str, str], ...]
+    resilience: Any
 
 
 # recording.counter_step, handed in by its caller (the one step expression).
@@ -47,6 +48,8 @@ GENERAL_OPTIONS = frozenset({"prefix", "source", "rate_window"})
 
 # One matcher on a canonical label: (label, value, op), op one of =, !=, =~, !~.
 Match = tuple[str, str, str]
+# A problem of the spec: (the field's path, the message naming the fix).
+Finding = tuple[tuple[str | int, ...], str]
 
 
 class Source(ABC):
@@ -65,14 +68,17 @@ class Source(ABC):
     # The endpoint label of calls to a path outside the spec, as a generated case writes it.
     unlisted_endpoint: ClassVar[str] = "/holystack-unlisted"
 
-    def __init__(self, contract: Contract) -> None:
+    def __init__(self, contract: Contract, settings: Mapping[str, Any] | None = None) -> None:
+        """settings: the spec's metrics fields of this source's options."""
         self.contract = contract
+        self._settings = repr(sorted((settings or {}).items()))
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.contract == self.contract  # type: ignore[attr-defined]
+        return (type(other) is type(self) and other.contract == self.contract  # type: ignore[attr-defined]
+                and other._settings == self._settings)  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((self.name, self.contract))
+        return hash((self.name, self.contract, self._settings))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.contract.prefix!r})"
@@ -87,6 +93,20 @@ class Source(ABC):
 
     def endpoint_problem(self, stack: Stack, path: str) -> str | None:
         """Why this source cannot tell the calls of the spec endpoint path apart, or None."""
+        return None
+
+    def problems(self, stack: Stack) -> Iterator[Finding]:
+        """What else of the spec this source cannot read (its own options, say)."""
+        return iter(())
+
+    def case_model(self, stack: Stack, path: str, model: str) -> str:
+        """The model a generated case of endpoint path calls, given the one it would: a source that
+        tells endpoints apart by model only (litellm) picks one of path's models."""
+        return model
+
+    def spend(self, stack: Stack, window: str) -> str | None:
+        """The source's own spend in USD per second by provider and model, when it reports one; holystack
+        records it beside its own cost (tokens x the spec's prices)."""
         return None
 
     @abstractmethod
@@ -105,7 +125,7 @@ class Source(ABC):
         labels: counter_step over the raw series."""
 
     @abstractmethod
-    def gauge(self, series: str) -> str:
+    def gauge(self, stack: Stack, series: str) -> str:
         """A canonical gauge as an instant vector in canonical labels."""
 
     @abstractmethod

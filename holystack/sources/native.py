@@ -21,7 +21,7 @@ class Holystack(Source):
     def step(self, stack: Stack, counter_step: StepFn, series: str, labels: tuple[str, ...], *matches: Match) -> str:
         return counter_step(stack, _selector(series, matches), labels)
 
-    def gauge(self, series: str) -> str:
+    def gauge(self, stack: Stack, series: str) -> str:
         return series
 
     def test_series(self, stack: Stack, series: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -177,7 +177,7 @@ class OtelGenai(Source):
         raw_labels = (SYSTEM, PROVIDER_NAME, SERVER, OPERATION, REQUEST_MODEL, ERROR_TYPE, TOKEN_KIND, c.LE)
         return f"sum {by(labels)} (\n  {self._relabel(stack, counter_step(stack, raw, raw_labels), labels)}\n)"
 
-    def gauge(self, series: str) -> str:
+    def gauge(self, stack: Stack, series: str) -> str:
         return series
 
     def presence(self) -> str:

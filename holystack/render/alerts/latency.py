@@ -65,7 +65,7 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     for rule in b.rules_of(LATENCY_P95_HIGH):
         path = rule.endpoint or (plain[0] if plain else b.stack.source.unlisted_endpoint)
         threshold = rule.threshold or 0.0
-        call = {**b.call, c.ENDPOINT: path}
+        call = b.on_endpoint(b.call, path)
         for fire in (True, False):
             low, high = _bucket_around(b.stack.latency_buckets, threshold, fire)
             value = high if low is None else low + (high - low) * 0.95

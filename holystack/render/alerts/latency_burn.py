@@ -46,7 +46,7 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
         return []
     path, slo = endpoints[0]
     budget = 1 - slo.objective / 100
-    call = {**b.call, c.ENDPOINT: path}
+    call = b.on_endpoint(b.call, path)
     out = []
     for one in scenarios(b, rules, budget):
         out.append(b.case(f"LatencyBudgetBurn on {path}: {one.name} (share above {slo.threshold} "

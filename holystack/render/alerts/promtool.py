@@ -70,8 +70,14 @@ class CaseBuilder:
         self.samples = RUN.ms // self.interval.ms
         job = stack.jobs[0]
         self.target = {"job": job.name, "instance": job.targets[0]}
-        self.call = {c.PROVIDER: stack.providers[0].name, c.ENDPOINT: stack.endpoints[0].path,
-                     c.MODEL: stack.models[0].name}
+        self.call = self.on_endpoint({c.PROVIDER: stack.providers[0].name, c.ENDPOINT: stack.endpoints[0].path,
+                                      c.MODEL: stack.models[0].name}, stack.endpoints[0].path)
+
+    def on_endpoint(self, call: dict[str, str], path: str) -> dict[str, str]:
+        """call on endpoint path, its model one that the source sees on path (Source.case_model)."""
+        out = {**call, c.ENDPOINT: path}
+        out[c.MODEL] = self.stack.source.case_model(self.stack, path, call[c.MODEL])
+        return out
 
     def rules_of(self, kind: str) -> list[AlertRule]:
         return [rule for rule in self.rules if rule.kind == kind]
