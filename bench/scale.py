@@ -100,48 +100,50 @@ class Exporter:
         self.series = emitted_series(stack, self.contract_series())
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
 
-    def contract_series(self) -> list[tuple[str, object]]:
-        """(series, its value from the scrape's figures: calls, failed and live calls so far)."""
+    def contract_series(self) -> list[tuple[str, tuple[float, ...]]]:
+        """Each series over the basis (successful attempts, failed attempts, live calls, 1) of one
+        combination so far (holystack.live.backfill.Series)."""
         s, p = self.stack, self.stack.contract
+        ok, failed, live, one = (1.0, 0, 0, 0), (0, 1.0, 0, 0), (0, 0, 1.0, 0), (0, 0, 0, 1.0)
+        times = lambda basis, k: tuple(k * b for b in basis)  # noqa: E731
         out = []
         bounds = [repr(float(b)) for b in s.latency_buckets] + ["+Inf"]
         for pr in s.providers:
             for e in s.endpoints:
                 for m in s.models:
                     base = f'provider="{pr.name}",endpoint="{e.path}",model="{m.name}"'
-                    out.append((f'{p.requests.name}{{{base},status_code="200"}}', lambda v: v["calls"] - v["failed"]))
-                    out.append((f'{p.requests.name}{{{base},status_code="503"}}', lambda v: v["failed"]))
+                    out.append((f'{p.requests.name}{{{base},status_code="200"}}', ok))
+                    out.append((f'{p.requests.name}{{{base},status_code="503"}}', failed))
                     for index, bound in enumerate(bounds):
                         share = 0.0 if index < 3 else 0.5 if index < 5 else 1.0
-                        out.append((f'{p.duration.name}_bucket{{{base},le="{bound}"}}',
-                                    lambda v, share=share: v["live"] * share))
-                    out.append((f"{p.duration.name}_sum{{{base}}}", lambda v: v["live"] * 0.3))
-                    out.append((f"{p.duration.name}_count{{{base}}}", lambda v: v["live"]))
+                        out.append((f'{p.duration.name}_bucket{{{base},le="{bound}"}}', times(live, share)))
+                    out.append((f"{p.duration.name}_sum{{{base}}}", times(live, 0.3)))
+                    out.append((f"{p.duration.name}_count{{{base}}}", live))
         providers = len(s.providers)
         for e in s.endpoints:  # logical calls: each attempt is one here, summed over the providers
             for m in s.models:
                 base = f'endpoint="{e.path}",model="{m.name}"'
-                out.append((f'{p.calls.name}{{{base},status_code="200"}}',
-                            lambda v: providers * (v["calls"] - v["failed"])))
-                out.append((f'{p.calls.name}{{{base},status_code="503"}}', lambda v: providers * v["failed"]))
+                out.append((f'{p.calls.name}{{{base},status_code="200"}}', times(ok, providers)))
+                out.append((f'{p.calls.name}{{{base},status_code="503"}}', times(failed, providers)))
         endpoints = len(s.endpoints)
         for pr in s.providers:
             for m in s.models:
                 for token_type, per_call in zip(c.TOKEN_TYPES, Traffic().tokens_per_call):
                     out.append((f'{p.tokens.name}{{provider="{pr.name}",model="{m.name}",token_type="{token_type}"}}',
-                                lambda v, per_call=per_call: v["calls"] * endpoints * per_call))
+                                (endpoints * per_call, endpoints * per_call, 0, 0)))
                 for resource in ("requests", "tokens"):
                     labels = f'provider="{pr.name}",model="{m.name}",resource="{resource}"'
-                    out.append((f"{p.ratelimit_remaining.name}{{{labels}}}", lambda v: 500))
-                    out.append((f"{p.ratelimit_limit.name}{{{labels}}}", lambda v: 1000))
+                    out.append((f"{p.ratelimit_remaining.name}{{{labels}}}", times(one, 500)))
+                    out.append((f"{p.ratelimit_limit.name}{{{labels}}}", times(one, 1000)))
         return out
 
     def body(self) -> bytes:
         now = time.time()
-        figures = {"calls": CALLS_PER_SECOND * (now - self.start),
-                   "failed": self.failed_at_end + 0.01 * CALLS_PER_SECOND * max(0.0, now - self.history_end),
-                   "live": CALLS_PER_SECOND * max(0.0, now - self.history_end)}
-        return "".join(f"{name} {value(figures):.6g}\n" for name, value in self.series).encode()
+        failed = self.failed_at_end + 0.01 * CALLS_PER_SECOND * max(0.0, now - self.history_end)
+        basis = (CALLS_PER_SECOND * (now - self.start) - failed, failed,
+                 CALLS_PER_SECOND * max(0.0, now - self.history_end), 1.0)
+        return "".join(f"{name} {sum(k * v for k, v in zip(coefficients, basis)):.6g}\n"
+                       for name, coefficients in self.series).encode()
 
     def _handler(self):
         exporter = self

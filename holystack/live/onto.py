@@ -3,8 +3,8 @@ providers, endpoints, models and alerting, read from what that source emits.
 
 Only what the source cannot carry changes, each change said in one line: metrics fields the source
 does not read are dropped, latency SLO thresholds move to the nearest of the source's fixed
-buckets, fallback chains go when the source cannot observe them, and the source adds what it needs
-to tell the endpoints apart (Source.endpoint_options)."""
+buckets, fallback chains go when the source cannot observe them, and the source makes what other
+changes it needs (Source.moved_onto: what tells the endpoints apart, say)."""
 from __future__ import annotations
 
 import copy
@@ -53,8 +53,4 @@ def spec_on_source(data: dict[str, Any], name: str) -> tuple[dict[str, Any], lis
     if resilience.get("fallbacks") and FALLBACKS not in cls.capabilities:
         del resilience["fallbacks"]
         changes.append(f"resilience.fallbacks: dropped, {name} cannot observe a fallback")
-    added = cls.endpoint_options(metrics, [e["path"] for e in spec.get("endpoints", [])])
-    for key, value in sorted(added.items()):
-        metrics[key] = value
-        changes.append(f"metrics.{key}: {value}")
-    return spec, changes
+    return spec, changes + cls.moved_onto(spec)

@@ -10,7 +10,7 @@ OUT/README.md name it with the reason."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Protocol
 
 from ..contract import PROCESS_START, PROMETHEUS_SERIES, Contract
@@ -140,11 +140,11 @@ class Source(ABC):
         return self.test_series(stack, series)
 
     @classmethod
-    def endpoint_options(cls, metrics: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
-        """The metrics fields, merged with metrics' own, that let this source tell the calls of every
-        endpoint path apart (a spec moved onto this source: holystack.live.onto); {} when it tells
-        any path."""
-        return {}
+    def moved_onto(cls, data: dict[str, Any]) -> list[str]:
+        """Edit the spec data, moved onto this source (holystack.live.onto, after the general
+        changes), so that this source can read it: what tells its endpoints apart, say. One line per
+        change; none by default."""
+        return []
 
     @abstractmethod
     def presence(self) -> str:

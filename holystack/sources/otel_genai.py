@@ -11,7 +11,6 @@ those metrics read the contract's own names, which nothing emits here, so they s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -220,14 +219,16 @@ class OtelGenai(Source):
                 if (found := SERIES_RE.match(text)) is None or found.group(1) not in contract]
 
     @classmethod
-    def endpoint_options(cls, metrics: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
-        """An operation named after each path no operation maps (/endpoint-3 -> endpoint_3)."""
+    def moved_onto(cls, data: dict[str, Any]) -> list[str]:
+        """An operation named after each endpoint path no operation maps (/endpoint-3 -> endpoint_3)."""
+        metrics = data.setdefault("metrics", {})
         given = dict(metrics.get("operations") or {})
-        known = {**DEFAULT_OPERATIONS, **given}
-        missing = [path for path in paths if path not in known.values()]
+        known = {**DEFAULT_OPERATIONS, **given}.values()
+        missing = [e["path"] for e in data.get("endpoints") or [] if e["path"] not in known]
         if not missing:
-            return {}
-        return {"operations": {**given, **{operation_name(path): path for path in missing}}}
+            return []
+        metrics["operations"] = {**given, **{operation_name(path): path for path in missing}}
+        return [f"metrics.operations: {operation_name(path)} -> {path}" for path in missing]
 
     def _case_labels(self, stack: Stack, labels: dict[str, str]) -> dict[str, str] | None:
         raw: dict[str, str] = {}
