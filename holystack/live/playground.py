@@ -13,13 +13,12 @@ from typing import Any, Callable
 import yaml
 
 from ..defaults import DEFAULT_THRESHOLDS
-from ..model import Stack
 from ..pipeline import load_stack, render_to
 from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR, retention
 from ..sources import DEFAULT_SOURCE
 from ..spec import read_spec
-from .apps import LiveApp, live_app
+from .apps import live_app
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
 from .onto import spec_on_source
@@ -182,19 +181,27 @@ def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast
 def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: bool, workdir: Path,
        stop: threading.Event, say: Callable[[str], None], engine: str = ENGINES[0], source: str | None = None) -> None:
     """Run the playground until stop is set: on the spec's metric source, or moved onto source."""
+    from .upstream import FakeUpstreamServer, Upstream
+
     ports = Ports.free()
     capture = CaptureServer(lambda n: say(notification_line(n))).start()
+    upstream = None
     try:
         data = read_spec(spec_path)
         if source is not None:
             data, changes = spec_on_source(data, source)
             for change in changes:
                 say(f"spec on {source}: {change}")
+        name = (data.get("metrics") or {}).get("source", DEFAULT_SOURCE)
+        app = None if name == DEFAULT_SOURCE else live_app(name)
         spec = loopback_spec(data, ports, capture.url)
+        if app is not None:  # the app's upstream first: the spec may name its address
+            original = load_stack(spec_path)
+            thresholds = {e.path: original.latency_p95_of(e) or 1.0 for e in original.endpoints}
+            upstream = FakeUpstreamServer(Upstream(scenario, thresholds, app.client_timeout, seed)).start()
+            spec = app.prepare(spec, upstream.url, ports.metrics, workdir)
         spec = vm_spec(spec) if engine == "victoriametrics" else spec
         local = write_spec(fast_spec(spec) if fast else spec, workdir / spec_path.name)
-        name = load_stack(local).source.name
-        app = None if name == DEFAULT_SOURCE else live_app(name)
         stack = start_engine(engine, local, ports, workdir, fast)
         try:
             say(f"rendered {local} into {stack.out}")
@@ -205,34 +212,25 @@ def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: b
             else:
                 say(f"Prometheus    {stack.prometheus.url}  (alerts: {stack.prometheus.url}/alerts)")
             say(f"Alertmanager  {stack.alertmanager.url}")
-            say(f"metrics       http://{LOOPBACK}:{ports.metrics}/metrics")
+            say(f"metrics       http://{LOOPBACK}:{ports.metrics}{load_stack(local).jobs[0].metrics_path}")
             say(f"receivers     every receiver is a webhook to {capture.url}; notifications are printed here")
             say(f"dashboards    {stack.out / 'grafana'} (mount into Grafana; its data source is the query URL above)")
-            say("Ctrl-C stops everything.")
             if app is None:
+                say("Ctrl-C stops everything.")
                 simulate(load_stack(local), scenario, FOREVER_SECONDS, rps, ports.metrics, seed, stop, report=say)
             else:
-                run_app(app, load_stack(local), scenario, rps, seed, ports.metrics, workdir, stop, say)
+                assert upstream is not None
+                running = app.start(load_stack(local), upstream.url, ports.metrics, rps, FOREVER_SECONDS, workdir)
+                try:
+                    say(f"app           {name}'s live app calling the fake upstream {upstream.url} ({scenario.name}), "
+                        f"logs in {workdir}")
+                    say("Ctrl-C stops everything.")
+                    stop.wait()
+                finally:
+                    running.stop()
         finally:
             stack.stop()
     finally:
+        if upstream is not None:
+            upstream.stop()
         capture.stop()
-
-
-def run_app(app: LiveApp, stack: Stack, scenario: TrafficProfile, rps: float, seed: int, metrics_port: int,
-            workdir: Path, stop: threading.Event, say: Callable[[str], None]) -> None:
-    """The source's live app calling the fake upstream until stop is set."""
-    from .upstream import FakeUpstreamServer, Upstream
-
-    thresholds = {e.path: stack.latency_p95_of(e) or 1.0 for e in stack.endpoints}
-    upstream = FakeUpstreamServer(Upstream(scenario, thresholds, app.client_timeout, seed)).start()
-    try:
-        running = app.start(stack, upstream.url, metrics_port, rps, FOREVER_SECONDS, workdir)
-        try:
-            say(f"app           {stack.source.name}'s live app calling the fake upstream {upstream.url} "
-                f"({scenario.name}), logs in {workdir}")
-            stop.wait()
-        finally:
-            running.stop()
-    finally:
-        upstream.stop()
