@@ -5,6 +5,7 @@ Defined once here. Names take the spec's ``metrics.prefix`` (P): P_requests_tota
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 # Labels of the contract.
 PROVIDER = "provider"
@@ -106,86 +107,81 @@ class Metric:
         return (self.name,)
 
 
+class _Named:
+    """A metric of the contract, defined once with its name after the prefix: Contract(prefix).<attribute>
+    is its Metric. The order of definition is the order of Contract.metrics."""
+
+    def __init__(self, suffix: str, type: str, labels: tuple[str, ...], help: str):
+        self.suffix, self.type, self.labels, self.help = suffix, type, labels, help
+
+    @overload
+    def __get__(self, contract: None, owner: type | None = None) -> "_Named": ...
+    @overload
+    def __get__(self, contract: "Contract", owner: type | None = None) -> Metric: ...
+
+    def __get__(self, contract: "Contract | None", owner: type | None = None) -> "Metric | _Named":
+        if contract is None:
+            return self
+        return Metric(contract.prefix + self.suffix, self.type, self.labels, self.help)
+
+
 @dataclass(frozen=True)
 class Contract:
     """The contract for one metric prefix."""
 
     prefix: str
 
-    @property
-    def requests(self) -> Metric:
-        return Metric(f"{self.prefix}_requests_total", "counter", (PROVIDER, ENDPOINT, MODEL, STATUS_CODE),
-                      'One per finished attempt (each retry counts). status_code is the HTTP status ("200", "429"), '
-                      '"timeout" or "error"; timeouts and errors are counted here too.')
+    requests = _Named("_requests_total", "counter", (PROVIDER, ENDPOINT, MODEL, STATUS_CODE),
+                      'One per finished attempt (each retry counts). status_code is the HTTP status ("200", '
+                      '"429"), "timeout" or "error"; timeouts and errors are counted here too.')
 
-    @property
-    def duration(self) -> Metric:
-        return Metric(f"{self.prefix}_request_duration_seconds", "histogram", (PROVIDER, ENDPOINT, MODEL),
+    duration = _Named("_request_duration_seconds", "histogram", (PROVIDER, ENDPOINT, MODEL),
                       "Elapsed time of every call, failures included; a timeout observes the real elapsed time.")
 
-    @property
-    def tokens(self) -> Metric:
-        return Metric(f"{self.prefix}_tokens_total", "counter", (PROVIDER, MODEL, TOKEN_TYPE),
-                      "Tokens by type: prompt (all prompt tokens, cache reads and writes included), completion, "
-                      "cached_prompt (the subset of prompt read from the cache), cache_write (the subset written "
-                      "to it), cache_write_1h (the part of cache_write written for one hour).")
+    tokens = _Named("_tokens_total", "counter", (PROVIDER, MODEL, TOKEN_TYPE),
+                    "Tokens by type: prompt (all prompt tokens, cache reads and writes included), completion, "
+                    "cached_prompt (the subset of prompt read from the cache), cache_write (the subset written to "
+                    "it), cache_write_1h (the part of cache_write written for one hour).")
 
-    @property
-    def ratelimit_remaining(self) -> Metric:
-        return Metric(f"{self.prefix}_ratelimit_remaining", "gauge", (PROVIDER, MODEL, RESOURCE),
-                      "From x-ratelimit-remaining-{requests,tokens} (OpenAI) or "
-                      "anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-remaining; resource is "
-                      "requests, tokens, input_tokens or output_tokens.")
+    ratelimit_remaining = _Named("_ratelimit_remaining", "gauge", (PROVIDER, MODEL, RESOURCE),
+                                 "From x-ratelimit-remaining-{requests,tokens} (OpenAI) or "
+                                 "anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-remaining; "
+                                 "resource is requests, tokens, input_tokens or output_tokens.")
 
-    @property
-    def ratelimit_limit(self) -> Metric:
-        return Metric(f"{self.prefix}_ratelimit_limit", "gauge", (PROVIDER, MODEL, RESOURCE),
-                      "From x-ratelimit-limit-{requests,tokens} (OpenAI) or "
-                      "anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-limit.")
+    ratelimit_limit = _Named("_ratelimit_limit", "gauge", (PROVIDER, MODEL, RESOURCE),
+                             "From x-ratelimit-limit-{requests,tokens} (OpenAI) or "
+                             "anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-limit.")
 
-    @property
-    def time_to_first_token(self) -> Metric:
-        return Metric(f"{self.prefix}_time_to_first_token_seconds", "histogram", (PROVIDER, ENDPOINT, MODEL),
-                      "Streams only: seconds from the start of the logical call (its retries, waits and "
-                      "fallbacks included) to the first content event (a chat chunk with content, a Responses "
-                      "output_text delta, an Anthropic content_block_delta, a Gemini candidate); provider is "
-                      "the one that answered.")
+    time_to_first_token = _Named("_time_to_first_token_seconds", "histogram", (PROVIDER, ENDPOINT, MODEL),
+                                 "Streams only: seconds from the start of the logical call (its retries, waits and "
+                                 "fallbacks included) to the first content event (a chat chunk with content, a "
+                                 "Responses output_text delta, an Anthropic content_block_delta, a Gemini "
+                                 "candidate); provider is the one that answered.")
 
-    @property
-    def calls(self) -> Metric:
-        return Metric(f"{self.prefix}_calls_total", "counter", (ENDPOINT, MODEL, STATUS_CODE),
-                      "One per logical call, whatever its retries and fallbacks: status_code is that of its "
-                      "last attempt, in the vocabulary of requests_total. What the user experienced.")
+    calls = _Named("_calls_total", "counter", (ENDPOINT, MODEL, STATUS_CODE),
+                   "One per logical call, whatever its retries and fallbacks: status_code is that of its last "
+                   "attempt, in the vocabulary of requests_total. What the user experienced.")
 
-    @property
-    def call_duration(self) -> Metric:
-        return Metric(f"{self.prefix}_call_duration_seconds", "histogram", (ENDPOINT, MODEL),
-                      "One observation per logical call: seconds from its start to its final answer, retries, "
-                      "retry-after waits and fallbacks included; for a stream, until the stream ends. What the "
-                      "user waited; the latency SLOs read it.")
+    call_duration = _Named("_call_duration_seconds", "histogram", (ENDPOINT, MODEL),
+                           "One observation per logical call: seconds from its start to its final answer, retries, "
+                           "retry-after waits and fallbacks included; for a stream, until the stream ends. What "
+                           "the user waited; the latency SLOs read it.")
 
-    @property
-    def retries(self) -> Metric:
-        return Metric(f"{self.prefix}_retries_total", "counter", (PROVIDER, ENDPOINT, MODEL, REASON),
-                      "Attempts retried on the same provider, by the reason of the failed attempt "
-                      "(rate_limited, server_error, timeout, error).")
+    retries = _Named("_retries_total", "counter", (PROVIDER, ENDPOINT, MODEL, REASON),
+                     "Attempts retried on the same provider, by the reason of the failed attempt (rate_limited, "
+                     "server_error, timeout, error).")
 
-    @property
-    def fallbacks(self) -> Metric:
-        return Metric(f"{self.prefix}_fallbacks_total", "counter", (FROM_PROVIDER, TO_PROVIDER, REASON),
-                      "Calls moved to the next provider of a fallback chain: the reason of the last failed "
-                      "attempt on from_provider, or circuit_open.")
+    fallbacks = _Named("_fallbacks_total", "counter", (FROM_PROVIDER, TO_PROVIDER, REASON),
+                       "Calls moved to the next provider of a fallback chain: the reason of the last failed "
+                       "attempt on from_provider, or circuit_open.")
 
-    @property
-    def circuit_state(self) -> Metric:
-        return Metric(f"{self.prefix}_circuit_state", "gauge", (PROVIDER, STATE),
-                      "1 for the current state of the provider's circuit breaker (closed, open, half_open), "
-                      "0 for the others.")
+    circuit_state = _Named("_circuit_state", "gauge", (PROVIDER, STATE),
+                           "1 for the current state of the provider's circuit breaker (closed, open, half_open), 0 "
+                           "for the others.")
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
-        return (self.requests, self.duration, self.tokens, self.ratelimit_remaining, self.ratelimit_limit,
-                self.time_to_first_token, self.calls, self.call_duration, self.retries, self.fallbacks, self.circuit_state)
+        return tuple(getattr(self, name) for name, value in vars(Contract).items() if isinstance(value, _Named))
 
     def series_names(self) -> frozenset[str]:
         """Every series name the application exposes under this contract."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .identifiers import ledger_schema, quoted_identifier
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -53,12 +54,12 @@ def _query(dsn: str, prefix: str, query: str, *args: Any) -> list[tuple[Any, ...
     import psycopg
     from psycopg import sql
 
-    statement = sql.SQL(query).format(schema=sql.Identifier(prefix))  # type: ignore[arg-type]
+    statement = sql.SQL(query).format(schema=sql.Identifier(ledger_schema(prefix)))  # type: ignore[arg-type]
     with _connect(dsn) as connection:
         try:
             return connection.execute(statement, args).fetchall()
         except psycopg.errors.UndefinedTable:
-            raise UsageError(f"--dsn: the database has no ledger \"{prefix}\".calls; apply OUT/sql/billing.sql "
+            raise UsageError(f"--dsn: the database has no ledger {quoted_identifier(ledger_schema(prefix))}.calls; apply OUT/sql/billing.sql "
                              "(psql \"$DSN\" -v ON_ERROR_STOP=1 -f out/sql/billing.sql)") from None
 
 

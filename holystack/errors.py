@@ -6,6 +6,9 @@ from typing import Any
 
 SpecPath = tuple[Any, ...]
 """Where a value sits in the spec: ('models', 1, 'prices', 'input')."""
+Finding = tuple[SpecPath, str]
+"""What a spec check yields: where, and the message (one line naming the field and the fix).
+Not doctor.finding.Finding, which is about a running stack."""
 
 
 def format_path(path: SpecPath) -> str:

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 from .defaults import DEFAULT_ALERTING, LEVEL_KEYS
 from .durations import UNITS_MS, format_ms, parse_ms
+from .errors import Finding
+from .matchers import LABEL_NAME_RE, REGEX_OPERATORS, parse_matcher
 from .shapes import indexed, items, section
-
-Finding = tuple[tuple[Any, ...], str]
 
 # Longest string holystack takes anywhere (a URL, a matcher, a name); a spec value is short.
 MAX_STRING = 2048
@@ -32,8 +32,9 @@ TEMPLATE_DELIMITERS = ("{{", "}}")
 # minute, so that an evaluation falls on the hour where the tests judge the budget alerts.
 MIN_INTERVAL_MS = UNITS_MS["s"]
 MAX_INTERVAL_MS = UNITS_MS["m"]
-# The generated promtool tests run their series for one hour (render/ruletests.py RUN) and
-# evaluate an alert at rate window + for + 2m: that must fall inside the hour.
+# The generated promtool tests run their series for one hour (render/alerts/promtool.py RUN, from
+# defaults.PROMTOOL_CASE_RUN) and evaluate an alert at rate window + for + 2m: that must fall inside
+# the hour (semantics._test_horizon checks it).
 # The budget tests reach their total after a 10m ramp (render/alerts/budget.py RAMP) and are judged
 # once the 24 h sum has it and their 'for' (at most 15m, semantics.MAX_BUDGET_FOR) has passed.
 # The smallest price above 0, in USD per 1M tokens (budgets are at most 1e6 a day, 1e7 a month).
@@ -43,10 +44,7 @@ MAX_PRICE = 100_000
 # Alertmanager's and Prometheus' other durations: far below what a Go duration holds (292 years).
 MAX_DURATION_MS = 30 * UNITS_MS["d"]
 MAX_PROVIDER_TIMEOUT_MS = UNITS_MS["h"]
-LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 HOST_PORT_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*):([0-9]{1,5})")
-# A matcher as Alertmanager reads it: label, operator, value (quoted or bare).
-MATCHER_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|[^"\s,{}]*)\s*')
 HTTP_SCHEMES = ("http", "https")
 # What Go's net/url (Prometheus, Alertmanager) refuses in a URL beyond what urlsplit does (checked
 # with promtool check config): a '%' without two hex digits, and ASCII punctuation in the host.
@@ -222,15 +220,6 @@ def re2_problem(pattern: str) -> str | None:
     return None
 
 
-def _matcher_value(raw: str) -> str:
-    if raw.startswith('"'):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw[1:-1]
-    return raw
-
-
 def _regexes(data: dict[str, Any]) -> Iterator[Finding]:
     for index, route in indexed(section(data, "alerting").get("routes")):
         where = ("alerting", "routes", index)
@@ -240,9 +229,9 @@ def _regexes(data: dict[str, Any]) -> Iterator[Finding]:
                     f"{pattern!r} is not a regular expression Alertmanager (Go, RE2) accepts: {reason}; "
                     "RE2 has no lookaround and no backreferences")
         for m_index, matcher in items(route.get("matchers")):
-            found = MATCHER_RE.fullmatch(matcher) if isinstance(matcher, str) else None
-            if found and found.group(2) in ("=~", "!~"):
-                pattern = _matcher_value(found.group(3))
+            found = parse_matcher(matcher) if isinstance(matcher, str) else None
+            if found and found.operator in REGEX_OPERATORS:
+                pattern = found.value
                 if reason := re2_problem(pattern):
                     yield where + ("matchers", m_index), (
                         f"{pattern!r} is not a regular expression Alertmanager (Go, RE2) accepts: {reason}; "

@@ -31,5 +31,11 @@ def dashboard_url(stack: "Stack", slug: str) -> str:
 
 
 def ledger_schema(prefix: str) -> str:
-    """The PostgreSQL schema of the per-call ledger: the metrics prefix, quoted (it may hold capitals)."""
-    return '"' + prefix + '"'
+    """The PostgreSQL schema of the per-call ledger: the metrics prefix. It may hold capitals: always
+    quote it (quoted_identifier in SQL text, psycopg's sql.Identifier in a query)."""
+    return prefix
+
+
+def quoted_identifier(name: str) -> str:
+    """A PostgreSQL quoted identifier."""
+    return '"' + name.replace('"', '""') + '"'

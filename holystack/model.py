@@ -313,7 +313,6 @@ class ScaleOut:
     kubernetes: Kubernetes | None
     remote_write: tuple[RemoteWrite, ...]
     rulers: Rulers
-    retention_needed: Duration          # how long Prometheus keeps samples: retention_needed()
 
 
 RFC1123_MAX = 63
@@ -400,8 +399,7 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
     mimir = rulers.get("mimir")
     return ScaleOut(kubernetes, remote,
                     Rulers(bool(rulers.get("vmalert", False)), bool(rulers.get("thanos", False)),
-                           None if mimir is None else mimir.get("namespace", name)),
-                    retention_needed(slo_period))
+                           None if mimir is None else mimir.get("namespace", name)))
 
 # --- end of the scale-out block
 
@@ -468,7 +466,7 @@ class Resilience:
         return next((f for f in self.fallbacks if f.source == name), None)
 
 
-def _resilience(data: dict[str, Any]) -> Resilience:
+def build_resilience(data: dict[str, Any]) -> Resilience:
     """The resilience section with its defaults; a provider's own retry/breaker keys override the
     section's, which override holystack's (defaults.DEFAULT_RETRY, DEFAULT_BREAKER)."""
     section = data.get("resilience", {})
@@ -701,7 +699,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
         ),
         slo=_slo(data, slowest_scrape_ms),
         scale_out=_scale_out(data, data["name"], Duration.parse(defaults.SLO_PERIOD)),
-        resilience=_resilience(data),
+        resilience=build_resilience(data),
         dashboards=Dashboards(
             datasource=dashboards.get("datasource", defaults.DEFAULT_DATASOURCE),
             folder=dashboards.get("folder", data["name"]),

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .errors import Finding
 from .hygiene import spec_urls
 from .shapes import indexed, section
-
-Finding = tuple[tuple[Any, ...], str]
 
 # Inline secret field -> the *_file form to use instead, per integration.
 INLINE_SECRETS: dict[str, dict[str, str]] = {

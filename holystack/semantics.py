@@ -14,17 +14,17 @@ from .contract import COUNTER_SUFFIXES, GEMINI_ALL_MODELS, GEMINI_METHODS, OTHER
 from .defaults import (ABSENT_FOR_MIN_SCRAPES, DEFAULT_LOOKBACK, LOOKBACK_MIN_SCRAPES, MAX_LOOKBACK, PROMTOOL_CASE_RUN,
                        RATE_WINDOW_MIN_SCRAPES, RESERVED_JOB_NAMES,
                        WATCHDOG_RECEIVER)
-from .errors import SpecPath, format_path
+from .errors import Finding, SpecPath, format_path
 from .hygiene import MAX_PRICE, MIN_PRICE, hygiene_problems
+from .matchers import LABEL_NAME_RE, parse_matcher
 from . import kubenames
 from .defaults import DEFAULT_SELECTOR_LABEL
-from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret, scrape_secret
+from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret, retention_needed, scrape_secret
 from .secrets import secret_problems
 from .shapes import indexed, section
 from .sources import DEFAULT_SOURCE, GENERAL_OPTIONS, SOURCES
 from .sources.base import FALLBACKS
 
-Finding = tuple[SpecPath, str]
 ModelCheck = Callable[[Stack], Iterator[Finding]]
 
 
@@ -256,7 +256,7 @@ def _kubernetes(stack: Stack) -> Iterator[Finding]:
                 f"{job.name!r} and {seen[name]!r} give the same {kube.monitor_kind} {name!r}, so one would be lost; "
                 "rename one")
         seen.setdefault(name, job.name)
-    needed = stack.scale_out.retention_needed
+    needed = retention_needed(stack.slo.period)
     if kube.prometheus is not None and kube.prometheus.retention.ms < needed.ms:
         yield ("kubernetes", "prometheus", "retention"), (
             f"{kube.prometheus.retention} is shorter than the {needed} the rules and dashboards need (the "
@@ -463,8 +463,6 @@ MODEL_CHECKS: tuple[ModelCheck, ...] = (_price_data, _unique_names, _receiver_re
 # -- raw-input checks: on the data as written, before the schema ----------------------------
 RawCheck = Callable[[dict[str, Any]], Iterable[Finding]]
 
-MATCHER_RE = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|[^"\s,{}]*)\s*$')
-LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def raw_problems(data: dict[str, Any]) -> list[Finding]:
@@ -494,17 +492,17 @@ def _routes(data: dict[str, Any]) -> Iterator[Finding]:
     alerting = section(data, "alerting")
     group_by = alerting.get("group_by")
     for name in group_by if isinstance(group_by, list) else []:
-        if isinstance(name, str) and name != "..." and not LABEL_NAME_RE.match(name):
+        if isinstance(name, str) and name != "..." and not LABEL_NAME_RE.fullmatch(name):
             yield ("alerting", "group_by"), f"{name!r} is not a label name"
     for index, route in indexed(alerting.get("routes")):
         where = ("alerting", "routes", index)
         for key in ("match", "match_re"):
             for label in route.get(key) if isinstance(route.get(key), dict) else {}:
-                if not LABEL_NAME_RE.match(str(label)):
+                if not LABEL_NAME_RE.fullmatch(str(label)):
                     yield where + (key, label), f"{label!r} is not a label name"
         matchers = route.get("matchers")
         for m_index, matcher in enumerate(matchers if isinstance(matchers, list) else []):
-            if not MATCHER_RE.match(str(matcher)):
+            if parse_matcher(str(matcher)) is None:
                 yield where + ("matchers", m_index), f"{matcher!r} is not a matcher such as severity=\"critical\""
 
 

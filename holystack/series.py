@@ -25,7 +25,6 @@ LOGICAL_CALL_LABELS = (c.ENDPOINT, c.MODEL)
 HEADROOM_LABELS = (c.PROVIDER, c.MODEL, c.RESOURCE)
 TOKEN_RATE_LABELS = PRICE_LABELS
 QUANTILE = "quantile"
-DASHBOARD_QUANTILES = ("0.5", "0.95", "0.99")
 P95 = "0.95"
 # The operation of a recorded counter step: the increase since the previous evaluation.
 STEP = "increase_step"
@@ -135,69 +134,20 @@ class Series:
         """The month to date by provider and model, for the dashboards."""
         return f"{_level(COST_LABELS)}:{self._prefix}_cost_usd:month_to_date"
 
-    # -- SLOs, per endpoint, on logical calls: what the users experienced --------------------
+    # -- SLOs, per endpoint ------------------------------------------------------------------------
     @property
-    def endpoint_calls_step(self) -> str:
-        """Logical calls per endpoint since the previous evaluation: exact counter steps."""
-        return f"{c.ENDPOINT}:{self._prefix}_calls:{STEP}"
-
-    @property
-    def endpoint_failed_calls_step(self) -> str:
-        """Failed logical calls (last attempt 5xx, timeout, error) per endpoint since the previous evaluation."""
-        return f"{c.ENDPOINT}:{self._prefix}_calls_failed:{STEP}"
-
-    def endpoint_calls(self, window: str) -> str:
-        """Logical calls per second over window."""
-        return f"{c.ENDPOINT}:{self._prefix}_calls:rate{window}"
-
-    def endpoint_error_ratio(self, window: str) -> str:
-        """Share of logical calls that count against availability: 5xx, timeouts, transport errors."""
-        return f"{c.ENDPOINT}:{self._prefix}_calls_failed:ratio_rate{window}"
-
-    def error_budget_burn(self, window: str) -> str:
-        """Error ratio over the error budget: 1 spends the budget in exactly the SLO period."""
-        return f"{c.ENDPOINT}:{self._prefix}_error_budget_burn:rate{window}"
+    def availability(self) -> "SloSeries":
+        """The availability SLO, on logical calls (what the users experienced): the failed ones (last
+        attempt 5xx, timeout, error) are bad; its budget is the error budget."""
+        return SloSeries(self._prefix, str(self.stack.slo.period), "calls", "calls_failed", "error_budget",
+                         "slo_objective")
 
     @property
-    def slo_objective(self) -> str:
-        """The availability objective of each endpoint, as a ratio (spec: percent)."""
-        return f"{c.ENDPOINT}:{self._prefix}_slo_objective:ratio"
-
-    @property
-    def error_budget_remaining(self) -> str:
-        return f"{c.ENDPOINT}:{self._prefix}_error_budget_remaining:ratio{self.stack.slo.period}"
-
-    # -- latency SLOs, per endpoint, on P_call_duration_seconds: the wait the users had ---------
-    @property
-    def latency_calls_step(self) -> str:
-        """Logical calls observed by P_call_duration_seconds per endpoint since the previous evaluation."""
-        return f"{c.ENDPOINT}:{self._prefix}_call_duration_calls:{STEP}"
-
-    @property
-    def latency_slow_calls_step(self) -> str:
-        """Logical calls slower than the endpoint's latency SLO threshold since the previous evaluation."""
-        return f"{c.ENDPOINT}:{self._prefix}_calls_slow:{STEP}"
-
-    def latency_calls(self, window: str) -> str:
-        """Logical calls per second over window, as P_call_duration_seconds counts them."""
-        return f"{c.ENDPOINT}:{self._prefix}_call_duration_calls:rate{window}"
-
-    def latency_slow_ratio(self, window: str) -> str:
-        """Share of logical calls slower than the threshold over window (1 - the latency SLI)."""
-        return f"{c.ENDPOINT}:{self._prefix}_calls_slow:ratio_rate{window}"
-
-    def latency_budget_burn(self, window: str) -> str:
-        """Slow share over the latency budget: 1 spends the budget in exactly the SLO period."""
-        return f"{c.ENDPOINT}:{self._prefix}_latency_budget_burn:rate{window}"
-
-    @property
-    def latency_objective(self) -> str:
-        """The latency objective of each endpoint, as a ratio (spec: percent)."""
-        return f"{c.ENDPOINT}:{self._prefix}_latency_slo_objective:ratio"
-
-    @property
-    def latency_budget_remaining(self) -> str:
-        return f"{c.ENDPOINT}:{self._prefix}_latency_budget_remaining:ratio{self.stack.slo.period}"
+    def latency(self) -> "SloSeries":
+        """The latency SLOs, on P_call_duration_seconds (the wait the users had): the calls slower than
+        the endpoint's threshold are bad."""
+        return SloSeries(self._prefix, str(self.stack.slo.period), "call_duration_calls", "calls_slow",
+                         "latency_budget", "latency_slo_objective")
 
     # -- the instrumented client: logical calls, retries, fallbacks, breakers, headroom, first token
     @property
@@ -243,3 +193,50 @@ class Series:
     def ttft_quantile(self) -> str:
         """p95 time to first token per endpoint; the quantile label says which."""
         return f"{c.ENDPOINT}:{self._prefix}_time_to_first_token_seconds:histogram_quantile_rate{self._window}"
+
+
+@dataclass(frozen=True)
+class SloSeries:
+    """The recorded names of one kind of SLO, per endpoint (Series.availability, Series.latency)."""
+
+    prefix: str
+    period: str
+    calls_stem: str
+    bad_stem: str
+    budget_stem: str
+    objective_stem: str
+
+    def _name(self, stem: str, operation: str) -> str:
+        return f"{c.ENDPOINT}:{self.prefix}_{stem}:{operation}"
+
+    @property
+    def calls_step(self) -> str:
+        """Logical calls since the previous evaluation: exact counter steps."""
+        return self._name(self.calls_stem, STEP)
+
+    @property
+    def bad_step(self) -> str:
+        """The bad ones among them, since the previous evaluation."""
+        return self._name(self.bad_stem, STEP)
+
+    def calls(self, window: str) -> str:
+        """Logical calls per second over window."""
+        return self._name(self.calls_stem, f"rate{window}")
+
+    def bad_ratio(self, window: str) -> str:
+        """Share of logical calls that count against the SLO over window."""
+        return self._name(self.bad_stem, f"ratio_rate{window}")
+
+    def burn(self, window: str) -> str:
+        """Bad share over the budget: 1 spends the budget in exactly the SLO period."""
+        return self._name(f"{self.budget_stem}_burn", f"rate{window}")
+
+    @property
+    def objective(self) -> str:
+        """The objective of each endpoint, as a ratio (spec: percent)."""
+        return self._name(self.objective_stem, "ratio")
+
+    @property
+    def budget_remaining(self) -> str:
+        """The budget left over the SLO period."""
+        return self._name(f"{self.budget_stem}_remaining", f"ratio{self.period}")

@@ -32,6 +32,21 @@ def test_importing_the_instrumentation_loads_no_generator_code() -> None:
     assert not any(m.startswith(("holystack.render", "holystack.checks", "holystack.cli")) for m in modules)
 
 
+def test_an_instrument_from_a_spec_file_loads_the_spec_reader_alone() -> None:
+    """The README's one-liner reads the spec through holystack.spec: no renderer, no pipeline, no
+    templates or dashboards library (they are the generator's)."""
+    program = ("import sys; import holystack.instrument; from prometheus_client import CollectorRegistry; "
+               f"i = holystack.instrument.Instrument.from_spec({str(EXAMPLE)!r}, registry=CollectorRegistry()); "
+               "print(len(i.providers)); print(' '.join(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    count, modules = done.stdout.splitlines()
+    assert int(count) > 0 and "holystack.spec" in modules.split()  # it did read the spec
+    loaded = [m for m in modules.split()
+              if m.startswith(("holystack.render", "holystack.pipeline")) or m.split(".")[0] in ("jinja2", "grafanalib")]
+    assert loaded == [], loaded
+
+
 def test_importing_the_package_loads_nothing_until_a_name_is_used() -> None:
     modules = _imported_modules("import holystack")
     assert not any(m.split(".")[0] in GENERATOR_ONLY for m in modules)

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,8 @@ from prometheus_client import CollectorRegistry
 from holystack import load_stack
 from holystack.contract import TOKEN_TYPES
 from holystack.instrument import Instrument
-from holystack.instrument.ledger import Ledger
+from holystack.instrument import CallRow
+from holystack.instrument.ledger import COLUMNS, Ledger
 from holystack.pipeline import render_files
 from holystack.render.sql import SQL_FILE
 
@@ -127,6 +129,15 @@ def test_ledger_writes_every_call_with_its_usage(database: str) -> None:
     assert query(database, "SELECT model, latency_seconds, cost_usd FROM holysheep.calls WHERE status = 'timeout'") \
         == [("other", 30.0, None)]
     assert ledger.written._value.get() == 1001 and ledger.dropped._value.get() == 0
+
+
+def test_the_calls_table_has_the_columns_the_ledger_writes(database: str) -> None:
+    """One list of columns: CallRow's fields are what Ledger inserts and what billing.sql creates
+    (besides the id and the price the database fills in)."""
+    apply(database, billing_sql(EXAMPLE))
+    created = {name for (name,) in query(database, "SELECT column_name FROM information_schema.columns"
+                                                   " WHERE table_schema = %s AND table_name = 'calls'", "holysheep")}
+    assert sorted(created - {"id", "cost_usd"}) == sorted(COLUMNS) == sorted(f.name for f in fields(CallRow))
 
 
 def test_ledger_never_blocks_and_counts_what_it_drops() -> None:

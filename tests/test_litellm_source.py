@@ -5,10 +5,13 @@ proxy's own /metrics/ scrapes, /v1 and not), provider matching, tokens by type, 
 fallbacks and LiteLLM's spend beside holystack's cost. Its generated cases pass validate --strict."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,16 +24,37 @@ from holystack.sources import litellm as L
 from holystack.sources.litellm_cases import encode, expand
 from holystack.validate import validate
 
-from .conftest import CASES
+from .conftest import CASES, ROOT
 
 CASE = CASES / "litellm" / "spec.yaml"
 TARGET = 'job="holysheep-app",instance="litellm-proxy:4000"'
 
 
-def _litellm_types():  # type: ignore[no-untyped-def]
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of the price map at import
-    from litellm.types.integrations import prometheus
-    return prometheus
+# What the installed LiteLLM defines, printed by a Python that has it: litellm needs openai<3, so it may
+# live in a venv of its own (scripts/setup's .venv-litellm, or $HOLYSTACK_LITELLM's).
+DEFINITIONS = """
+import json, os
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of the price map at import
+from litellm.types.integrations.prometheus import LATENCY_BUCKETS, PrometheusMetricLabels
+names = json.loads(os.environ["NAMES"])
+print(json.dumps({"buckets": [b for b in LATENCY_BUCKETS if b != float("inf")],
+                  "labels": {n: PrometheusMetricLabels.get_labels(n) for n in names}}))
+"""
+
+
+def _litellm_definitions(names: list[str]) -> dict[str, Any]:
+    command = os.environ.get("HOLYSTACK_LITELLM")
+    candidates = [sys.executable, *([str(Path(command).parent / "python")] if command else []),
+                  str(ROOT / ".venv-litellm" / "bin" / "python")]
+    for python in candidates:
+        if not Path(python).is_file():
+            continue
+        done = subprocess.run([python, "-c", DEFINITIONS], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "NAMES": json.dumps(names)})
+        if done.returncode == 0:
+            return json.loads(done.stdout.strip().splitlines()[-1])
+    pytest.fail("litellm[proxy]==1.106.12 is not installed beside this Python nor in .venv-litellm "
+                "(scripts/setup makes it); its own names, labels and buckets are what this test reads")
 
 
 # Each raw series the source reads (without prometheus_client's _total) -> the labels it reads of it.
@@ -57,14 +81,14 @@ READS = {
 
 
 def test_names_labels_and_buckets_are_litellms_own() -> None:
-    types = _litellm_types()
     raw = {name.removesuffix("_total") for name in L.Litellm(load_stack(CASE).contract).series_names()
            if name.startswith("litellm_")}
     raw = {name.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum") for name in raw}
     assert raw == set(READS)
+    litellm = _litellm_definitions(sorted(READS))
     for name, labels in READS.items():
-        assert labels <= set(types.PrometheusMetricLabels.get_labels(name)), name
-    assert L.BUCKETS + (float("inf"),) == types.LATENCY_BUCKETS
+        assert labels <= set(litellm["labels"][name]), name
+    assert L.BUCKETS == tuple(litellm["buckets"])
 
 
 def test_promtool_notation_round_trips() -> None:
@@ -187,6 +211,48 @@ def test_generated_cases_are_litellms_shape_and_validate_strict(rendered: Path) 
         | {"up", "process_start_time_seconds", "ALERTS", "ALERTS_FOR_STATE"}, sorted(names)
     assert any('exception_status="408"' in text for text in inputs)
     assert any('route="/v1/chat/completions"' in text for text in inputs)
-    assert {L.DEPLOYMENT_STATE, L.SUCCESSFUL_FALLBACKS, L.REMAINING_REQUESTS, L.CACHED_INPUT_TOKENS, L.TTFT + "_bucket"} <= names
+    assert {L.DEPLOYMENT_STATE, L.SUCCESSFUL_FALLBACKS, L.REMAINING_REQUESTS, L.CACHED_INPUT_TOKENS, L.ATTEMPTS_TOTAL} <= names
     report = validate(CASE, rendered, strict=True)
     assert not report.failed, report.table()
+
+
+def test_spec_rate_limits_replace_the_limit_gauges(tmp_path: Path, promtool: str) -> None:
+    """metrics.rate_limits: the headroom is read against the spec's limit, not litellm_deployment_rpm_limit;
+    the generated headroom cases still fire and stay silent with it (their remaining scaled to it)."""
+    data = yaml.safe_load(CASE.read_text("utf-8"))
+    data["metrics"]["rate_limits"] = {"requests": 500}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    out = tmp_path / "out"
+    render_to(spec, out)
+    s = Series(load_stack(spec))
+    deployment = 'model_group="gpt-4.1",api_base="https://api.holysheep.ai/v1",api_provider="openai",model_id="d1"'
+    _check(promtool, out, tmp_path, [_series(L.REMAINING_REQUESTS, deployment, "250x60"),
+                                     _series(L.RPM_LIMIT, deployment, "1000x60")],
+           [(s.ratelimit_headroom, [('{provider="holysheep",model="gpt-4.1",resource="requests"}', 0.5)])])
+    cases = out / "prometheus" / "tests" / "holysheep-resilience.test.yml"
+    assert L.RPM_LIMIT not in cases.read_text("utf-8")
+    done = subprocess.run([promtool, "test", "rules", cases.name], cwd=cases.parent, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_providers_on_one_host_are_told_apart_by_path(tmp_path: Path, promtool: str) -> None:
+    """holystack's fake upstream serves every provider on one host and port, under /<provider>/v1."""
+    data = yaml.safe_load(CASE.read_text("utf-8"))
+    for provider in data["providers"]:
+        provider["base_url"] = f"http://127.0.0.1:8080/{provider['name']}/v1"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    out = tmp_path / "out"
+    render_to(spec, out)
+    base = 'model_group="gpt-4.1",requested_model="gpt-4.1",api_provider="openai"'
+    series = [_series(L.SUCCESS, f'{base},api_base="http://127.0.0.1:8080/{name}/v1"', ONE_PER_SECOND)
+              for name in ("holysheep", "backup")]
+    series.append(_series(L.SUCCESS, f'{base},api_base="http://127.0.0.1:8080/v1"', ONE_PER_SECOND))
+    expected = [(f'{{provider="{name}",endpoint="/chat/completions",status_code="200"}}', 1)
+                for name in ("holysheep", "backup")]
+    # An api_base that shares only the host reads as the provider with the longest base_url path
+    # (/holysheep/v1 here; names break ties): deterministic, never two providers.
+    _check(promtool, out, tmp_path, series,
+           [(Series(load_stack(spec)).requests_by_status + '{provider!="other"}',
+             [(expected[0][0], 2), expected[1]])])

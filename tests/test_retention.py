@@ -12,6 +12,7 @@ import yaml
 from holystack import render_to
 from holystack.checks.result import PASS, WARN
 from holystack.checks.retention import check_retention
+from holystack.model import retention_needed
 from holystack.pipeline import load_stack
 from holystack.render.prometheus import RETENTION_FLAG
 from holystack.validate import validate
@@ -66,7 +67,7 @@ def test_every_output_states_the_one_retention(tmp_path: Path) -> None:
     spec.write_text(EXAMPLE.read_text() + "\nkubernetes:\n  namespace: llm\n  prometheus: {}\n")
     out = tmp_path / "out"
     render_to(spec, out)
-    needed = str(load_stack(spec).scale_out.retention_needed)
+    needed = str(retention_needed(load_stack(spec).slo.period))
     assert needed == "32d"
     assert f"{RETENTION_FLAG}={needed}" in (out / "README.md").read_text()
     managed = yaml.safe_load((out / "kubernetes" / "prometheus-holysheep.yaml").read_text())

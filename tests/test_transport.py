@@ -308,9 +308,9 @@ def test_primary_down_calls_succeed_through_the_backup_and_the_breaker_opens(hea
 
 
 def policy(**changes):
-    from holystack.model import _resilience
+    from holystack.model import build_resilience
 
-    breaker = _resilience({}).default.breaker
+    breaker = build_resilience({}).default.breaker
     return breaker.__class__(**{**breaker.__dict__, **changes})
 
 

@@ -7,7 +7,6 @@ from typing import Any
 import promql_parser
 
 COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
-SET_OPERATORS = {"and", "or", "unless"}
 RATE_FUNCTIONS = {"rate", "irate", "increase"}
 
 

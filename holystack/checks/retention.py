@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..durations import format_ms, parse_ms
-from ..model import Stack
+from ..model import Stack, retention_needed
 from ..render.prometheus import RETENTION_FLAG
 from . import promql_ast as ast
 from .result import PASS, WARN, CheckResult
@@ -22,7 +22,7 @@ def longest_window_ms(stack: Stack, rules: RuleSet | dict[str, Any]) -> int:
     rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
     ranges = [int(node.range.total_seconds() * 1000)
               for _, _, tree in rules.parsed() for node in ast.walk(tree) if ast.kind(node) == "MatrixSelector"]
-    return max([stack.scale_out.retention_needed.ms, *ranges])
+    return max([retention_needed(stack.slo.period).ms, *ranges])
 
 
 def documented_retention_ms(out: Path) -> int | None:

@@ -262,9 +262,9 @@ class Instrument:
         initialize=False for very large specs. prometheus_client's *_created series are turned off for
         the whole process unless created_series is True: the contract has none."""
         if isinstance(spec, (str, Path)):
-            from ..pipeline import load_stack  # spec checks (and their imports) only when given a file
+            from ..spec import read_stack  # the spec reader alone (no renderer), only when given a file
 
-            spec = load_stack(Path(spec))
+            spec = read_stack(Path(spec))
         return cls(spec, registry, initialize, created_series)
 
     def _initialize(self) -> None:

@@ -16,10 +16,13 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from prometheus_client import Counter
 
+from ..identifiers import ledger_schema
 from .core import CallRow, Instrument
 
 log = logging.getLogger("holystack.ledger")
@@ -29,8 +32,8 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_FLUSH_SECONDS = 1.0
 MAX_ATTEMPTS = 3  # per batch, with a pause between, before its rows are dropped
 _IDLE = object()  # the writer's wake-up when nothing arrived for flush_seconds
-COLUMNS = ("ts", "provider", "endpoint", "model", "status", "latency_seconds", "prompt_tokens",
-           "completion_tokens", "cached_prompt_tokens", "request_id", "cache_write_tokens", "cache_write_1h_tokens")
+COLUMNS = tuple(f.name for f in fields(CallRow))  # the calls table's columns, as OUT/sql/billing.sql creates them
+_VALUES = attrgetter(*COLUMNS)
 
 
 class Ledger:
@@ -44,9 +47,9 @@ class Ledger:
         self.dsn = dsn
         from psycopg import sql
 
-        # The schema is the metrics prefix: quoted by psycopg as an identifier, never spliced in.
+        # The schema, named after the metrics prefix: quoted by psycopg as an identifier, never spliced in.
         self._insert = sql.SQL("INSERT INTO {schema}.calls ({columns}) VALUES ({values})").format(
-            schema=sql.Identifier(instrument.contract.prefix),
+            schema=sql.Identifier(ledger_schema(instrument.contract.prefix)),
             columns=sql.SQL(", ").join(sql.Identifier(column) for column in COLUMNS),
             values=sql.SQL(", ").join(sql.Placeholder() for _ in COLUMNS))
         self.batch_size, self.flush_seconds = batch_size, flush_seconds
@@ -126,7 +129,7 @@ class Ledger:
                 if self._connection is None or self._connection.closed:
                     self._connection = self._psycopg.connect(self.dsn, connect_timeout=5, autocommit=False)
                 with self._connection.cursor() as cursor:
-                    cursor.executemany(sql, [tuple(getattr(row, name) for name in COLUMNS) for row in batch])
+                    cursor.executemany(sql, [_VALUES(row) for row in batch])
                 self._connection.commit()
                 self.written.inc(len(batch))
                 return

@@ -80,9 +80,9 @@ def is_failure(status: int | str) -> bool:
 def policy_for(resilience: Any, provider: str) -> Any:
     """The provider's ProviderResilience (holystack.model); the defaults when the Instrument has none."""
     if resilience is None:
-        from ..model import _resilience  # only for an Instrument built without a model's resilience
+        from ..model import build_resilience  # only for an Instrument built without a model's resilience
 
-        resilience = _resilience({})
+        resilience = build_resilience({})
     return resilience.for_provider(provider)
 
 

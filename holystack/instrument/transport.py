@@ -22,9 +22,10 @@ import random
 import re
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
+from operator import methodcaller
 from typing import Any
 
 from .. import contract as c
@@ -367,6 +368,78 @@ class _Engine:
                                     request=call.request)
 
 
+# --- one logical call as steps: the retry and fallback state machine both transports drive ----------
+SEND, READ, CLOSE, SLEEP, RETURN = "send", "read", "close", "sleep", "return"
+
+
+def _steps(engine: _Engine, call: _LogicalCall, observed: type, broken: type) -> Generator[tuple[str, Any], Any, Any]:
+    """Every rule of retrying and falling back, written once, as the steps a transport's loop carries
+    out: (SEND, request) -> its response, (READ, response) -> its body, (CLOSE, response),
+    (SLEEP, seconds). What a step raises is thrown back in here, where it was asked for; the
+    generator's return value is the answer handed to the caller (observed / broken: the stream
+    classes of the caller's flavour, sync or async)."""
+    last_error: BaseException | None = None
+    last_answer: tuple[int, Any, bytes] | None = None
+    while True:
+        attempt = call.next_attempt()
+        if attempt is None:
+            return engine.give_up(call, last_error, last_answer)
+        try:
+            response = yield SEND, attempt.request
+        except BaseException as error:
+            if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
+                engine.instrument.breaker(attempt.provider).release()
+                raise
+            step = engine.attempt_failed(call, attempt, error)
+            last_error, last_answer = error, None
+            if step.kind == "raise":
+                raise
+        else:
+            status = response.status_code
+            if not call.retried(status):  # the caller reads the answer as it streams
+                call.after(attempt, status, response.headers)
+                response.headers[SHOULD_RETRY] = "false"  # holystack has retried what the policy retries
+                response.stream = observed(response.stream, _Observer(engine, call, attempt, response))
+                return response
+            try:  # a retried answer is read whole before the next step is decided
+                content = yield READ, response
+            except Exception as error:  # it broke off mid-body: a failed attempt, like a reset
+                step = engine.attempt_failed(call, attempt, error)
+                last_error, last_answer = error, None
+                if step.kind == "raise":  # the caller reads the same break
+                    return engine.broken(call, response, error, broken)
+            else:
+                engine.record_failed(call, attempt, status, response.headers)
+                step = call.after(attempt, status, response.headers)
+                last_error, last_answer = None, (status, response.headers, content)
+                if step.kind == "return":
+                    return engine.replay(call, last_answer)
+            finally:
+                yield CLOSE, response
+        if step.wait > 0:
+            yield SLEEP, step.wait
+
+
+class _Plan:
+    """The steps of one logical call, as a loop reads them: carry out the step (kind, value), put what
+    it gave in reply or what it raised in error, advance; at RETURN, value is the answer."""
+
+    def __init__(self, engine: _Engine, request: Any, observed: type, broken: type):
+        self._steps = _steps(engine, _LogicalCall(engine, request), observed, broken)
+        self.kind, self.value = RETURN, None
+        self.reply: Any = None
+        self.error: BaseException | None = None
+        self.advance()
+
+    def advance(self) -> None:
+        reply, error = self.reply, self.error
+        self.reply = self.error = None
+        try:
+            self.kind, self.value = self._steps.send(reply) if error is None else self._steps.throw(error)
+        except StopIteration as answer:
+            self.kind, self.value = RETURN, answer.value
+
+
 # --- reading the body as the caller consumes it ----------------------------------------------------
 class _Observer:
     """Reads usage and time to first token from the bytes passing by; records at the end, once."""
@@ -393,6 +466,11 @@ class _Observer:
         self.anthropic_start: Usage | None = None
         self.ttft: float | None = None
         self.done = False
+
+    def passing(self, chunk: bytes) -> bytes:
+        """The chunk as it came, once read."""
+        self.feed(chunk)
+        return chunk
 
     def feed(self, chunk: bytes) -> None:
         """Read what passes by; never raises into the caller's code: a body holystack cannot read
@@ -482,10 +560,12 @@ class _Observer:
         return None
 
     def finish(self, error: BaseException | None = None) -> None:
+        """Record the attempt once: error is what ended the stream (GeneratorExit: the reader stopped)."""
         if self.done:
             return
         self.done = True
-        status = self.status if error is None else counted(status_of_error(error))
+        ended = error is None or isinstance(error, GeneratorExit)  # read to its end, or the reader stopped
+        status = self.status if ended else counted(status_of_error(error))
         try:
             if self.sse and self.pending and self.decoder is not False:
                 self._lines(b"\n")
@@ -503,6 +583,13 @@ class _Observer:
             seconds=time.perf_counter() - self.attempt.started, headers=self.headers,
             request_id=self.headers.get(REQUEST_ID), logical=False, ttft=self.ttft, usage=usage)
         self.engine.finish(self.call, status)
+
+
+class _Passing:
+    """A response stream passed on to the caller, its bytes shown to an _Observer on the way."""
+
+    def __init__(self, inner: Any, observer: _Observer):
+        self.inner, self.observer = inner, observer
 
 
 def _is_content(event: dict[str, Any]) -> bool:
@@ -532,19 +619,12 @@ def _classes(lib: Any) -> tuple[type, type]:
 
 
 def _build(lib: Any) -> tuple[type, type]:
-    class ObservedStream(lib.SyncByteStream):
-        def __init__(self, inner: Any, observer: _Observer):
-            self.inner, self.observer = inner, observer
-
+    class ObservedStream(_Passing, lib.SyncByteStream):
         def __iter__(self):  # type: ignore[no-untyped-def]
             try:
                 for chunk in self.inner:
-                    self.observer.feed(chunk)
-                    yield chunk
-            except GeneratorExit:  # the reader stopped (closed early, or failed on what it read)
-                self.observer.finish()
-                raise
-            except BaseException as error:
+                    yield self.observer.passing(chunk)
+            except BaseException as error:  # GeneratorExit: the reader stopped (closed early, or failed on it)
                 self.observer.finish(error)
                 raise
             self.observer.finish()
@@ -555,19 +635,12 @@ def _build(lib: Any) -> tuple[type, type]:
             finally:
                 self.observer.finish()
 
-    class AsyncObservedStream(lib.AsyncByteStream):
-        def __init__(self, inner: Any, observer: _Observer):
-            self.inner, self.observer = inner, observer
-
+    class AsyncObservedStream(_Passing, lib.AsyncByteStream):
         async def __aiter__(self):  # type: ignore[no-untyped-def]
             try:
                 async for chunk in self.inner:
-                    self.observer.feed(chunk)
-                    yield chunk
-            except GeneratorExit:  # the reader stopped (closed early, or failed on what it read)
-                self.observer.finish()
-                raise
-            except BaseException as error:
+                    yield self.observer.passing(chunk)
+            except BaseException as error:  # GeneratorExit: the reader stopped (closed early, or failed on it)
                 self.observer.finish(error)
                 raise
             self.observer.finish()
@@ -594,11 +667,6 @@ def _build(lib: Any) -> tuple[type, type]:
             raise self.error
             yield b""
 
-    def hand_back(engine: _Engine, call: _LogicalCall, attempt: _Attempt, response: Any, stream_class: type) -> Any:
-        response.headers[SHOULD_RETRY] = "false"  # holystack has retried what the policy retries
-        response.stream = stream_class(response.stream, _Observer(engine, call, attempt, response))
-        return response
-
     class HolystackTransport(lib.BaseTransport):
         """Records every attempt; retries, falls back and breaks circuits per the spec's resilience."""
 
@@ -608,48 +676,18 @@ def _build(lib: Any) -> tuple[type, type]:
             self.engine = _Engine(lib, instrument, provider, **options)
             self.inner = inner if inner is not None else lib.HTTPTransport()
             self.sleep = sleep
+            self._does = {SEND: self.inner.handle_request, READ: methodcaller("read"), CLOSE: methodcaller("close"),
+                          SLEEP: sleep}
 
         def handle_request(self, request: Any) -> Any:
-            engine = self.engine
-            call = _LogicalCall(engine, request)
-            last_error: BaseException | None = None
-            last_answer: tuple[int, Any, bytes] | None = None
-            while True:
-                attempt = call.next_attempt()
-                if attempt is None:
-                    return engine.give_up(call, last_error, last_answer)
+            plan = _Plan(self.engine, request, ObservedStream, BrokenStream)
+            while plan.kind is not RETURN:
                 try:
-                    response = self.inner.handle_request(attempt.request)
-                except BaseException as error:
-                    if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
-                        engine.instrument.breaker(attempt.provider).release()
-                        raise
-                    step = engine.attempt_failed(call, attempt, error)
-                    last_error, last_answer = error, None
-                    if step.kind == "raise":
-                        raise
-                else:
-                    status = response.status_code
-                    if not call.retried(status):  # the caller reads the answer as it streams
-                        call.after(attempt, status, response.headers)
-                        return hand_back(engine, call, attempt, response, ObservedStream)
-                    try:  # a retried answer is read whole before the next step is decided
-                        content = response.read()
-                    except Exception as error:  # it broke off mid-body: a failed attempt, like a reset
-                        step = engine.attempt_failed(call, attempt, error)
-                        last_error, last_answer = error, None
-                        if step.kind == "raise":  # the caller reads the same break
-                            return engine.broken(call, response, error, BrokenStream)
-                    else:
-                        engine.record_failed(call, attempt, status, response.headers)
-                        step = call.after(attempt, status, response.headers)
-                        last_error, last_answer = None, (status, response.headers, content)
-                        if step.kind == "return":
-                            return engine.replay(call, last_answer)
-                    finally:
-                        response.close()
-                if step.wait > 0:
-                    self.sleep(step.wait)
+                    plan.reply = self._does[plan.kind](plan.value)
+                except BaseException as error:  # thrown into the plan where the step was asked for
+                    plan.error = error
+                plan.advance()
+            return plan.value
 
         def close(self) -> None:
             self.inner.close()
@@ -665,48 +703,18 @@ def _build(lib: Any) -> tuple[type, type]:
             self.engine = _Engine(lib, instrument, provider, **options)
             self.inner = inner if inner is not None else lib.AsyncHTTPTransport()
             self.sleep = async_sleep or asyncio.sleep
+            self._does = {SEND: self.inner.handle_async_request, READ: methodcaller("aread"),
+                          CLOSE: methodcaller("aclose"), SLEEP: self.sleep}
 
         async def handle_async_request(self, request: Any) -> Any:
-            engine = self.engine
-            call = _LogicalCall(engine, request)
-            last_error: BaseException | None = None
-            last_answer: tuple[int, Any, bytes] | None = None
-            while True:
-                attempt = call.next_attempt()
-                if attempt is None:
-                    return engine.give_up(call, last_error, last_answer)
+            plan = _Plan(self.engine, request, AsyncObservedStream, AsyncBrokenStream)
+            while plan.kind is not RETURN:  # each step of the plan awaited: the sync loop's twin
                 try:
-                    response = await self.inner.handle_async_request(attempt.request)
-                except BaseException as error:
-                    if not isinstance(error, Exception):  # cancelled (asyncio), interrupted: no outcome
-                        engine.instrument.breaker(attempt.provider).release()
-                        raise
-                    step = engine.attempt_failed(call, attempt, error)
-                    last_error, last_answer = error, None
-                    if step.kind == "raise":
-                        raise
-                else:
-                    status = response.status_code
-                    if not call.retried(status):  # the caller reads the answer as it streams
-                        call.after(attempt, status, response.headers)
-                        return hand_back(engine, call, attempt, response, AsyncObservedStream)
-                    try:  # a retried answer is read whole before the next step is decided
-                        content = await response.aread()
-                    except Exception as error:  # it broke off mid-body: a failed attempt, like a reset
-                        step = engine.attempt_failed(call, attempt, error)
-                        last_error, last_answer = error, None
-                        if step.kind == "raise":  # the caller reads the same break
-                            return engine.broken(call, response, error, AsyncBrokenStream)
-                    else:
-                        engine.record_failed(call, attempt, status, response.headers)
-                        step = call.after(attempt, status, response.headers)
-                        last_error, last_answer = None, (status, response.headers, content)
-                        if step.kind == "return":
-                            return engine.replay(call, last_answer)
-                    finally:
-                        await response.aclose()
-                if step.wait > 0:
-                    await self.sleep(step.wait)
+                    plan.reply = await self._does[plan.kind](plan.value)
+                except BaseException as error:  # thrown into the plan where the step was asked for
+                    plan.error = error
+                plan.advance()
+            return plan.value
 
         async def aclose(self) -> None:
             await self.inner.aclose()

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import copy
 import posixpath
-import re
 from typing import Any
 
 from .. import contract as c
+from ..matchers import parse_matcher
 from ..kubenames import REMOTE_WRITE_USERNAME_KEY, SECRET_FILE_FIELDS, secret_key
 from ..model import Kubernetes, Labels, Stack, k8s_name, monitor_name, remote_write_secret, scrape_secret
 from ..output import Files, to_yaml
@@ -114,7 +114,6 @@ def monitors(stack: Stack, kube: Kubernetes) -> dict[str, dict[str, Any]]:
 
 CAMEL_EXCEPTIONS = {"api_url": "apiURL", "require_tls": "requireTLS", "source_matchers": "sourceMatch",
                     "target_matchers": "targetMatch"}
-MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s,{}]*))\s*$')
 
 
 def _camel(key: str) -> str:
@@ -125,11 +124,10 @@ def _camel(key: str) -> str:
 
 
 def _matcher(text: str) -> dict[str, str]:
-    match = MATCHER.match(text)
-    if match is None:  # semantics refuses such matchers before rendering
+    found = parse_matcher(text)
+    if found is None:  # semantics refuses such matchers before rendering
         raise ValueError(f"not a matcher: {text}")
-    value = match[3] if match[3] is not None else match[4]
-    return {"name": match[1], "value": re.sub(r"\\(.)", r"\1", value), "matchType": match[2]}
+    return {"name": found.name, "value": found.value, "matchType": found.operator}
 
 
 def _convert(node: Any, kube: Kubernetes) -> Any:
@@ -206,9 +204,6 @@ def dashboard_configmaps(stack: Stack, kube: Kubernetes) -> dict[str, dict[str, 
 
 
 # --- Prometheus --------------------------------------------------------------------------------
-
-QUEUE_DURATIONS = ("batch_send_deadline", "min_backoff", "max_backoff")
-
 
 def _remote_write(stack: Stack, kube: Kubernetes) -> list[dict[str, Any]]:
     """The spec's remote_write for the Prometheus object: credentials from the Prometheus' credentials

@@ -83,8 +83,8 @@ class Queries:
     def endpoint_failed_ratio(self) -> str:
         """The failed share of logical calls per endpoint, from the recorded counter steps (every
         endpoint has them, with or without an SLO)."""
-        failed = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_failed_calls_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
-        calls = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.endpoint_calls_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
+        failed = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.availability.bad_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
+        calls = f"sum by ({c.ENDPOINT}) (sum_over_time({self.recorded(self.s.availability.calls_step, c.ENDPOINT)}[{RATE_INTERVAL}]))"
         return share(failed, calls)
 
     def tokens(self, labels: str) -> str:

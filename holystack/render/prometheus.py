@@ -5,7 +5,7 @@ from functools import cache
 from typing import Any
 
 from .. import contract as c
-from ..model import Duration, Stack
+from ..model import Duration, Stack, retention_needed
 from ..output import Files, to_yaml
 from .alerts import AlertFamily, families, rule_documents
 from .layout import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
@@ -30,7 +30,7 @@ RETENTION_FLAG = "--storage.tsdb.retention.time"
 
 def retention(stack: Stack) -> Duration:
     """The retention the rendered stack needs (model.retention_needed, the one definition)."""
-    return stack.scale_out.retention_needed
+    return retention_needed(stack.slo.period)
 
 
 def rule_files(stack: Stack) -> dict[str, list[dict[str, Any]]]:

@@ -122,8 +122,8 @@ def request_rules(stack: Stack) -> list[Rule]:
          "expr": share(_class_rate(stack, COST_LABELS, DASHBOARD_RATIO), s.requests_by_provider_model)},
         {"record": s.requests_by_status, "expr": source.rate(stack, contract.requests.name, STATUS_LABELS, w)},
         # The SLOs count logical calls, whatever their retries and fallbacks.
-        {"record": s.endpoint_calls_step, "expr": source_step(stack, contract.calls.name, (c.ENDPOINT,))},
-        {"record": s.endpoint_failed_calls_step, "expr": source_step(stack, contract.calls.name, (c.ENDPOINT,), failed)},
+        {"record": s.availability.calls_step, "expr": source_step(stack, contract.calls.name, (c.ENDPOINT,))},
+        {"record": s.availability.bad_step, "expr": source_step(stack, contract.calls.name, (c.ENDPOINT,), failed)},
     ]
     return rules
 

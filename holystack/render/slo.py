@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import contract as c
 from ..model import Duration, LatencySlo, Stack
 from ..promql import number
-from ..series import Series
+from ..series import Series, SloSeries
 from .recording import Rule, share, source_step, sum_of_steps
 
 
@@ -37,18 +37,17 @@ def _windows(stack: Stack, long: bool) -> list[Duration]:
     return [w for ms, w in sorted(found.items()) if (ms >= 86_400_000) == long]
 
 
-def _window_rules(stack: Stack, s: Series, window: Duration) -> list[Rule]:
-    """Logical calls per second, the failed share and the burn rate over one window, summed from the
-    recorded per-endpoint counter steps: traffic-weighted (failed calls over all calls), 0 when
-    there were calls and no failures, NaN only without calls. The samples read grow with the
-    endpoints and the window, never with the raw series."""
+def _window_rules(slo: SloSeries, window: Duration) -> list[Rule]:
+    """Logical calls per second, the bad share and the burn rate of one SLO over one window, summed
+    from the recorded per-endpoint counter steps (calls, and the bad ones: failed, or slower than
+    the threshold): traffic-weighted (bad calls over all calls), 0 when there were calls and none
+    was bad, NaN only without calls. The samples read grow with the endpoints and the window, never
+    with the raw series."""
     w, seconds = str(window), number(window.seconds)
     return [
-        {"record": s.endpoint_calls(w), "expr": f"{sum_of_steps(s.endpoint_calls_step, window)} / {seconds}"},
-        {"record": s.endpoint_error_ratio(w),
-         "expr": share(f"{sum_of_steps(s.endpoint_failed_calls_step, window)} / {seconds}", s.endpoint_calls(w))},
-        {"record": s.error_budget_burn(w),
-         "expr": f"{s.endpoint_error_ratio(w)}\n/ on ({c.ENDPOINT}) (1 - {s.slo_objective})"},
+        {"record": slo.calls(w), "expr": f"{sum_of_steps(slo.calls_step, window)} / {seconds}"},
+        {"record": slo.bad_ratio(w), "expr": share(f"{sum_of_steps(slo.bad_step, window)} / {seconds}", slo.calls(w))},
+        {"record": slo.burn(w), "expr": f"{slo.bad_ratio(w)}\n/ on ({c.ENDPOINT}) (1 - {slo.objective})"},
     ]
 
 
@@ -64,37 +63,24 @@ def latency_step_rules(stack: Stack) -> list[Rule]:
         within = source_step(stack, f"{duration}_bucket", (c.ENDPOINT,), on_endpoint,
                                    (c.LE, bucket_bound(slo.threshold.seconds), "="))
         labels = {c.ENDPOINT: path}
-        rules += [{"record": s.latency_objective, "expr": f"vector({number(slo.objective / 100)})", "labels": labels},
-                  {"record": s.latency_calls_step, "expr": calls, "labels": labels},
-                  {"record": s.latency_slow_calls_step, "expr": f"{calls}\n-\n{within}", "labels": labels}]
+        rules += [{"record": s.latency.objective, "expr": f"vector({number(slo.objective / 100)})", "labels": labels},
+                  {"record": s.latency.calls_step, "expr": calls, "labels": labels},
+                  {"record": s.latency.bad_step, "expr": f"{calls}\n-\n{within}", "labels": labels}]
     return rules
-
-
-def _latency_window_rules(stack: Stack, s: Series, window: Duration) -> list[Rule]:
-    """Logical calls per second, the slow share and the latency burn rate over one window, summed
-    from the recorded per-endpoint steps, like the availability windows."""
-    w, seconds = str(window), number(window.seconds)
-    return [
-        {"record": s.latency_calls(w), "expr": f"{sum_of_steps(s.latency_calls_step, window)} / {seconds}"},
-        {"record": s.latency_slow_ratio(w),
-         "expr": share(f"{sum_of_steps(s.latency_slow_calls_step, window)} / {seconds}", s.latency_calls(w))},
-        {"record": s.latency_budget_burn(w),
-         "expr": f"{s.latency_slow_ratio(w)}\n/ on ({c.ENDPOINT}) (1 - {s.latency_objective})"},
-    ]
 
 
 def _all_windows(stack: Stack, s: Series, window: Duration) -> list[Rule]:
     """The window's availability rules and latency rules, for the SLOs the spec has."""
-    rules = _window_rules(stack, s, window) if slo_endpoints(stack) else []
+    rules = _window_rules(s.availability, window) if slo_endpoints(stack) else []
     if latency_slo_endpoints(stack):
-        rules += _latency_window_rules(stack, s, window)
+        rules += _window_rules(s.latency, window)
     return rules
 
 
 def slo_rules(stack: Stack) -> list[Rule]:
     """The objective of each endpoint and the windows under a day, evaluated with the requests."""
     s = Series(stack)
-    rules: list[Rule] = [{"record": s.slo_objective, "expr": f"vector({number(objective)})",
+    rules: list[Rule] = [{"record": s.availability.objective, "expr": f"vector({number(objective)})",
                           "labels": {c.ENDPOINT: path}} for path, objective in slo_endpoints(stack)]
     rules += latency_step_rules(stack)
     for window in _windows(stack, long=False):
@@ -111,7 +97,7 @@ def slo_long_rules(stack: Stack) -> list[Rule]:
         rules += _all_windows(stack, s, window)
     period = str(stack.slo.period)
     if slo_endpoints(stack):
-        rules.append({"record": s.error_budget_remaining, "expr": f"1 - {s.error_budget_burn(period)}"})
+        rules.append({"record": s.availability.budget_remaining, "expr": f"1 - {s.availability.burn(period)}"})
     if latency_slo_endpoints(stack):
-        rules.append({"record": s.latency_budget_remaining, "expr": f"1 - {s.latency_budget_burn(period)}"})
+        rules.append({"record": s.latency.budget_remaining, "expr": f"1 - {s.latency.burn(period)}"})
     return rules

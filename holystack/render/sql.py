@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..identifiers import ledger_schema
+from ..identifiers import ledger_schema, quoted_identifier
 from ..model import Stack
 from ..output import Files, generated_notice
 from .layout import SQL_FILE
@@ -30,5 +30,5 @@ def price_rows(stack: Stack) -> list[PriceRow]:
 
 def render_sql(stack: Stack) -> Files:
     text = render_template("sql/billing.sql.j2", go_safe=True, notice=generated_notice(stack.source_name), name=stack.name,
-                           schema=ledger_schema(stack.contract.prefix), prices=price_rows(stack))
+                           schema=quoted_identifier(ledger_schema(stack.contract.prefix)), prices=price_rows(stack))
     return {SQL_FILE: text}

@@ -55,59 +55,21 @@ from .. import contract as c
 from ..promql import alternation, by, matcher, number, quote, selector
 from .base import (ATTEMPTS, BREAKER_STATE, CACHED_TOKENS, FALLBACKS, LOGICAL_CALLS, RATE_LIMIT_GAUGES, RETRIES,
                    TIME_TO_FIRST_TOKEN, Match, Source, Stack, StepFn)
+from .litellm_cases import raw_series
+from .litellm_names import (SUCCESS, FAILURE, ATTEMPTS_TOTAL, PROXY_CALLS, INPUT_TOKENS, OUTPUT_TOKENS,
+                            CACHED_INPUT_TOKENS, CACHE_WRITE_TOKENS, API_LATENCY, TOTAL_LATENCY, TTFT,
+                            REMAINING_REQUESTS, REMAINING_TOKENS, RPM_LIMIT, TPM_LIMIT, SUCCESSFUL_FALLBACKS,
+                            DEPLOYMENT_STATE, SPEND, API_BASE, API_PROVIDER, MODEL_GROUP, REQUESTED_MODEL,
+                            FALLBACK_MODEL, MODEL_ID, EXCEPTION_STATUS, STATUS, ROUTE, UNSET, TIMEOUT_STATUS,
+                            ROUTE_PREFIX, UNLISTED_MODEL, FALLBACK_PAIR, PAIR_SEPARATOR, BUCKETS, COOLED_DOWN,
+                            RAW_STATUS, RESOURCE_GAUGES, TOKEN_METRICS, STEP_LABELS, CASE_CLASSES)
 
-SUCCESS = "litellm_deployment_success_responses_total"
-FAILURE = "litellm_deployment_failure_responses_total"
-ATTEMPTS_TOTAL = "litellm_deployment_total_requests_total"
-PROXY_CALLS = "litellm_proxy_total_requests_metric_total"
-INPUT_TOKENS = "litellm_input_tokens_metric_total"
-OUTPUT_TOKENS = "litellm_output_tokens_metric_total"
-CACHED_INPUT_TOKENS = "litellm_input_cached_tokens_metric_total"
-CACHE_WRITE_TOKENS = "litellm_input_cache_creation_tokens_metric_total"
-API_LATENCY = "litellm_llm_api_latency_metric"
-TOTAL_LATENCY = "litellm_request_total_latency_metric"
-TTFT = "litellm_llm_api_time_to_first_token_metric"
-REMAINING_REQUESTS = "litellm_remaining_requests_metric"
-REMAINING_TOKENS = "litellm_remaining_tokens_metric"
-RPM_LIMIT = "litellm_deployment_rpm_limit"
-TPM_LIMIT = "litellm_deployment_tpm_limit"
-SUCCESSFUL_FALLBACKS = "litellm_deployment_successful_fallbacks_total"
-DEPLOYMENT_STATE = "litellm_deployment_state"
-SPEND = "litellm_spend_metric_total"
-
-# LiteLLM's labels.
-API_BASE = "api_base"
-API_PROVIDER = "api_provider"
-MODEL_GROUP = "model_group"
-REQUESTED_MODEL = "requested_model"
-FALLBACK_MODEL = "fallback_model"
-MODEL_ID = "model_id"
-EXCEPTION_STATUS = "exception_status"
-STATUS = "status_code"
-ROUTE = "route"
-UNSET = "None"  # what LiteLLM writes for a label it has no value of
-TIMEOUT_STATUS = "408"  # litellm.Timeout's status_code
-ROUTE_PREFIX = "/v1"
-# The model a generated case calls on a path outside the spec: one outside the spec too (its endpoint is other).
-UNLISTED_MODEL = "holystack-unlisted-model"
-FALLBACK_PAIR = "holystack_fallback_pair"  # requested_model and fallback_model joined, read once
-PAIR_SEPARATOR = "->"
-# litellm.types.integrations.prometheus.LATENCY_BUCKETS (its +Inf aside): every LiteLLM histogram's.
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 420.0, 600.0)
-# Deployment state -> breaker state: 2 is a cooled-down deployment.
-COOLED_DOWN = 2
-# Status-class regexes on the contract's status_code -> regexes on LiteLLM's statuses.
-RAW_STATUS = {c.SUCCESS: "2..", c.RATE_LIMITED: "429", c.SERVER_ERROR: "5..", c.STATUS_TIMEOUT: TIMEOUT_STATUS,
-              c.FAILED: f"5..|{TIMEOUT_STATUS}|{UNSET}|"}
-# The contract's resources -> (remaining gauge, limit gauge).
-RESOURCE_GAUGES = {c.RESOURCE_REQUESTS: (REMAINING_REQUESTS, RPM_LIMIT), c.RESOURCE_TOKENS: (REMAINING_TOKENS, TPM_LIMIT)}
-TOKEN_METRICS = {c.TOKEN_PROMPT: INPUT_TOKENS, c.TOKEN_COMPLETION: OUTPUT_TOKENS,
-                 c.TOKEN_CACHED_PROMPT: CACHED_INPUT_TOKENS, c.TOKEN_CACHE_WRITE: CACHE_WRITE_TOKENS}
-# Raw labels a counter step keeps, for the relabeling after it.
-STEP_LABELS = (API_BASE, API_PROVIDER, REQUESTED_MODEL, EXCEPTION_STATUS, STATUS, ROUTE, FALLBACK_MODEL, c.LE)
-# The exception_class a generated case writes for a failed attempt (as LiteLLM names them).
-CASE_CLASSES = {"429": "Openai.RateLimitError", "408": "Openai.Timeout", "5": "Openai.InternalServerError",
-                "4": "Openai.BadRequestError", UNSET: "Openai.APIConnectionError"}
+__all__ = ["Litellm", "Part", "SUCCESS", "FAILURE", "ATTEMPTS_TOTAL", "PROXY_CALLS", "INPUT_TOKENS", "OUTPUT_TOKENS",
+           "CACHED_INPUT_TOKENS", "CACHE_WRITE_TOKENS", "API_LATENCY", "TOTAL_LATENCY", "TTFT", "REMAINING_REQUESTS",
+           "REMAINING_TOKENS", "RPM_LIMIT", "TPM_LIMIT", "SUCCESSFUL_FALLBACKS", "DEPLOYMENT_STATE", "SPEND",
+           "API_BASE", "API_PROVIDER", "MODEL_GROUP", "REQUESTED_MODEL", "FALLBACK_MODEL", "MODEL_ID",
+           "EXCEPTION_STATUS", "STATUS", "ROUTE", "UNSET", "TIMEOUT_STATUS", "ROUTE_PREFIX", "BUCKETS",
+           "CASE_CLASSES"]  # the raw names (litellm_names) re-exported: what other modules and tests read here
 
 
 @dataclass(frozen=True)
@@ -124,6 +86,12 @@ class Part:
 
 def _replace(vector: str, target: str, value: str, source: str, regex: str) -> str:
     return f"label_replace({vector}, {quote(target)}, {quote(value)}, {quote(source)}, {quote(regex)})"
+
+
+def _raw_status(regex: str) -> str:
+    """A regex on the contract's status_code as one on LiteLLM's status (timeout is 408, error None)."""
+    words = {c.STATUS_TIMEOUT: TIMEOUT_STATUS, c.STATUS_ERROR: f"{UNSET}|"}
+    return RAW_STATUS.get(regex) or "|".join(words.get(alt, alt) for alt in regex.split("|"))
 
 
 def _netloc_path(url: str | None) -> tuple[str, str] | None:
@@ -216,12 +184,16 @@ class Litellm(Source):
         v = _replace(vector, c.PROVIDER, c.OTHER, API_PROVIDER, ".*")
         for provider in stack.providers:
             v = _replace(v, c.PROVIDER, provider.name, API_PROVIDER, re.escape(provider.name))
-        if base:
-            located = [(_netloc_path(p.base_url), p.name) for p in stack.providers]
-            for (netloc, path), name in sorted(((lp, n) for lp, n in located if lp), key=lambda x: (len(x[0][1]), x[1])):
-                v = _replace(v, c.PROVIDER, name, API_BASE, f"https?://{re.escape(netloc)}(/.*)?")
-            for (netloc, path), name in sorted(((lp, n) for lp, n in located if lp and lp[1]),
-                                               key=lambda x: (len(x[0][1]), x[1])):
+        if not base:
+            return v
+        # base_url's host and port, then its path too: a later label_replace wins, so a provider whose
+        # path matches beats one that only shares the host (the fake upstream serves them all on one).
+        located = sorted(((where, p.name) for p in stack.providers if (where := _netloc_path(p.base_url))),
+                         key=lambda item: (len(item[0][1]), item[1]))
+        for (netloc, _), name in located:
+            v = _replace(v, c.PROVIDER, name, API_BASE, f"https?://{re.escape(netloc)}(/.*)?")
+        for (netloc, path), name in located:
+            if path:
                 v = _replace(v, c.PROVIDER, name, API_BASE, f"https?://{re.escape(netloc)}{re.escape(path)}(/.*)?")
         return v
 
@@ -277,7 +249,8 @@ class Litellm(Source):
                     if constant is not None:
                         keep = keep and (re.fullmatch(value, constant) is not None) == (op in ("=", "=~"))
                     else:
-                        raw.append(matcher(part.status or EXCEPTION_STATUS, RAW_STATUS[value], op if op in ("=~", "!~") else op + "~"))
+                        raw.append(matcher(part.status or EXCEPTION_STATUS, _raw_status(value),
+                                           op if op in ("=~", "!~") else op + "~"))
                 elif label == c.ENDPOINT and op == "=":
                     if part.route:
                         raw[0] = matcher(ROUTE, f"({re.escape(ROUTE_PREFIX)})?{re.escape(value)}", "=~")
@@ -409,5 +382,4 @@ class Litellm(Source):
 
     # -- generated cases -----------------------------------------------------------------------
     def test_series(self, stack: Stack, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        from .litellm_cases import raw_series  # the case writer, kept apart from the reads
-        return raw_series(self, stack, series)
+        return raw_series(stack, self.contract, self.rate_limits, series)

@@ -5,18 +5,15 @@ state, the remaining and limit gauges, the fallbacks between model groups."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from .. import contract as c
 from ..promql import matcher, number, selector
 from .base import Stack
-from .litellm import (API_BASE, API_LATENCY, API_PROVIDER, ATTEMPTS_TOTAL, CASE_CLASSES, COOLED_DOWN,
+from .litellm_names import (API_BASE, API_LATENCY, API_PROVIDER, ATTEMPTS_TOTAL, CASE_CLASSES, COOLED_DOWN,
                       DEPLOYMENT_STATE, EXCEPTION_STATUS, FAILURE, FALLBACK_MODEL, MODEL_GROUP, MODEL_ID, PROXY_CALLS,
                       REQUESTED_MODEL, RESOURCE_GAUGES, ROUTE, ROUTE_PREFIX, STATUS, SUCCESS, SUCCESSFUL_FALLBACKS,
                       TIMEOUT_STATUS, TOKEN_METRICS, TOTAL_LATENCY, TTFT, UNSET)
-
-if TYPE_CHECKING:
-    from .litellm import Litellm
 
 Sample = float | str | None
 SERIES_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}$')
@@ -71,8 +68,11 @@ def _by_name(provider_name: str, model: str) -> dict[str, str]:
     return {MODEL_GROUP: model, REQUESTED_MODEL: model, "model": f"openai/{model}", API_PROVIDER: provider_name}
 
 
-def raw_series(source: Litellm, stack: Stack, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    k = source.contract
+def raw_series(stack: Stack, contract: c.Contract, rate_limits: Mapping[str, float],
+               series: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """series, written in the contract's shape, as LiteLLM's series of the same traffic (Source.test_series);
+    rate_limits: the spec's metrics.rate_limits, against which the remaining gauges are scaled."""
+    k = contract
     parsed = []
     for text, values in series:
         found = SERIES_RE.match(text)
@@ -120,7 +120,7 @@ def raw_series(source: Litellm, stack: Stack, series: list[tuple[str, str]]) -> 
             if gauges is not None:
                 remaining = name == k.ratelimit_remaining.name
                 deployment = _deployment(stack, labels[c.PROVIDER], labels[c.MODEL])
-                spec_limit = source.rate_limits.get(labels[c.RESOURCE])
+                spec_limit = rate_limits.get(labels[c.RESOURCE])
                 if remaining and spec_limit is not None:  # the same headroom against the spec's limit
                     limit = limits.get((labels[c.PROVIDER], labels[c.MODEL], labels[c.RESOURCE]))
                     if limit:

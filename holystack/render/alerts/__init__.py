@@ -1,5 +1,5 @@
 """Every alert of the stack, assembled from one module per family. To add a family, write its
-module (kinds, rules, promtool cases; see base.AlertFamily) and list it in FAMILIES; its texts go
+module (kinds, rules, promtool cases; see family.AlertFamily) and list it in FAMILIES; its texts go
 into templates/annotations/<language>.yaml under each kind's name."""
 from __future__ import annotations
 

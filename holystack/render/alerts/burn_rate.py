@@ -49,7 +49,7 @@ def rules(stack: Stack) -> list[AlertRule]:
     if not slo_endpoints(stack):
         return []
     series = Series(stack)
-    return pair_rules(stack, ERROR_BUDGET_BURN, series.error_budget_burn, series.endpoint_calls)
+    return pair_rules(stack, ERROR_BUDGET_BURN, series.availability.burn, series.availability.calls)
 
 
 @dataclass(frozen=True)

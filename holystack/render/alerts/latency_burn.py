@@ -22,7 +22,7 @@ def rules(stack: Stack) -> list[AlertRule]:
     if not latency_slo_endpoints(stack):
         return []
     series = Series(stack)
-    return pair_rules(stack, LATENCY_BUDGET_BURN, series.latency_budget_burn, series.latency_calls)
+    return pair_rules(stack, LATENCY_BUDGET_BURN, series.latency.burn, series.latency.calls)
 
 
 def call_durations(b: CaseBuilder, call: dict[str, str], threshold: float, per_sample: float,

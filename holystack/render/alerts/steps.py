@@ -207,11 +207,11 @@ def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) 
         failed = counter(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "503"}, timeline, 1.0,
                          day if history else 0.0)
         where = labels_text({c.ENDPOINT: path})
-        checks = [{"expr": about(step_sum(s.endpoint_calls_step), ok.seen + failed.seen), "eval_time": str(RUN),
+        checks = [{"expr": about(step_sum(s.availability.calls_step), ok.seen + failed.seen), "eval_time": str(RUN),
                    "exp_samples": [{"labels": where, "value": 1}]},
-                  {"expr": about(step_sum(s.endpoint_failed_calls_step), failed.seen), "eval_time": str(RUN),
+                  {"expr": about(step_sum(s.availability.bad_step), failed.seen), "eval_time": str(RUN),
                    "exp_samples": [{"labels": where, "value": 1}]},
-                  {"expr": f"{step_sum(s.endpoint_calls_step)} <= bool {number(ok.grew + failed.grew)}",
+                  {"expr": f"{step_sum(s.availability.calls_step)} <= bool {number(ok.grew + failed.grew)}",
                    "eval_time": str(RUN), "exp_samples": [{"labels": where, "value": 1}]}]
         out.append(PromtoolCase(f"Call steps on {path}: {timeline.name} counts only what Prometheus saw "
                                 f"({number(ok.seen + failed.seen)} calls, {number(failed.seen)} failed)",
