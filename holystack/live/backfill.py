@@ -21,6 +21,9 @@ from ..promql import number, quote
 from .servers import Server, free_port, start_prometheus
 
 PROMTOOL_TIMEOUT_SECONDS = 900
+# promtool's range queries over hours of history at scale: through a source's relabelling (otel-genai's
+# label_replace per provider, endpoint and model) on loaded cores they outlast Prometheus' 2m default.
+QUERY_TIMEOUT = "15m"
 OK_STATUS, FAILED_STATUS = "200", "503"
 BACKFILL_RULES, BACKFILL_BLOCKS = "backfill-rules.yml", "backfill-blocks"
 
@@ -179,7 +182,8 @@ class Backfilled:
         """Start (again) on port, or on a free one."""
         self.stop()
         port = port or free_port()
-        self.server = start_prometheus(self.config, port, self.workdir, retention=self.retention).wait_ready(120)
+        self.server = start_prometheus(self.config, port, self.workdir, retention=self.retention,
+                                       extra=[f"--query.timeout={QUERY_TIMEOUT}"]).wait_ready(120)
         return self.server
 
     def stop(self) -> None:
