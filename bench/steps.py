@@ -4,11 +4,13 @@ The scale benchmark's spec (5 providers x 8 endpoints x 60 models, 2,400 combina
 history at 15-second resolution (bench/scale.py), plus the target's `up` and
 `process_start_time_seconds`, backfilled into a real Prometheus 2.42. Each step expression (calls,
 failed calls, cost) is evaluated ROUNDS times in the rule holystack had before (a missing previous
-sample adds the whole counter) and in today's (recording.counter_step), interleaved, at instants
-inside the history, with stats=all. It prints the median evaluation time of each, their ratio, and
+sample adds the whole counter), in the first rule of issue 22 (the previous sample read by an instant
+selector, which a failed scrape's staleness markers hide) and in today's (recording.counter_step: the
+previous sample is the last real one over the bound), interleaved, at instants inside the history,
+with stats=all. It prints the median evaluation time of each, today's ratio to the rule before, and
 the samples each reads. Run it under `nice -n 10`:
 
-    nice -n 10 .venv/bin/python bench/steps.py
+    nice -n 10 .venv/bin/python bench/steps.py [--rounds N]
 """
 from __future__ import annotations
 
@@ -44,6 +46,13 @@ def whole_counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> s
     return f"sum {by(labels)} (({now} - {before}) >= 0 or {now})"
 
 
+def instant_before_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
+    """Today's step with the previous sample read by an instant selector (issue 22 before its gap fix)."""
+    before = Duration(stack.slowest_scrape.ms + stack.evaluation_interval.ms)
+    ranged = f"last_over_time({counter}[{recording.gap_bound(stack)}] offset {before})"
+    return recording.counter_step(stack, counter, labels).replace(ranged, f"{counter} offset {before}")
+
+
 def target_lines(lines: Iterator[str], target: dict[str, str], start: int, samples: int) -> Iterator[str]:
     """The contract's lines, then up and the process start time of the target (started before the history)."""
     labels = "{" + ",".join(f'{k}="{v}"' for k, v in target.items()) + "}"
@@ -72,6 +81,7 @@ def evaluate(url: str, expr: str, at: float) -> tuple[float, int]:
 
 
 def main() -> int:
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else ROUNDS
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="holystack-steps-"))
     try:
@@ -91,21 +101,24 @@ def main() -> int:
         prometheus.start()
         try:
             url = prometheus.url
-            print(f"{'step':16} {'before ms':>10} {'after ms':>10} {'ratio':>6} {'samples before':>15} "
-                  f"{'samples after':>14}")
+            print(f"{'step':16} {'before ms':>10} {'instant ms':>10} {'after ms':>10} {'ratio':>6} "
+                  f"{'samples before':>15} {'samples instant':>15} {'samples after':>14}")
             for name, (counter, labels) in expressions(stack).items():
-                old, new = whole_counter_step(stack, counter, labels), recording.counter_step(stack, counter, labels)
-                times: dict[str, list[float]] = {"old": [], "new": []}
+                variants = {"old": whole_counter_step(stack, counter, labels),
+                            "instant": instant_before_step(stack, counter, labels),
+                            "new": recording.counter_step(stack, counter, labels)}
+                times: dict[str, list[float]] = {key: [] for key in variants}
                 read: dict[str, int] = {}
-                for i in range(ROUNDS):
-                    at = start + 600 + (i * 61) % 2400  # instants inside the history, the same for both
-                    for key, expr in (("old", old), ("new", new)) if i % 2 else (("new", new), ("old", old)):
-                        seconds, n = evaluate(url, expr, at)
+                for i in range(rounds):
+                    at = start + 600 + (i * 61) % 2400  # instants inside the history, the same for all
+                    order = list(variants)[i % 3:] + list(variants)[:i % 3]  # each variant first in turn
+                    for key in order:
+                        seconds, n = evaluate(url, variants[key], at)
                         times[key].append(seconds * 1000)
                         read[key] = n
-                before, after = statistics.median(times["old"]), statistics.median(times["new"])
-                print(f"{name:16} {before:10.1f} {after:10.1f} {after / before:6.2f} {read['old']:15,} "
-                      f"{read['new']:14,}", flush=True)
+                before, instant, after = (statistics.median(times[k]) for k in ("old", "instant", "new"))
+                print(f"{name:16} {before:10.1f} {instant:10.1f} {after:10.1f} {after / before:6.2f} "
+                      f"{read['old']:15,} {read['instant']:15,} {read['new']:14,}", flush=True)
         finally:
             prometheus.stop()
     finally:

@@ -2,7 +2,9 @@
 - `promtool check rules` on the rendered rule files (the unit);
 - `holystack validate --strict` (wall), as a ratio to that unit;
 - the tool phase alone: the promtool and amtool commands validate runs, run the way validate runs
-  them (side by side, one per core), so that the rest is holystack's own time.
+  them (side by side, one per core), so that the rest is holystack's own time;
+- the CPU time (user + system, the tools included) of each, which other jobs on a shared machine
+  inflate far less than wall time.
 
 With --baseline DIR (an earlier holystack, e.g. `git archive main | tar -x -C /tmp/base`),
 the same is measured for that checkout in the same run, each with the stack it renders itself.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,25 +34,36 @@ from holystack.render import render_stack
 from holystack.checks import tools
 out = Path(sys.argv[1])
 files = render_stack(load_stack(Path(sys.argv[2])))
+own = time.process_time()
 rel = lambda prefix: sorted(p.removeprefix("prometheus/") for p in files if p.startswith(prefix))
 rules, tests = rel("prometheus/rules/"), rel("prometheus/tests/")
 started = time.perf_counter()
 results = list(tools.tool_checks(out, rules, tests))
-print(time.perf_counter() - started)
+print(time.perf_counter() - started, own)
 assert all(r.status == "pass" for r in results), results
 """
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
-    started = time.perf_counter()
+def children_cpu() -> float:
+    """User + system seconds of every finished child process (and the children they waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one command, its child processes included."""
+    started, cpu = time.perf_counter(), children_cpu()
     subprocess.run(command, check=True, capture_output=True, env=env, cwd=cwd)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, children_cpu() - cpu
 
 
-def tool_phase(env: dict[str, str], out: Path, cwd: Path) -> float:
+def tool_phase(env: dict[str, str], out: Path, cwd: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of the tool phase; its CPU is the process's less its own render's."""
+    cpu = children_cpu()
     done = subprocess.run([sys.executable, "-c", TOOL_PHASE, str(out), str(EXAMPLE)], check=True,
                           capture_output=True, text=True, env=env, cwd=cwd)
-    return float(done.stdout.strip())
+    wall, own = (float(x) for x in done.stdout.split())
+    return wall, children_cpu() - cpu - own
 
 
 def main() -> None:
@@ -68,7 +82,7 @@ def main() -> None:
                            check=True, capture_output=True, env=envs[name], cwd=tmp)
         prometheus = outs["this"] / "prometheus"
         rules = sorted(str(p.relative_to(prometheus)) for p in (prometheus / "rules").glob("*.yml"))
-        samples: dict[str, list[float]] = {"promtool check rules": []}
+        samples: dict[str, list[tuple[float, float]]] = {"promtool check rules": []}
         for name in checkouts:
             samples[f"validate --strict ({name})"] = []
             samples[f"tool phase ({name})"] = []
@@ -80,14 +94,17 @@ def main() -> None:
                     [sys.executable, "-m", "holystack", "validate", str(EXAMPLE), "-o", str(outs[name]), "--strict"],
                     envs[name], Path(tmp)))
                 samples[f"tool phase ({name})"].append(tool_phase(envs[name], outs[name], Path(tmp)))
-    median = {name: statistics.median(values) for name, values in samples.items()}
-    for name, value in median.items():
-        print(f"{name:28s} median {value * 1000:9.1f} ms  (n={args.repeat})")
-    unit = median["promtool check rules"]
+    wall = {name: statistics.median(w for w, _ in values) for name, values in samples.items()}
+    cpu = {name: statistics.median(c for _, c in values) for name, values in samples.items()}
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for name in wall:
+        print(f"{name:28s} median {wall[name] * 1000:9.1f} ms wall  {cpu[name] * 1000:9.1f} ms CPU  (n={args.repeat})")
     for name in checkouts:
-        wall, tools = median[f"validate --strict ({name})"], median[f"tool phase ({name})"]
-        print(f"validate --strict ({name}) / promtool check rules = {wall / unit:.0f}x  (goal <= 80x; <= 3 s wall)")
-        print(f"  of which the promtool/amtool phase: {tools:.2f} s = {100 * tools / wall:.0f}% of validate's wall")
+        run, tools = f"validate --strict ({name})", f"tool phase ({name})"
+        print(f"{run} / promtool check rules = {wall[run] / wall['promtool check rules']:.0f}x wall, "
+              f"{cpu[run] / cpu['promtool check rules']:.0f}x CPU  (goal <= 80x; <= 3 s wall)")
+        print(f"  of which the promtool/amtool phase: {wall[tools]:.2f} s wall = {100 * wall[tools] / wall[run]:.0f}%, "
+              f"{cpu[tools]:.2f} s CPU = {100 * cpu[tools] / cpu[run]:.0f}% of validate's")
 
 
 if __name__ == "__main__":

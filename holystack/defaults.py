@@ -1,7 +1,7 @@
-"""Every default of the spec, in one place, with the small helpers that apply them."""
+"""Every default of the spec, in one place (the thresholds' are declared with them, in holystack.thresholds),
+with the small helpers that apply them."""
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 DEFAULT_LANGUAGE = "en"
@@ -29,24 +29,7 @@ ABSENT_FOR_MIN_SCRAPES = 2
 # How long a ratio alert keeps firing after its share came back (Prometheus keep_firing_for): a share
 # hovering at its level would otherwise fire and resolve at every evaluation.
 RATIO_KEEP_FIRING_FOR = "5m"
-# Threshold levels replace the defaults as a whole; 'for' is filled in when omitted.
-DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
-    "rate_limit_ratio": {"warning": 0.02, "critical": 0.10, "for": "2m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
-    "server_error_ratio": {"critical": 0.05, "for": "2m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
-    "timeout_ratio": {"warning": 0.02, "for": "1m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
-    "success_ratio": {"critical": 0.95, "for": "5m", "keep_firing_for": RATIO_KEEP_FIRING_FOR},
-    "latency_p95": {"warning": "5s", "for": "3m"},
-    "tokens_per_hour": {"info": 10_000_000, "for": "10m"},
-    # No budget alerts unless the spec names a budget; a 24 h sum moves slowly, so no 'for'.
-    "budget": {"for": "0s"},
-    "target_down": {"for": "2m"},
-    "metrics_absent": {"for": "5m"},
-    # The instrumented client's resilience (holystack.instrument's transport).
-    "fallback_ratio": {"warning": 0.05, "for": "5m"},
-    "retry_ratio": {"warning": 0.10, "for": "5m"},
-    "ratelimit_headroom": {"warning": 0.10, "for": "5m"},
-    "circuit_open": {"for": "1m"},
-}
+# The thresholds' own defaults are declared with them, in holystack.thresholds.
 LEVEL_KEYS = ("info", "warning", "critical")
 
 DEFAULT_ALERTING: dict[str, Any] = {
@@ -96,21 +79,6 @@ DEFAULT_WATCHDOG_REPEAT = "1m"
 def rate_window_floor_ms(slowest_scrape_ms: int) -> int:
     """The shortest window a rate() may span: RATE_WINDOW_MIN_SCRAPES of the slowest scrape."""
     return RATE_WINDOW_MIN_SCRAPES * slowest_scrape_ms
-
-
-def thresholds_with_defaults(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The spec's thresholds over the defaults: given levels replace, 'for' is filled in."""
-    given = data.get("thresholds", {})
-    merged: dict[str, dict[str, Any]] = {}
-    for kind, default in DEFAULT_THRESHOLDS.items():
-        own = given.get(kind)
-        if own is None:
-            merged[kind] = copy.deepcopy(default)
-            continue
-        levels_given = any(key in own for key in LEVEL_KEYS)
-        base = {k: v for k, v in default.items() if k not in LEVEL_KEYS or not levels_given}
-        merged[kind] = {**base, **own}
-    return merged
 
 
 def alerting_with_defaults(alerting: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 UNITS_MS: dict[str, int] = {
     "y": 365 * 24 * 3600 * 1000,
@@ -45,3 +46,21 @@ def format_ms(ms: int) -> str:
             parts.append(f"{ms // size}{unit}")
             ms %= size
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A duration kept in milliseconds, shown in canonical Prometheus notation."""
+
+    ms: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Duration":
+        return cls(parse_ms(text))
+
+    @property
+    def seconds(self) -> float:
+        return self.ms / 1000
+
+    def __str__(self) -> str:
+        return format_ms(self.ms)

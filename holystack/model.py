@@ -4,33 +4,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from . import defaults
 from .contract import (TOKEN_CACHE_WRITE, TOKEN_CACHE_WRITE_1H, TOKEN_CACHED_PROMPT, TOKEN_COMPLETION, TOKEN_PROMPT,
                        Contract)
-from .durations import format_ms, parse_ms
+from .durations import Duration, parse_ms
 from .promql import quote
 from .sources import DEFAULT_SOURCE, Source, make_source
-
-
-@dataclass(frozen=True)
-class Duration:
-    """A duration kept in milliseconds, shown in canonical Prometheus notation."""
-
-    ms: int
-
-    @classmethod
-    def parse(cls, text: str) -> "Duration":
-        return cls(parse_ms(text))
-
-    @property
-    def seconds(self) -> float:
-        return self.ms / 1000
-
-    def __str__(self) -> str:
-        return format_ms(self.ms)
+from .thresholds import Thresholds, with_defaults
 
 
 @dataclass(frozen=True)
@@ -154,38 +137,6 @@ class LlmModel:
 
 
 @dataclass(frozen=True)
-class Levels:
-    """Alert levels by severity (info, warning, critical), how long a breach must last, and how long
-    the alert keeps firing once the breach is over."""
-
-    levels: tuple[tuple[str, float], ...]
-    for_: Duration
-    keep_firing_for: Duration = Duration(0)
-
-    def get(self, severity: str) -> float | None:
-        return dict(self.levels).get(severity)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    rate_limit_ratio: Levels
-    server_error_ratio: Levels
-    timeout_ratio: Levels
-    success_ratio: Levels
-    latency_p95: Levels  # levels in seconds
-    tokens_per_hour: Levels
-    daily_budget_usd: float | None
-    monthly_budget_usd: float | None
-    budget_for: Duration
-    target_down_for: Duration
-    metrics_absent_for: Duration
-    fallback_ratio: Levels
-    retry_ratio: Levels
-    ratelimit_headroom: Levels
-    circuit_open_for: Duration
-
-
-@dataclass(frozen=True)
 class Integration:
     """One notifier of a receiver: kind (slack, email, ...) and its spec fields."""
 
@@ -306,6 +257,11 @@ class Rulers:
     vmalert: bool
     thanos: bool
     mimir_namespace: str | None         # None: no Mimir/Cortex output
+
+    @property
+    def asked(self) -> bool:
+        """Whether the spec asks for any ruler (each field is off as False or None)."""
+        return any(getattr(self, f.name) not in (False, None) for f in fields(self))
 
 
 @dataclass(frozen=True)
@@ -587,11 +543,6 @@ def _prices(name: str, prices: Mapping[str, Any]) -> Prices:
     return _typed_prices(found.prices, PriceSource(pricedata.SOURCE, found.provider, found.model, found.tiered))
 
 
-def _levels(raw: dict[str, Any], parse: Any = float) -> Levels:
-    present = tuple((key, parse(raw[key])) for key in defaults.LEVEL_KEYS if key in raw)
-    return Levels(present, Duration.parse(raw["for"]), Duration.parse(raw.get("keep_firing_for", "0s")))
-
-
 def _route_matchers(route: dict[str, Any]) -> tuple[str, ...]:
     matchers = [f"{label}={quote(value)}" for label, value in sorted(route.get("match", {}).items())]
     matchers += [f"{label}=~{quote(value)}" for label, value in sorted(route.get("match_re", {}).items())]
@@ -631,8 +582,6 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
                    else Duration(max(parse_ms(defaults.DEFAULT_RATE_WINDOW),
                                      defaults.rate_window_floor_ms(slowest_scrape_ms))))
     source = make_source(metrics.get("source", DEFAULT_SOURCE), Contract(metrics["prefix"]), metrics)
-    thresholds = defaults.thresholds_with_defaults(data)
-    budget = thresholds["budget"]
     alerting = defaults.alerting_with_defaults(data["alerting"])
     dashboards = data.get("dashboards", {})
     return Stack(
@@ -662,23 +611,7 @@ def build_model(data: dict[str, Any], source_name: str) -> Stack:
                      if "latency_slo" in e else None)
             for e in data["endpoints"]),
         models=tuple(LlmModel(m["name"], _prices(m["name"], m["prices"])) for m in data["models"]),
-        thresholds=Thresholds(
-            rate_limit_ratio=_levels(thresholds["rate_limit_ratio"]),
-            server_error_ratio=_levels(thresholds["server_error_ratio"]),
-            timeout_ratio=_levels(thresholds["timeout_ratio"]),
-            success_ratio=_levels(thresholds["success_ratio"]),
-            latency_p95=_levels(thresholds["latency_p95"], parse=lambda t: Duration.parse(t).seconds),
-            tokens_per_hour=_levels(thresholds["tokens_per_hour"]),
-            daily_budget_usd=budget.get("daily_usd"),
-            monthly_budget_usd=budget.get("monthly_usd"),
-            budget_for=Duration.parse(budget["for"]),
-            target_down_for=Duration.parse(thresholds["target_down"]["for"]),
-            metrics_absent_for=Duration.parse(thresholds["metrics_absent"]["for"]),
-            fallback_ratio=_levels(thresholds["fallback_ratio"]),
-            retry_ratio=_levels(thresholds["retry_ratio"]),
-            ratelimit_headroom=_levels(thresholds["ratelimit_headroom"]),
-            circuit_open_for=Duration.parse(thresholds["circuit_open"]["for"]),
-        ),
+        thresholds=Thresholds.build(with_defaults(data)),
         alerting=Alerting(
             alertmanagers=tuple(alerting["alertmanagers"]),
             group_by=tuple(alerting["group_by"]),

@@ -8,6 +8,7 @@ import shutil
 import stat
 import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ _RETYPED = re.compile(r"""(?x)
 """)
 
 
+@cache
 def _plain_ok(value: str) -> bool:
     """Whether a string can stand unquoted in block context and still read back as itself."""
     return bool(value) and value == value.strip() and value[0] not in _INDICATORS \

@@ -24,6 +24,7 @@ from .secrets import secret_problems
 from .shapes import indexed, section
 from .sources import DEFAULT_SOURCE, GENERAL_OPTIONS, SOURCES
 from .sources.base import FALLBACKS
+from .thresholds import declared
 
 ModelCheck = Callable[[Stack], Iterator[Finding]]
 
@@ -76,23 +77,19 @@ def _receiver_references(stack: Stack) -> Iterator[Finding]:
                 f"{route.receiver!r} is not a defined receiver; use one of {known}")
 
 
-# Ratio thresholds where a higher share is worse, and the one where a lower share is.
-HIGHER_IS_WORSE = ("rate_limit_ratio", "server_error_ratio", "timeout_ratio", "fallback_ratio", "retry_ratio")
-LOWER_IS_WORSE = ("success_ratio", "ratelimit_headroom")
-
-
 def _levels(stack: Stack) -> Iterator[Finding]:
-    for kind in HIGHER_IS_WORSE + LOWER_IS_WORSE:
-        levels = getattr(stack.thresholds, kind)
+    """The levels of each share run the way its declaration says (holystack.thresholds)."""
+    for threshold in declared():
+        direction = threshold.direction
+        if direction is None:
+            continue
+        levels = getattr(stack.thresholds, threshold.key)
         warning, critical = levels.get("warning"), levels.get("critical")
         if warning is None or critical is None:
             continue
-        if kind in HIGHER_IS_WORSE and not warning < critical:
-            yield ("thresholds", kind, "warning"), (
-                f"warning ({warning:g}) must be below critical ({critical:g}): a higher share is worse")
-        if kind in LOWER_IS_WORSE and not warning > critical:
-            yield ("thresholds", kind, "warning"), (
-                f"warning ({warning:g}) must be above critical ({critical:g}): a lower success share is worse")
+        if not direction.ordered(warning, critical):
+            yield ("thresholds", threshold.key, "warning"), (
+                f"warning ({warning:g}) must be {direction.warning_is} critical ({critical:g}): {direction.worse}")
 
 
 def _buckets_and_latency(stack: Stack) -> Iterator[Finding]:
@@ -417,8 +414,7 @@ def _test_horizon(stack: Stack) -> Iterator[Finding]:
         yield ("thresholds", "budget", "for"), (f"{t.budget_for} is longer than {MAX_BUDGET_FOR}; a budget alert "
                                                 "reads a 24 h sum that moves slowly, and a longer 'for' cannot be tested")
     longest = Duration(room - stack.rate_window.ms)
-    fors = {kind: getattr(t, kind).for_ for kind in HIGHER_IS_WORSE + LOWER_IS_WORSE + ("latency_p95", "tokens_per_hour")}
-    fors.update(target_down=t.target_down_for, metrics_absent=t.metrics_absent_for, circuit_open=t.circuit_open_for)
+    fors = {threshold.key: t.for_of(threshold) for threshold in declared() if threshold.horizon}
     for kind, for_ in fors.items():
         if for_.ms > longest.ms:
             yield ("thresholds", kind, "for"), (

@@ -18,6 +18,7 @@ from .output import display_name
 from .secrets import secret_paths
 from .semantics import raw_problems, semantic_problems
 from .sources import DEFAULT_SOURCE, source_names
+from .thresholds import schema_properties
 from .yamlload import YAML_LOADER
 
 # A spec is a few hundred nodes; the reference one about 300. An alias bomb expands
@@ -31,8 +32,11 @@ def load_schema() -> dict[str, Any]:
     """The JSON Schema of the spec, shipped inside the package."""
     text = resources.files("holystack.schema").joinpath("spec.schema.json").read_text("utf-8")
     schema = json.loads(text)
-    # The source names are defined once, by the source registry.
+    # The source names are defined once, by the source registry; the thresholds by their declarations.
     schema["properties"]["metrics"]["properties"]["source"]["enum"] = list(source_names())
+    thresholds = schema["properties"]["thresholds"]
+    thresholds.pop("$comment", None)  # says where the properties come from: here
+    thresholds["properties"] = schema_properties()
     return schema
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -10,12 +11,7 @@ from typing import Any
 
 import yaml
 
-from .checks.dashboards_lint import lint_dashboards
-from .checks.grafana_models import grafana_models_check
-from .checks.prices import price_check
 from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
-from .checks.retention import check_retention
-from .checks.rules_lint import RuleSet, lint_rules
 from .checks.scale_out import scale_out_checks
 from .checks.tools import absent_credentials, start_tool_checks, workers
 from .errors import UsageError
@@ -26,6 +22,7 @@ from .render import render_stack
 from .render.alerts import unavailable_alerts
 from .render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, DASHBOARDS_DIR, PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
 from .secrets import config_secrets
+from .yamlload import YAML_LOADER
 
 
 @dataclass(frozen=True)
@@ -63,12 +60,9 @@ class Report:
         }, indent=2, ensure_ascii=False)
 
 
-# The rendered files are read with libyaml where PyYAML has it: fifty times the pure-Python parser.
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=LOADER)  # noqa: S506 - a safe loader
+    """A rendered file, read with libyaml where PyYAML has it: fifty times the pure-Python parser."""
+    return yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader
 
 
 def _rule_shape(document: Any) -> str | None:
@@ -158,6 +152,32 @@ def _unavailable_check(stack: Stack) -> list[CheckResult]:
 Progress = Callable[[CheckResult], None]
 
 
+def _own_checks(stack: Stack, out: Path, documents: dict[str, Any], errors: list[str]) -> list[CheckResult]:
+    """holystack's own checks. Imported here, once promtool runs: PromQL parsing, the Grafana SDK and
+    the price data load while the tools work, not before they start."""
+    from .checks.dashboards_lint import lint_dashboards  # noqa: PLC0415
+    from .checks.grafana_models import grafana_models_check  # noqa: PLC0415
+    from .checks.prices import price_check  # noqa: PLC0415
+    from .checks.retention import check_retention  # noqa: PLC0415
+    from .checks.rules_lint import RuleSet, lint_rules  # noqa: PLC0415
+
+    own: list[CheckResult] = []
+    if errors:
+        own.append(CheckResult("rule files load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
+    rules = RuleSet(documents)
+    own += lint_rules(stack, rules)
+    own.append(check_retention(stack, out, rules))
+    dashboards, errors = _load_dashboards(out)
+    if errors:
+        own.append(CheckResult("dashboards load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
+    own += lint_dashboards(stack, dashboards, rules.recorded)
+    own.append(grafana_models_check(dashboards))
+    own.append(_secrets_check(out))
+    own.append(price_check(stack))
+    own += _unavailable_check(stack)
+    return own
+
+
 def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> list[CheckResult]:
     """Every check of the rendered stack in out; progress (if given) sees each result as it comes.
     The spec is rendered once; promtool and amtool run side by side (one per core) while
@@ -174,33 +194,21 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
     rule_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{RULES_DIR}/"))
     test_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
     relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
+    documents, errors = _load_rules(out, rule_paths)  # once, for promtool's cut and holystack's checks
     absent = absent_credentials(stack, out)
-    with ThreadPoolExecutor(max_workers=workers()) as pool:
-        # promtool resolves paths from its working folder: run it in prometheus/.
-        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths), absent)
+    with tempfile.TemporaryDirectory(prefix="holystack-promtool-") as scratch, \
+            ThreadPoolExecutor(max_workers=workers()) as pool:
+        # promtool resolves paths from its working folder: prometheus/, or a cut copy of it in scratch.
+        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths), Path(scratch), documents,
+                                  absent)
         current = drift(files, out)
         add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
                         "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
-        own: list[CheckResult] = []
-        documents, errors = _load_rules(out, rule_paths)
-        if errors:
-            own.append(CheckResult("rule files load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
-        rules = RuleSet(documents)
-        own += lint_rules(stack, rules)
-        own.append(check_retention(stack, out, rules))
-        dashboards, errors = _load_dashboards(out)
-        if errors:
-            own.append(CheckResult("dashboards load", FAIL, f"{len(errors)} file(s)", tuple(errors)))
-        own += lint_dashboards(stack, dashboards, rules.recorded)
-        own.append(grafana_models_check(dashboards))
-        own.append(_secrets_check(out))
-        own.append(price_check(stack))
-        own += _unavailable_check(stack)
+        own = _own_checks(stack, out, documents, errors)
         add(*(pending() for pending in tools))
     add(*scale_out_checks(out, files, absent))
     add(*own)
     return results
-
 
 def validate(spec_path: Path, out: Path, strict: bool = False, progress: Progress | None = None) -> Report:
     stack = load_stack(spec_path)

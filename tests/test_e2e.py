@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from holystack.live.capture import CaptureServer, Notification
-from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, start_engine,
-                                       vm_spec, write_spec)
+from holystack.live.playground import (DEFAULT_ENGINE, FAST_RATE_WINDOW, Ports, engine_spec, fast_spec, loopback_spec,
+                                       start_engine, write_spec)
 from holystack import load_stack
 from holystack.model import Duration
 from holystack.spec import read_spec
@@ -31,6 +31,9 @@ BACKUP = "backup"
 PREFIX = "E2E"
 RPS = 20
 ALERT_DEADLINE = 45.0     # seconds for an expected alert to reach its receiver
+# seconds for the simulator to serve /metrics: a new Python process importing holystack, which took
+# more than 15s under a load of 25 (the wait ends as soon as it serves)
+START_DEADLINE = 60.0
 QUIET_SECONDS = 14.0      # rate windows (4s) + for (3s) + group_wait (1s) + evaluation and send slack
 # A share is checked against what the fake upstream draws for each attempt (independently, with the
 # scenario's probability p): over the n attempts counted so far it is binomial, so it may stray by
@@ -138,7 +141,7 @@ def with_backup(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def live(tmp_path: Path, scenario: str, engine: str = ENGINES[0],
+def live(tmp_path: Path, scenario: str, engine: str = DEFAULT_ENGINE,
          change: Callable[[dict[str, Any]], dict[str, Any]] = lambda spec: spec) -> Iterator[Live]:
     """Fresh simulator, Prometheus (or vmagent, VictoriaMetrics and vmalert) and Alertmanager for one
     scenario; everything is stopped after. change edits the spec first."""
@@ -152,14 +155,15 @@ def live(tmp_path: Path, scenario: str, engine: str = ENGINES[0],
             receiver["webhook"]["url"] = f"{capture.url}/{receiver['name']}"
         if "slack" in receiver:
             receiver["slack"]["api_url_file"] = str(slack_url)
-    spec_path = write_spec(vm_spec(spec) if engine == "victoriametrics" else spec, tmp_path / "e2e.yaml")
+    spec_path = write_spec(engine_spec(engine, spec), tmp_path / "e2e.yaml")
     simulator = subprocess.Popen(
         [sys.executable, "-m", "holystack", "simulate", str(spec_path), "--scenario", scenario,
          "--duration", "120s", "--rps", str(RPS), "--metrics-port", str(ports.metrics), "--seed", "7"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stack = None
     try:
-        assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), 15), "simulate did not serve /metrics"
+        assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), START_DEADLINE), \
+            "simulate did not serve /metrics"
         stack = start_engine(engine, spec_path, ports, tmp_path / "work", fast=True)
         yield Live(stack, capture, simulator, time.monotonic())
     finally:

@@ -1,8 +1,8 @@
 """The litellm source against what the real LiteLLM proxy writes: litellm[proxy] 1.106.12 (extra
 litellm, in .venv-litellm: it needs openai<3) in front of holystack's fake upstream, driven by the
 official openai SDK, its /metrics/ read with the master key. The series names, label names and
-values the source reads must be those the proxy writes. Without the proxy the litellm_command
-fixture fails this file, never skips it."""
+values the source reads must be those the proxy writes. Without the proxy the litellm fixture
+(tests/conftest.py) fails this file, never skips it."""
 from __future__ import annotations
 
 import copy
@@ -16,7 +16,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from holystack.live.litellm_proxy import METRICS_PATH, LitellmProxy, litellm_command, on_upstream
+from holystack.live.litellm_proxy import METRICS_PATH, LitellmProxy, on_upstream
 from holystack.live.scenarios import TrafficProfile
 from holystack.live.upstream import FakeUpstreamServer, Upstream
 from holystack.model import build_model
@@ -29,16 +29,6 @@ CHAT_CALLS = 24
 STREAMS = 4
 EMBEDDINGS = 3
 Sample = tuple[str, dict[str, str], float]
-
-
-@pytest.fixture(scope="session")
-def litellm() -> str:
-    """The proxy's command (scripts/setup installs it into .venv-litellm); fails, never skips."""
-    command = litellm_command()
-    if command is None:
-        pytest.fail("the LiteLLM proxy is not installed: run scripts/setup (it makes .venv-litellm with "
-                    "holystack[litellm]) or set HOLYSTACK_LITELLM to the litellm command")
-    return command
 
 
 def litellm_spec(data: dict[str, Any], key_file: Path | None = None) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from holystack import pricedata, render_to
 from holystack.instrument import Instrument, http_client, serve
 from holystack.instrument.ledger import Ledger
-from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, fast_spec, loopback_spec, restart_prometheus,
-                                       start_engine, start_stack, vm_spec, write_spec)
+from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, engine_spec, fast_spec, loopback_spec,
+                                       restart_prometheus, start_engine, start_stack, write_spec)
 from holystack.model import Duration
 from holystack.pipeline import load_stack, render_files
 from holystack.render.sql import SQL_FILE
@@ -414,7 +414,7 @@ def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, d
     spec = reconcile_spec(ports)
     spec["scrape"]["lookback"] = LOOKBACK
     spec["thresholds"]["budget"] = {"daily_usd": 3.0}  # a day costs about $0.95
-    spec = vm_spec(spec) if engine == "victoriametrics" else spec
+    spec = engine_spec(engine, spec)
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute(render_files(spec_path)[SQL_FILE])
@@ -470,3 +470,66 @@ def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, d
     assert max_cost_step < seen / 4
     assert float(max_calls_step[0]["value"][1]) < float(calls[0]["value"][1]) / 8
     assert budget_alerts == []
+
+
+# Scrapes failing for less than the lookback (15s on the scaled clock): the metrics server down this long.
+FAIL_SECONDS = 8.0
+
+
+def fail_scrapes(app: list[Any], port: int, seconds: float) -> None:
+    """Close the app's metrics server (every scrape fails: up 0, a staleness marker on every series),
+    and serve the same registry on the same port again after seconds."""
+    instrument, metrics = app[0], app[1]
+    metrics.shutdown()
+    metrics.server_close()
+    time.sleep(seconds)
+    app[1], _ = serve(port, registry=instrument.registry)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_failed_scrapes_within_the_lookback_count_their_increase(tmp_path: Path, database: str, engine: str) -> None:
+    """In the middle of a compressed day the app's metrics server stops answering for FAIL_SECONDS,
+    less than the lookback: every scrape meanwhile fails, and Prometheus (vmagent) marks every series
+    of the target stale. The increase across the failure counts once, at its true size: the month to
+    date holds the whole day, as the ledger and the exact sum do."""
+    ports = Ports.free()
+    spec = reconcile_spec(ports)
+    spec["scrape"]["lookback"] = LOOKBACK
+    spec = vm_spec(spec) if engine == "victoriametrics" else spec
+    spec_path = write_spec(spec, tmp_path / "e2e.yaml")
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(render_files(spec_path)[SQL_FILE])
+    app = list(start_app(spec_path, ports))
+    instrument = app[0]
+    ledger = Ledger(database, instrument, flush_seconds=0.2)
+    stack = None
+    try:
+        stack = start_engine(engine, spec_path, ports, tmp_path / "work", fast=True)
+        prometheus = stack.prometheus.url
+        assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[1m]) >= 3'), 30)
+        assert wait_until(lambda: prom_query(prometheus, "e2e_cost_usd:month_to_date"), 30)  # the steps run
+        totals = Totals()
+        failing = threading.Timer(DAY_SECONDS / 4, fail_scrapes, args=(app, ports.metrics, FAIL_SECONDS))
+        failing.start()
+        one_day(instrument, price_table(spec_path), random.Random(17), [m["name"] for m in spec["models"]], totals)
+        failing.join()
+        time.sleep(SETTLE)
+        ledger.close()
+        month_to_date = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
+        up = 'up{job="e2e-app"}[2m]'
+        failed = prom_query(prometheus, f"count_over_time({up}) - sum_over_time({up})")  # the up samples at 0
+    finally:
+        if stack is not None:
+            stack.stop()
+        app[1].shutdown()
+        app[2].kill()
+        app[2].wait()
+        ledger.close()
+    with psycopg.connect(database) as connection:
+        ledger_total = float(connection.execute("SELECT sum(cost_usd) FROM e2e.calls").fetchone()[0])
+    failures = float(failed[0]["value"][1]) if failed else 0.0
+    print(f"{engine}: {failures:g} failed scrapes; exact ${totals.exact:.6f}  ledger ${ledger_total:.6f}"
+          f"  month to date ${month_to_date:.6f}")
+    assert failures >= FAIL_SECONDS - 3  # the scrapes did fail, about one a second, for most of the gap
+    assert abs(ledger_total - totals.exact) / totals.exact < TOLERANCE
+    assert abs(month_to_date - totals.exact) / totals.exact < TOLERANCE

@@ -9,8 +9,11 @@ import pytest
 import yaml
 
 from holystack import load_stack, render_to
+from holystack.checks.rule_subsets import PromtoolRun, plan_test_runs
+from holystack.checks.tools import load_rule_documents
 from holystack.render import alerts
 from holystack.render.layout import rule_tests_path
+from holystack.render.ruletests import reads_of
 
 from .conftest import EXAMPLE
 
@@ -56,3 +59,55 @@ def test_a_broken_alert_fails_its_family_file(alert: str, rendered: Path, tmp_pa
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0, done.stdout
     assert f"alertname: {alert}," in done.stdout + done.stderr
+
+
+def _cut_runs(out: Path, tmp_path: Path) -> list[PromtoolRun]:
+    """validate's runs of the generated test files: each on the rules it observes (checks/rule_subsets)."""
+    prometheus = out / "prometheus"
+    rule_files = sorted(str(p.relative_to(prometheus)) for p in (prometheus / "rules").glob("*.yml"))
+    test_files = sorted(str(p.relative_to(prometheus)) for p in (prometheus / "tests").glob("*.yml"))
+    return plan_test_runs(out, test_files, load_rule_documents(out, rule_files), tmp_path / "scratch")
+
+
+def test_validate_runs_each_file_as_rendered_on_the_rules_it_observes(rendered: Path, tmp_path: Path) -> None:
+    runs = {run.path: run for run in _cut_runs(rendered, tmp_path)}
+    prometheus = rendered / "prometheus"
+    # The no-traffic case reads ALERTS (every alert's state): its file runs on the rule files as they are.
+    assert runs["tests/holysheep-watchdog.test.yml"].cwd == prometheus
+    for path, run in runs.items():
+        assert (run.cwd / path).read_bytes() == (prometheus / path).read_bytes()
+        if run.cwd == prometheus:
+            continue
+        test_doc = yaml.safe_load((prometheus / path).read_text())
+        alerts, _ = reads_of(test_doc["tests"])
+        kept = {rule.get("alert") or rule["record"]: rule for name in test_doc["rule_files"]
+                for group in yaml.safe_load((run.cwd / "tests" / name).read_text())["groups"]
+                for rule in group["rules"]}
+        # Every alert the file judges is there, with its rule as rendered; and the cut is a cut.
+        whole = {rule.get("alert") or rule["record"]: rule for name in test_doc["rule_files"]
+                 for group in yaml.safe_load((prometheus / "tests" / name).read_text())["groups"]
+                 for rule in group["rules"]}
+        assert alerts <= set(kept) and len(kept) < len(whole), path
+        assert all(kept[name] == whole[name] for name in kept), path
+
+
+def test_every_broken_alert_fails_its_family_file_as_validate_runs_it(rendered: Path, tmp_path: Path,
+                                                                      promtool: str) -> None:
+    """The cut keeps the proof: with every alert's expression broken, each family file, run on the rules
+    it observes, fails for each of its alerts."""
+    out = tmp_path / "out"
+    subprocess.run(["cp", "-a", str(rendered), str(out)], check=True)
+    path = out / "prometheus" / "rules" / "holysheep-alerts.yml"
+    document = yaml.safe_load(path.read_text())
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            rule["expr"] = NEVER
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    said = {}
+    for run in _cut_runs(out, tmp_path):
+        done = subprocess.run([promtool, "test", "rules", run.path], cwd=run.cwd, capture_output=True, text=True,
+                              timeout=300)
+        said[run.path] = (done.returncode, done.stdout + done.stderr)
+    for alert, family_file in FAMILY_FILE.items():
+        code, text = said[family_file]
+        assert code != 0 and f"alertname: {alert}," in text, (alert, text)

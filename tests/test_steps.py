@@ -1,7 +1,9 @@
 """The generated counter-step cases can fail: on the rule holystack had before (a counter first seen
 counts its whole value) the scenarios of what Prometheus did not see fail, and the budget and burn
 alerts fire on them; without the process start time, an app that starts after Prometheus loses
-the calls it served before its first scrape."""
+the calls it served before its first scrape; with the previous sample read by an instant selector,
+failed scrapes shorter than the bound lose the increase across them (their staleness markers hide
+it). Every step family (calls, cost, latency) has its cases."""
 from __future__ import annotations
 
 import subprocess
@@ -27,7 +29,28 @@ def whole_counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> s
 
 def up_only(stack: Stack) -> str:
     """Fresh targets without the process start time: only a series new since a good scrape."""
-    return f"up offset {Duration(stack.slowest_scrape.ms + stack.evaluation_interval.ms)} == 1"
+    before = Duration(stack.slowest_scrape.ms + stack.evaluation_interval.ms)
+    return f"max_over_time(up[{recording.gap_bound(stack)}] offset {before}) == 1"
+
+
+def instant_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
+    """The step of issue 22 before its gap fix: now and before read by instant selectors, a target fresh
+    when its scrape at before succeeded. A failed scrape's staleness markers hide before, so the
+    increase across the failure counts nothing."""
+    lag, step, bound = stack.slowest_scrape, stack.evaluation_interval, recording.gap_bound(stack)
+    before = Duration(lag.ms + step.ms)
+    rule = COUNTER_STEP(stack, counter, labels)
+    for ranged, instant in ((f"last_over_time({counter}[{recording.now_range(stack)}] offset {lag})",
+                             f"{counter} offset {lag}"),
+                            (f"last_over_time({counter}[{bound}] offset {before})", f"{counter} offset {before}"),
+                            (f"max_over_time(up[{bound}] offset {before}) == 1", f"up offset {before} == 1")):
+        assert ranged in rule
+        rule = rule.replace(ranged, instant)
+    return rule
+
+
+COUNTER_STEP = recording.counter_step
+FAMILIES = ("Call", "Cost", "Latency")
 
 
 def failed_step_cases(promtool: str, out: Path) -> dict[str, str]:
@@ -41,7 +64,7 @@ def failed_step_cases(promtool: str, out: Path) -> dict[str, str]:
     for test_file in sorted(tests_dir.glob("*.test.yml")):
         document = yaml.safe_load(test_file.read_text("utf-8"))
         cases += [(document, t) for t in document["tests"] if " steps " in t["name"]]
-    assert len(cases) == 10  # five scenarios, for the calls and for the cost
+    assert len(cases) == 18  # six scenarios, for the calls, the cost and the latency
     files = []
     for index, (document, case) in enumerate(cases):
         path = tests_dir / f"step-{index}.test.yml"
@@ -65,12 +88,12 @@ def test_step_cases_fail_on_the_whole_counter_step(promtool: str, tmp_path: Path
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recording, "counter_step", whole_counter_step)
     failed = failed_step_cases(promtool, tmp_path / "out")
-    for family in ("Call", "Cost"):
+    for family in FAMILIES:
         for scenario in ("a day of history", "Prometheus stopped for 10m", "scrapes failing for 10m"):
             assert any(name.startswith(family) and scenario in name for name in failed), (family, scenario, failed)
     # and the alerts fire on the history Prometheus never saw
     report = "".join(failed.values())
-    for alert in ("ErrorBudgetBurn", "DailyBudgetExceeded", "MonthlyBudgetForecast"):
+    for alert in ("ErrorBudgetBurn", "LatencyBudgetBurn", "DailyBudgetExceeded", "MonthlyBudgetForecast"):
         assert f"alertname: HolySheep{alert}" in report, alert
 
 
@@ -79,5 +102,14 @@ def test_step_cases_fail_without_the_process_start_time(promtool: str, tmp_path:
     monkeypatch.setattr(recording, "fresh_targets", up_only)
     failed = failed_step_cases(promtool, tmp_path / "out")
     assert sorted(name.split(":")[0] for name in failed) == ["Call steps on /chat/completions",
-                                                             "Cost steps of deepseek-v3.2"]
+                                                             "Cost steps of deepseek-v3.2",
+                                                             "Latency steps on /chat/completions"]
     assert all("the app starts after Prometheus" in name for name in failed), failed
+
+
+def test_step_cases_fail_when_failed_scrapes_hide_the_previous_sample(promtool: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "counter_step", instant_step)
+    failed = failed_step_cases(promtool, tmp_path / "out")
+    for family in FAMILIES:
+        assert any(name.startswith(family) and "scrapes failing for 2m" in name for name in failed), (family, failed)

@@ -9,8 +9,9 @@ import pytest
 
 from holystack import load_stack, semantics
 from holystack.durations import format_ms, parse_ms
-from holystack.model import Duration, Levels, Stack
+from holystack.model import Duration, Stack
 from holystack.promql import alternation, by, matcher, number, one_of, quote, selector
+from holystack.thresholds import Levels
 
 from .conftest import EXAMPLE
 
@@ -57,7 +58,7 @@ def stack() -> Stack:
 
 
 def _with_thresholds(stack: Stack, **changes: object) -> Stack:
-    return dataclasses.replace(stack, thresholds=dataclasses.replace(stack.thresholds, **changes))
+    return dataclasses.replace(stack, thresholds=stack.thresholds.with_values(**changes))
 
 
 def test_the_reference_model_passes_every_check(stack: Stack) -> None:

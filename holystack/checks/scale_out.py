@@ -9,7 +9,7 @@ import yaml
 
 from ..output import Files
 from ..render.layout import AGENT_CONFIG, PROMETHEUS_DIR
-from ..render.rulers import MIMIR_DIR, THANOS_DIR, VMALERT_DIR
+from ..render.rulers import RULERS
 from .result import CheckResult
 from .tools import check_config, run_tool
 
@@ -21,20 +21,19 @@ def scale_out_checks(out: Path, files: Files, absent: tuple[str, ...] = ()) -> l
     if f"{PROMETHEUS_DIR}/{AGENT_CONFIG}" in files:
         results.append(check_config("promtool check config --agent", ["check", "config", "--agent"], AGENT_CONFIG,
                                     out / PROMETHEUS_DIR, absent))
-    for ruler in (VMALERT_DIR, THANOS_DIR):
-        paths = sorted(p.removeprefix(f"{ruler}/") for p in files if p.startswith(f"{ruler}/"))
-        if paths:
-            results.append(run_tool(f"promtool check rules ({ruler})", "promtool", ["check", "rules", *paths],
-                                    out / ruler))
-    mimir = sorted(p for p in files if p.startswith(f"{MIMIR_DIR}/"))
-    if mimir:
-        with tempfile.TemporaryDirectory(prefix="holystack-mimir-") as tmp:
-            names = []
-            for path in mimir:
-                target = out / path
+    for ruler in RULERS:
+        paths = sorted(p.removeprefix(f"{ruler.directory}/") for p in files if p.startswith(f"{ruler.directory}/"))
+        if not paths:
+            continue
+        if not ruler.namespaced:
+            results.append(run_tool(f"promtool check rules ({ruler.name})", "promtool", ["check", "rules", *paths],
+                                    out / ruler.directory))
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"holystack-{ruler.name}-") as tmp:
+            for name in paths:  # the groups alone, without the namespace key promtool does not know
+                target = out / ruler.directory / name
                 groups = (yaml.safe_load(target.read_text("utf-8")) or {}).get("groups", []) if target.is_file() else []
-                name = Path(path).name
                 (Path(tmp) / name).write_text(yaml.safe_dump({"groups": groups}), "utf-8")
-                names.append(name)
-            results.append(run_tool("promtool check rules (mimir)", "promtool", ["check", "rules", *names], Path(tmp)))
+            results.append(run_tool(f"promtool check rules ({ruler.name})", "promtool", ["check", "rules", *paths],
+                                    Path(tmp)))
     return results

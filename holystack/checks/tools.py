@@ -1,19 +1,26 @@
 """promtool and amtool, run on the rendered files, with structured results.
 
 The commands are independent, so they run side by side, one per core: start_tool_checks starts
-them all at once and returns, in report order, a function per check that waits for its result."""
+them all at once and returns, in report order, a function per check that waits for its result.
+Each generated test file runs on the rules it observes only (checks/rule_subsets.py)."""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from ..model import Stack
 from ..render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from .result import FAIL, PASS, SKIP, CheckResult
+from ..yamlload import YAML_LOADER
+from .rule_subsets import plan_test_runs
 
 TOOL_TIMEOUT_SECONDS = 300
 INSTALL_HINT = {"promtool": "apt-get install prometheus", "amtool": "apt-get install prometheus-alertmanager"}
@@ -70,6 +77,19 @@ def _merged(name: str, parts: list[tuple[str, CheckResult]]) -> CheckResult:
     return CheckResult(name, FAIL, f"{len(failed)} of {len(parts)} file(s) failed", findings[-60:])
 
 
+def load_rule_documents(out: Path, rule_files: list[str]) -> dict[str, Any]:
+    """The rule files (relative to out/prometheus) that load as YAML, keyed by their path under out."""
+    documents = {}
+    for path in rule_files:
+        try:
+            document = yaml.load((out / PROMETHEUS_DIR / path).read_text("utf-8"), Loader=YAML_LOADER)  # noqa: S506
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(document, dict) and isinstance(document.get("groups"), list):
+            documents[f"{PROMETHEUS_DIR}/{path}"] = document
+    return documents
+
+
 def absent_credentials(stack: Stack, out: Path) -> tuple[str, ...]:
     """The scrape jobs' credentials files that are not on this machine (they live where Prometheus
     runs); promtool check config refuses a config whose files it cannot stat. Relative paths are
@@ -91,27 +111,36 @@ def check_config(name: str, args: list[str], config: str, cwd: Path, absent: tup
 
 
 def start_tool_checks(pool: Executor, out: Path, rule_files: list[str], test_files: list[str],
+                      scratch: Path, documents: dict[str, Any] | None = None,
                       absent: tuple[str, ...] = ()) -> list[Pending]:
     """Start every tool check on pool; rule_files and test_files are relative to out/prometheus,
-    where promtool runs. Each test file runs in its own promtool, side by side with the others.
-    absent: the credentials files promtool check config cannot find here (absent_credentials)."""
+    where promtool runs. Each test file runs in its own promtool, side by side with the others and
+    longest first, on the rules it observes (checks/rule_subsets.py, written under scratch, which must
+    outlive the checks). documents: the rule files already loaded (paths under out), if any. absent:
+    the credentials files promtool check config cannot find here (absent_credentials)."""
     prometheus = out / PROMETHEUS_DIR
+    if documents is None:
+        documents = load_rule_documents(out, rule_files)
+    runs = plan_test_runs(out, test_files, documents, scratch)
 
     def start(name: str, tool: str, args: list[str], cwd: Path) -> Future[CheckResult]:
         return pool.submit(run_tool, name, tool, args, cwd)
 
+    tests: dict[int, Future[CheckResult]] = {}
+    for index in sorted(range(len(runs)), key=lambda i: -runs[i].cost):
+        tests[index] = start(TEST_RULES, "promtool", ["test", "rules", runs[index].path], runs[index].cwd)
     config = pool.submit(check_config, "promtool check config", ["check", "config"], PROMETHEUS_CONFIG, prometheus,
                          absent)
     rules = start("promtool check rules", "promtool", ["check", "rules", *rule_files], prometheus)
-    tests = [(path, start(TEST_RULES, "promtool", ["test", "rules", path], prometheus)) for path in test_files]
     amtool = start("amtool check-config", "amtool", ["check-config", ALERTMANAGER_CONFIG], out / ALERTMANAGER_DIR)
     return [config.result, rules.result,
-            lambda: _merged(TEST_RULES, [(path, future.result()) for path, future in tests]),
+            lambda: _merged(TEST_RULES, [(run.path, tests[i].result()) for i, run in enumerate(runs)]),
             amtool.result]
 
 
 def tool_checks(out: Path, rule_files: list[str], test_files: list[str]) -> Iterator[CheckResult]:
     """Every tool check, run side by side; yields the results in report order."""
-    with ThreadPoolExecutor(max_workers=workers()) as pool:
-        for pending in start_tool_checks(pool, out, rule_files, test_files):
+    with tempfile.TemporaryDirectory(prefix="holystack-promtool-") as scratch, \
+            ThreadPoolExecutor(max_workers=workers()) as pool:
+        for pending in start_tool_checks(pool, out, rule_files, test_files, Path(scratch)):
             yield pending()

@@ -24,9 +24,12 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter as Tally
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,7 +50,9 @@ READY_TIMEOUT_SECONDS = 120.0
 READY_PATH = "/health/liveliness"
 METRICS_PATH = "/metrics/"  # the proxy redirects /metrics to it
 API_KEY = "sk-holystack-upstream"  # what the deployments send the fake upstream, which checks no key
-OFFLINE_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR",
+# LITELLM_LOG CRITICAL: the router logs every failed call with its traceback at ERROR, thousands of
+# lines a minute in an outage, on the cores the proxy needs.
+OFFLINE_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "CRITICAL",
                "NO_DOCS": "True"}
 
 
@@ -114,7 +119,7 @@ def proxy_config(stack: Stack, master_key: str, upstream_url: str | None = None)
     if stack.resilience.fallbacks:
         router["fallbacks"] = router_fallbacks(stack)
     return {"model_list": model_list,
-            "litellm_settings": {"callbacks": ["prometheus"], "telemetry": False},
+            "litellm_settings": {"callbacks": ["prometheus"], "telemetry": False, "suppress_debug_info": True},
             "router_settings": router,
             "general_settings": {"master_key": master_key}}
 
@@ -200,3 +205,46 @@ class LitellmProxy:
                 self.process.wait()
         if self._log is not None:
             self._log.close()
+
+
+def send_calls(url: str, key: str, stack: Stack, rps: float, seconds: float, stop: threading.Event | None = None,
+               workers: int = 16) -> Tally[str]:
+    """Calls through the proxy with the official openai SDK (no SDK retries) at rps for seconds or
+    until stop is set: chat for the spec's models with an output price, embeddings for the others,
+    in turn. Returns the outcomes by the status the client saw ("error" without one)."""
+    import openai
+
+    client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=30)
+    models = list(stack.models)
+    outcomes: Tally[str] = Tally()
+    lock = threading.Lock()
+    stop = stop or threading.Event()
+
+    def call(number: int) -> None:
+        model = models[number % len(models)]
+        try:
+            if model.prices.output == 0:
+                client.embeddings.create(model=model.name, input="holystack")
+            else:
+                client.chat.completions.create(model=model.name, messages=[{"role": "user", "content": "ping"}])
+            status = "200"
+        except openai.APIStatusError as error:
+            status = str(error.status_code)
+        except openai.APIError:
+            status = "error"
+        with lock:
+            outcomes[status] += 1
+
+    started, sent = time.monotonic(), 0
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="litellm-calls")
+    try:
+        while not stop.is_set() and (elapsed := time.monotonic() - started) < seconds:
+            due = int(elapsed * rps) + 1
+            for number in range(sent, due):
+                pool.submit(call, number)
+            sent = max(sent, due)
+            stop.wait(min(0.05, 1 / rps))
+    finally:  # calls in flight end within their timeout; calls not yet started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
+        client.close()
+    return outcomes

@@ -12,13 +12,13 @@ from typing import Any, Callable
 
 import yaml
 
-from ..defaults import DEFAULT_THRESHOLDS
 from ..pipeline import load_stack, render_to
 from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR, retention
 from ..sources import DEFAULT_SOURCE
 from ..spec import read_spec
 from .apps import live_app
+from ..thresholds import declared
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
 from .onto import spec_on_source
@@ -83,10 +83,10 @@ def fast_spec(data: dict[str, Any]) -> dict[str, Any]:
         job.pop("interval", None)
     spec["metrics"]["rate_window"] = FAST_RATE_WINDOW
     thresholds = spec.setdefault("thresholds", {})
-    for kind, default in DEFAULT_THRESHOLDS.items():
-        thresholds.setdefault(kind, {})["for"] = FAST_FOR
-        if "keep_firing_for" in default:
-            thresholds[kind]["keep_firing_for"] = FAST_KEEP_FIRING_FOR
+    for threshold in declared():
+        thresholds.setdefault(threshold.key, {})["for"] = FAST_FOR
+        if "keep_firing_for" in threshold.default:
+            thresholds[threshold.key]["keep_firing_for"] = FAST_KEEP_FIRING_FOR
     spec["alerting"].update(FAST_ALERTING)
     # The client's breakers on the same clock: a breaker open for 30s would leave 4s rate windows empty.
     spec.setdefault("resilience", {}).setdefault("breaker", {}).update(FAST_BREAKER)
@@ -157,9 +157,6 @@ def notification_line(notification: Notification) -> str:
     return f"-> {notification.path.lstrip('/')}: {payload.get('status', '?')} {names}"
 
 
-ENGINES = ("prometheus", "victoriametrics")
-
-
 def vm_spec(data: dict[str, Any]) -> dict[str, Any]:
     """The spec asking for the vmalert rule files too, which the VictoriaMetrics engine runs."""
     spec = copy.deepcopy(data)
@@ -167,19 +164,58 @@ def vm_spec(data: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast: bool) -> Any:
-    """The stack on Prometheus (start_stack) or on VictoriaMetrics (vmagent, VictoriaMetrics, vmalert);
-    either has out, prometheus (the query API), alertmanager and stop()."""
-    if engine == "victoriametrics":
-        from .victoriametrics import start_vm_stack
+def _start_vm(spec_path: Path, ports: Ports, workdir: Path, fast: bool) -> Any:
+    from .victoriametrics import start_vm_stack
 
-        evaluation = str(load_stack(spec_path).evaluation_interval)
-        return start_vm_stack(spec_path, ports.prometheus, ports.alertmanager, workdir, evaluation, fast)
-    return start_stack(spec_path, ports, workdir, fast)
+    evaluation = str(load_stack(spec_path).evaluation_interval)
+    return start_vm_stack(spec_path, ports.prometheus, ports.alertmanager, workdir, evaluation, fast)
+
+
+def _prometheus_lines(stack: Any) -> list[str]:
+    return [f"Prometheus    {stack.prometheus.url}  (alerts: {stack.prometheus.url}/alerts)"]
+
+
+def _vm_lines(stack: Any) -> list[str]:
+    return [f"VictoriaMetrics {stack.prometheus.url}  (vmui: {stack.prometheus.url}/vmui)",
+            f"vmagent       {stack.vmagent.url}/targets",
+            f"vmalert       {stack.vmalert.url}  (alerts: {stack.vmalert.url}/vmalert/api/v1/alerts)"]
+
+
+def _same(data: dict[str, Any]) -> dict[str, Any]:
+    return data
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One way to run the rendered stack: what it needs of the spec, how it starts (the running
+    stack has out, prometheus (the query API), alertmanager and stop()), and the lines `up` prints."""
+
+    spec: Callable[[dict[str, Any]], dict[str, Any]]
+    start: Callable[[Path, Ports, Path, bool], Any]
+    lines: Callable[[Any], list[str]]
+
+
+# The engines of `up --engine` and the end-to-end tests, the first the default: one entry each.
+ENGINES: dict[str, Engine] = {
+    "prometheus": Engine(_same, start_stack, _prometheus_lines),
+    # vmagent, VictoriaMetrics and vmalert, on the vmalert rule files.
+    "victoriametrics": Engine(vm_spec, _start_vm, _vm_lines),
+}
+DEFAULT_ENGINE = next(iter(ENGINES))
+
+
+def engine_spec(engine: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The spec with what engine needs of it (the VictoriaMetrics engine: the vmalert rule files)."""
+    return ENGINES[engine].spec(data)
+
+
+def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast: bool) -> Any:
+    """The stack spec_path renders, running on engine; stop it with stop()."""
+    return ENGINES[engine].start(spec_path, ports, workdir, fast)
 
 
 def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: bool, workdir: Path,
-       stop: threading.Event, say: Callable[[str], None], engine: str = ENGINES[0], source: str | None = None) -> None:
+       stop: threading.Event, say: Callable[[str], None], engine: str = DEFAULT_ENGINE, source: str | None = None) -> None:
     """Run the playground until stop is set: on the spec's metric source, or moved onto source."""
     from .upstream import FakeUpstreamServer, Upstream
 
@@ -200,17 +236,13 @@ def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: b
             thresholds = {e.path: original.latency_p95_of(e) or 1.0 for e in original.endpoints}
             upstream = FakeUpstreamServer(Upstream(scenario, thresholds, app.client_timeout, seed)).start()
             spec = app.prepare(spec, upstream.url, ports.metrics, workdir)
-        spec = vm_spec(spec) if engine == "victoriametrics" else spec
+        spec = engine_spec(engine, spec)
         local = write_spec(fast_spec(spec) if fast else spec, workdir / spec_path.name)
         stack = start_engine(engine, local, ports, workdir, fast)
         try:
             say(f"rendered {local} into {stack.out}")
-            if engine == "victoriametrics":
-                say(f"VictoriaMetrics {stack.prometheus.url}  (vmui: {stack.prometheus.url}/vmui)")
-                say(f"vmagent       {stack.vmagent.url}/targets")
-                say(f"vmalert       {stack.vmalert.url}  (alerts: {stack.vmalert.url}/vmalert/api/v1/alerts)")
-            else:
-                say(f"Prometheus    {stack.prometheus.url}  (alerts: {stack.prometheus.url}/alerts)")
+            for line in ENGINES[engine].lines(stack):
+                say(line)
             say(f"Alertmanager  {stack.alertmanager.url}")
             say(f"metrics       http://{LOOPBACK}:{ports.metrics}{load_stack(local).jobs[0].metrics_path}")
             say(f"receivers     every receiver is a webhook to {capture.url}; notifications are printed here")

@@ -21,8 +21,7 @@ def render_kubernetes(stack: Stack) -> Files:
 
 
 def render_rulers(stack: Stack) -> Files:
-    rulers = stack.scale_out.rulers
-    if not (rulers.vmalert or rulers.thanos or rulers.mimir_namespace is not None):
+    if not stack.scale_out.rulers.asked:
         return {}
     from .rulers import render_rulers as render
 

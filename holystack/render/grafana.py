@@ -6,7 +6,6 @@ from functools import cache
 from typing import Any
 
 from grafanalib import core as g
-from grafanalib._gen import DashboardEncoder
 
 from ..identifiers import COST_DASHBOARD, OVERVIEW_DASHBOARD, SLO_DASHBOARD, dashboard_uid, datasource_uid
 from ..model import Stack
@@ -37,8 +36,16 @@ def provisioning_escaped(node: Any) -> Any:
     return node.replace("$", "$$") if isinstance(node, str) else node
 
 
+def _json_data(node: Any) -> Any:
+    """What grafanalib's DashboardEncoder does (its module imports argparse, a cost on every render)."""
+    to_json_data = getattr(node, "to_json_data", None)
+    if to_json_data is None:
+        raise TypeError(f"{type(node).__name__} is not JSON serializable")
+    return to_json_data()
+
+
 def _dashboard_json(dashboard: g.Dashboard) -> str:
-    data = json.loads(json.dumps(dashboard.to_json_data(), cls=DashboardEncoder))
+    data = json.loads(json.dumps(dashboard.to_json_data(), default=_json_data))
     return to_json(current_schema(data))
 
 

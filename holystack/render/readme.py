@@ -11,10 +11,13 @@ from .text import render_template
 
 def _scale_out(stack: Stack) -> dict[str, object]:
     """What the scale-out sections add to the folder, for its table."""
-    rulers = stack.scale_out.rulers
+    rulers: list[str] = []
+    if stack.scale_out.rulers.asked:
+        from .rulers import wanted_rulers  # loaded only where the spec asks for a ruler
+
+        rulers = [ruler.name for ruler in wanted_rulers(stack)]
     return {"agent": bool(stack.scale_out.remote_write), "kubernetes": stack.scale_out.kubernetes is not None,
-            "rulers": [name for name, on in (("vmalert", rulers.vmalert), ("thanos", rulers.thanos),
-                                             ("mimir", rulers.mimir_namespace is not None)) if on]}
+            "rulers": rulers}
 
 
 def _price_data(stack: Stack) -> dict[str, object]:

@@ -38,27 +38,47 @@ ALERT_RATIOS = ("rate_limited", "server_error", "timeout")
 DASHBOARD_RATIO = "rate_limited"
 
 
+def gap_bound(stack: Stack) -> Duration:
+    """How far back a step reaches for a counter's previous real sample (staleness markers skipped):
+    the lookback, and at least one evaluation interval. An increase across a gap in the samples (failed
+    scrapes, Prometheus stopped) up to this long is counted once, at its true size; across a longer
+    one, at its true size or not at all (not at all past the bound plus one evaluation interval)."""
+    return Duration(max(stack.lookback.ms, stack.evaluation_interval.ms))
+
+
+def now_range(stack: Stack) -> Duration:
+    """The range a step reads the counters' current value from: at least one evaluation interval, so
+    that every real sample is some step's now (a sample followed by a staleness marker within an
+    evaluation is not skipped), and two scrape intervals, so that a step has a sample whatever the
+    scrapes' jitter and records one at every evaluation while the target is scraped (VictoriaMetrics'
+    recordings of recordings read the latest sample of the steps: a missing step would be read
+    twice). Never more than the bound, so that it is the sample the next step reads as before."""
+    return Duration(max(stack.evaluation_interval.ms, 2 * stack.slowest_scrape.ms))
+
+
 def fresh_targets(stack: Stack) -> str:
     """The targets whose counters a step may count from zero: those for which a series missing from the
-    previous sample Prometheus saw is really new since then. One series per target, so cheap.
+    samples Prometheus saw before is really new since then. One series per target, so cheap.
 
-    - The target's last scrape before the previous step's horizon succeeded (up == 1): a series absent
-      from it was created after it, and all of its value is new.
-    - Or it runs a process that Prometheus has not seen in the lookback, started within the lookback
+    - A scrape of the target within the bound before the previous step's horizon succeeded (up == 1):
+      a series absent from all of the bound (no real sample) was absent from that scrape, so it was
+      created after it, and all of its value is new.
+    - Or it runs a process that Prometheus has not seen in the bound, started within it
       (process_start_time_seconds), while Prometheus was scraping the target (an up sample in the
-      lookback): an app that started after Prometheus, or restarted while its scrapes failed.
+      bound): an app that started after Prometheus, or restarted while its scrapes failed.
 
-    Prometheus just started, back after more than the lookback, or a target whose scrapes failed
-    with no new process: none of these, so a counter seen there for the first time counts nothing."""
+    Prometheus just started, back after more than the bound, or a target whose scrapes failed all of
+    the bound with no new process: none of these, so a counter seen there for the first time counts
+    nothing."""
     lag, before = stack.slowest_scrape, Duration(stack.slowest_scrape.ms + stack.evaluation_interval.ms)
-    on, bound = f"on ({', '.join(c.TARGET_LABELS)})", stack.lookback
+    on, bound = f"on ({', '.join(c.TARGET_LABELS)})", gap_bound(stack)
     process = f"{c.PROCESS_START} offset {lag}"
     # Both sides of == one series per target, whatever else the target's series carry: a target
-    # whose labels changed within the lookback has two (many-to-one matching would fail the rule).
+    # whose labels changed within the bound has two (many-to-one matching would fail the rule).
     targets = by(c.TARGET_LABELS)
     seen = f"max {targets} (last_over_time({c.PROCESS_START}[{bound}] offset {before}))"
     horizon = number((before.ms + bound.ms) / 1000)
-    return (f"up offset {before} == 1\n"
+    return (f"max_over_time(up[{bound}] offset {before}) == 1\n"
             f"or\n(\n  {process} > time() - {horizon}\n  unless {on} ({seen} == {on} max {targets} ({process}))\n)\n"
             f"and {on} last_over_time(up[{bound}] offset {before})")
 
@@ -68,16 +88,20 @@ def counter_step(stack: Stack, counter: str, labels: tuple[str, ...]) -> str:
 
     The counters are read one scrape interval in the past (now), and one evaluation interval before
     that (before), so that samples still being ingested at an evaluation are not skipped; consecutive
-    steps add up to the counters' exact increase, unlike a sum of extrapolated rates. A step is:
-    - now - before, when both were seen (before reaches back the lookback: a gap shorter than it is
-      counted once, at its true size);
+    steps add up to the counters' exact increase, unlike a sum of extrapolated rates. Both read the
+    last real sample of a range (last_over_time skips staleness markers): now over now_range,
+    before over the bound (gap_bound). So before is always the sample the previous step
+    read as now, or the last one Prometheus saw before a gap, and a failed scrape (which marks the
+    target's series stale) hides nothing. A step is:
+    - now - before, when both were seen (a gap up to the bound is counted once, at its true size);
     - now, when the counter went down (a restart: it counts from zero) or is missing from before,
       but only on a fresh target (fresh_targets): a counter Prometheus saw late counts nothing of
       its past.
-    One evaluation reads each raw series as the rule before did (now twice, before once); the rest
-    is one series per target."""
-    lag, step = stack.slowest_scrape, stack.evaluation_interval
-    now, before = f"{counter} offset {lag}", f"{counter} offset {Duration(lag.ms + step.ms)}"
+    One evaluation reads each raw series three times (now twice, before once, over the bound); the
+    rest is one series per target."""
+    lag, step, bound = stack.slowest_scrape, stack.evaluation_interval, gap_bound(stack)
+    now = f"last_over_time({counter}[{now_range(stack)}] offset {lag})"
+    before = f"last_over_time({counter}[{bound}] offset {Duration(lag.ms + step.ms)})"
     on = f"on ({', '.join(c.TARGET_LABELS)})"
     fresh = "\n".join("    " + line for line in fresh_targets(stack).splitlines())
     return f"sum {by(labels)} (\n  ({now} - {before}) >= 0\n  or\n  {now} and {on} (\n{fresh}\n  )\n)"

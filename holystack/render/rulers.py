@@ -8,10 +8,10 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import Problem, SpecError
-from ..model import Stack
+from ..model import Rulers, Stack
 from ..output import Files, to_yaml
 from .prometheus import rule_files
 
@@ -47,6 +47,39 @@ class RulerFeatures:
         return groups
 
 
+def _per_file(stack: Stack, ruler: "Ruler") -> Files:
+    """One rule file of the ruler per rule file of Prometheus, in the ruler's folder."""
+    return {f"{ruler.directory}/{name}": to_yaml({"groups": ruler.features.adapt(stack, ruler.spec_field, groups)},
+                                                 stack.source_name)
+            for name, groups in rule_files(stack).items()}
+
+
+def _namespace_file(stack: Stack, ruler: "Ruler") -> Files:
+    """Every group in one file of the ruler's namespace (`mimirtool rules load`)."""
+    namespace = stack.scale_out.rulers.mimir_namespace
+    groups = [group for groups in rule_files(stack).values() for group in groups]
+    document = {"namespace": namespace, "groups": ruler.features.adapt(stack, ruler.spec_field, groups)}
+    return {f"{ruler.directory}/{namespace}.yaml": to_yaml(document, stack.source_name)}
+
+
+@dataclass(frozen=True)
+class Ruler:
+    """One ruler holystack writes rule files for: its name (as OUT/README.md lists it), the spec
+    field that asks for it, its folder, what it lacks, whether a stack asks for it, and its files.
+    A namespace ruler's files are one document with a `namespace` key, which promtool does not read."""
+
+    name: str
+    spec_field: str
+    directory: str
+    features: RulerFeatures
+    wanted: Callable[[Rulers], bool]
+    files: Callable[[Stack, "Ruler"], Files] = _per_file
+    namespaced: bool = False
+
+    def render(self, stack: Stack) -> Files:
+        return self.files(stack, self)
+
+
 # Debian's vmalert 1.79: MetricsQL reads PromQL, but has no native-histogram functions and no
 # Prometheus 3 names; keep_firing_for and query_offset came after 1.79.
 VMALERT = RulerFeatures(
@@ -57,20 +90,19 @@ VMALERT = RulerFeatures(
 THANOS = RulerFeatures("Thanos Ruler", (), (), frozenset())
 MIMIR = RulerFeatures("the Mimir ruler", (), (), frozenset())
 
+# The rulers, in the order their files and README rows come: one entry each.
+RULERS: tuple[Ruler, ...] = (
+    Ruler("vmalert", "rulers.vmalert", VMALERT_DIR, VMALERT, lambda on: on.vmalert),
+    Ruler("thanos", "rulers.thanos", THANOS_DIR, THANOS, lambda on: on.thanos),
+    Ruler("mimir", "rulers.mimir", MIMIR_DIR, MIMIR, lambda on: on.mimir_namespace is not None, _namespace_file,
+          namespaced=True),
+)
+
+
+def wanted_rulers(stack: Stack) -> tuple[Ruler, ...]:
+    """The rulers the spec asks for."""
+    return tuple(ruler for ruler in RULERS if ruler.wanted(stack.scale_out.rulers))
+
 
 def render_rulers(stack: Stack) -> Files:
-    rulers = stack.scale_out.rulers
-    files: Files = {}
-    if rulers.vmalert:
-        for name, groups in rule_files(stack).items():
-            files[f"{VMALERT_DIR}/{name}"] = to_yaml({"groups": VMALERT.adapt(stack, "rulers.vmalert", groups)},
-                                                     stack.source_name)
-    if rulers.thanos:
-        for name, groups in rule_files(stack).items():
-            files[f"{THANOS_DIR}/{name}"] = to_yaml({"groups": THANOS.adapt(stack, "rulers.thanos", groups)},
-                                                    stack.source_name)
-    if rulers.mimir_namespace is not None:
-        groups = [group for groups in rule_files(stack).values() for group in groups]
-        document = {"namespace": rulers.mimir_namespace, "groups": MIMIR.adapt(stack, "rulers.mimir", groups)}
-        files[f"{MIMIR_DIR}/{rulers.mimir_namespace}.yaml"] = to_yaml(document, stack.source_name)
-    return files
+    return {path: text for ruler in wanted_rulers(stack) for path, text in ruler.render(stack).items()}

@@ -8,7 +8,7 @@ The files are independent, so `holystack validate` runs them side by side."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..model import Stack
@@ -27,7 +27,9 @@ ALERT_SERIES = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
 class RuleIndex:
     """Which rule file holds each alert and each recorded series, and what each rule reads."""
 
-    def __init__(self, files: dict[str, list[dict[str, Any]]]):
+    def __init__(self, files: dict[str, list[dict[str, Any]]],
+                 text: Callable[[dict[str, Any]], str] = lambda rule: str(rule["expr"])):
+        """files: rule file -> its groups; text: what of a rule is searched for the names it reads."""
         self.order = list(files)
         self.alert_file: dict[str, str] = {}
         self.record_files: dict[str, set[str]] = {}
@@ -40,13 +42,13 @@ class RuleIndex:
                         self.alert_file[key] = name
                     else:
                         self.record_files.setdefault(key, set()).add(name)
-                    self.reads.setdefault(key, set()).update(NAME.findall(str(rule["expr"])))
+                    self.reads.setdefault(key, set()).update(NAME.findall(text(rule)))
 
-    def files_for(self, alerts: Iterable[str], names: Iterable[str]) -> list[str]:
-        """The rule files that the given alerts, and expressions mentioning names, need; in rule-file order."""
+    def observed(self, alerts: Iterable[str], names: Iterable[str]) -> set[str]:
+        """Every alert and recorded name that the given alerts, and expressions mentioning names, can
+        observe: themselves and what they read, followed through the recordings they read in turn."""
         pending = list(alerts) + list(names)
         seen: set[str] = set()
-        needed: set[str] = set()
         while pending:
             name = pending.pop()
             if name in seen:
@@ -54,19 +56,31 @@ class RuleIndex:
             seen.add(name)
             if name in ALERT_SERIES:
                 pending += self.alert_file
-            if name in self.alert_file:
-                needed.add(self.alert_file[name])
-            needed |= self.record_files.get(name, set())
             if name in self.alert_file or name in self.record_files:
                 pending += self.reads.get(name, ())
+        return {name for name in seen if name in self.alert_file or name in self.record_files}
+
+    def files_for(self, alerts: Iterable[str], names: Iterable[str]) -> list[str]:
+        """The rule files that the given alerts, and expressions mentioning names, need; in rule-file order."""
+        needed: set[str] = set()
+        for name in self.observed(alerts, names):
+            needed |= {self.alert_file[name]} if name in self.alert_file else set()
+            needed |= self.record_files.get(name, set())
         return [name for name in self.order if name in needed]
+
+
+def reads_of(tests: Iterable[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """The alert names promtool tests (as in a test file) judge, and the names their query tests mention."""
+    tests = list(tests)
+    alerts = {str(t["alertname"]) for test in tests for t in test.get("alert_rule_test") or ()}
+    names = {name for test in tests for t in test.get("promql_expr_test") or ()
+             for name in NAME.findall(str(t["expr"]))}
+    return alerts, names
 
 
 def _reads(cases: list[PromtoolCase]) -> tuple[set[str], set[str]]:
     """The alert names a family's cases test, and the names their query tests mention."""
-    alerts = {test["alertname"] for case in cases for test in case.alert_tests}
-    names = {name for case in cases for test in case.expr_tests for name in NAME.findall(str(test["expr"]))}
-    return alerts, names
+    return reads_of({"alert_rule_test": case.alert_tests, "promql_expr_test": case.expr_tests} for case in cases)
 
 
 def render_rule_tests(stack: Stack) -> Files:

@@ -12,6 +12,7 @@ from ...series import Series
 from ...sources.base import CACHED_TOKENS
 from ..recording import month_forecast
 from . import steps
+from ...thresholds import BUDGET
 from .family import AlertFamily
 from .promtool import RUN, SETTLE, CaseBuilder, PromtoolCase
 from .rule import AlertRule
@@ -142,4 +143,5 @@ def _tokens_costing(b: CaseBuilder, model: LlmModel, target_usd: float,
 
 
 FAMILY = AlertFamily("budget and forecast", (DAILY_BUDGET_EXCEEDED, MONTHLY_BUDGET_FORECAST), rules, cases,
-                     dashboard=COST_DASHBOARD)
+                     dashboard=COST_DASHBOARD,
+                     thresholds=(BUDGET,))

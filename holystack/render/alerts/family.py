@@ -3,7 +3,8 @@
 A family owns its kinds whole: the rules, the promtool cases that show each rule firing and
 staying silent, the dashboard its alerts link to, any route of its own, and its lint exemptions.
 Texts live in templates/annotations/<language>.yaml under the kind's name (or in the family's own
-``texts``, for kinds that ship outside holystack)."""
+``texts``, for kinds that ship outside holystack). Its thresholds are declared with
+holystack.thresholds.Threshold: the schema, defaults, model and checks read them from there."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -13,6 +14,7 @@ from typing import Any
 from ... import contract as c
 from ...identifiers import OVERVIEW_DASHBOARD, dashboard_url
 from ...model import Stack
+from ...thresholds import Threshold
 from ..text import annotation
 from .promtool import CaseBuilder, PromtoolCase
 from .rule import SEVERITY, AlertRule
@@ -48,6 +50,9 @@ class AlertFamily:
     # Kind -> the source capabilities (holystack.sources.base) its rules read: a kind whose source
     # lacks one is not rendered, and validate and OUT/README.md name it with the reason.
     requires: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False, compare=False)
+    # The thresholds its rules and cases read (holystack.thresholds): registered with the family,
+    # so that a spec may set them.
+    thresholds: tuple[Threshold, ...] = field(default=(), hash=False, compare=False)
 
     def unavailable(self, stack: Stack, kind: str) -> str | None:
         """Why the stack's source cannot feed kind, or None when it can."""

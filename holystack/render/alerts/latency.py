@@ -6,6 +6,7 @@ from ...model import Stack
 from ...promql import alternation, matcher, number, selector
 from ...series import LATENCY_LABELS, P95, QUANTILE, Series
 from ...sources.base import ATTEMPTS
+from ...thresholds import LATENCY_P95
 from .family import AlertFamily
 from .promtool import CaseBuilder, PromtoolCase
 from .rule import AlertRule, seconds_text
@@ -76,4 +77,5 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     return out
 
 
-FAMILY = AlertFamily("latency", (LATENCY_P95_HIGH,), rules, cases, requires={LATENCY_P95_HIGH: frozenset({ATTEMPTS})})
+FAMILY = AlertFamily("latency", (LATENCY_P95_HIGH,), rules, cases, requires={LATENCY_P95_HIGH: frozenset({ATTEMPTS})},
+                     thresholds=(LATENCY_P95,))

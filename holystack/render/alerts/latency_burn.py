@@ -9,6 +9,7 @@ from ...series import Series
 from ...model import Stack
 from ...sources.base import LOGICAL_CALLS
 from ..slo import bucket_bound, latency_slo_endpoints
+from . import steps as step_cases
 from .burn_rate import PAGE_WITHIN, pair_rules, scenarios
 from .family import AlertFamily
 from .promtool import CaseBuilder, PromtoolCase, Series as InputSeries, ramp, series_text
@@ -39,15 +40,19 @@ def call_durations(b: CaseBuilder, call: dict[str, str], threshold: float, per_s
 
 def cases(b: CaseBuilder) -> list[PromtoolCase]:
     """ErrorBudgetBurn's scenarios on the first endpoint with a latency SLO, the slow calls in
-    place of the failed ones."""
+    place of the failed ones. The latency steps count only what Prometheus saw, and this alert does
+    not fire on what it did not."""
     rules = b.rules_of(LATENCY_BUDGET_BURN)
     endpoints = latency_slo_endpoints(b.stack)
-    if not rules or not endpoints:
+    if not endpoints:
         return []
     path, slo = endpoints[0]
     budget = 1 - slo.objective / 100
+    out = step_cases.latency_cases(b, path, bucket_bound(slo.threshold.seconds), budget,
+                                   [LATENCY_BUDGET_BURN] if rules else [])
+    if not rules:
+        return out
     call = b.on_endpoint(b.call, path)
-    out = []
     for one in scenarios(b, rules, budget):
         out.append(b.case(f"LatencyBudgetBurn on {path}: {one.name} (share above {slo.threshold} "
                           f"{one.share:.4g}, budget {budget:.4g})",

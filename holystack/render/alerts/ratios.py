@@ -6,10 +6,11 @@ import math
 from dataclasses import dataclass
 
 from ... import contract as c
-from ...model import Duration, Levels, Stack
+from ...model import Duration, Stack
 from ...promql import number
 from ...series import LOGICAL_CALL_LABELS, Series
 from ...sources.base import ATTEMPTS, LOGICAL_CALLS
+from ...thresholds import RATE_LIMIT_RATIO, SERVER_ERROR_RATIO, SUCCESS_RATIO, TIMEOUT_RATIO, Levels, Threshold
 from .family import AlertFamily
 from .promtool import SETTLE, CaseBuilder, PromtoolCase
 from .rule import AlertRule, percent
@@ -23,16 +24,24 @@ SUCCESS_RATIO_LOW = "SuccessRatioLow"
 @dataclass(frozen=True)
 class RatioKind:
     status_class: str  # of series.STATUS_CLASSES
-    thresholds: str  # the attribute of model.Thresholds with its levels
-    op: str  # the comparison that fires
+    threshold: Threshold  # its levels, and which way they run
     logical: bool  # over logical calls (by endpoint and model), else over attempts (by provider too)
+
+    @property
+    def op(self) -> str:
+        """The comparison that fires."""
+        return self.threshold.op
+
+    def levels(self, stack: Stack) -> Levels:
+        levels: Levels = getattr(stack.thresholds, self.threshold.key)
+        return levels
 
 
 RATIO_KINDS = {
-    RATE_LIMIT_RATIO_HIGH: RatioKind("rate_limited", "rate_limit_ratio", ">", logical=False),
-    SERVER_ERROR_RATIO_HIGH: RatioKind("server_error", "server_error_ratio", ">", logical=False),
-    TIMEOUT_RATIO_HIGH: RatioKind("timeout", "timeout_ratio", ">", logical=False),
-    SUCCESS_RATIO_LOW: RatioKind("success", "success_ratio", "<", logical=True),
+    RATE_LIMIT_RATIO_HIGH: RatioKind("rate_limited", RATE_LIMIT_RATIO, logical=False),
+    SERVER_ERROR_RATIO_HIGH: RatioKind("server_error", SERVER_ERROR_RATIO, logical=False),
+    TIMEOUT_RATIO_HIGH: RatioKind("timeout", TIMEOUT_RATIO, logical=False),
+    SUCCESS_RATIO_LOW: RatioKind("success", SUCCESS_RATIO, logical=True),
 }
 # The status standing for each ratio kind's "bad" calls in generated cases.
 BAD_STATUS = {"rate_limited": "429", "server_error": "503", "timeout": c.STATUS_TIMEOUT, "success": "503"}
@@ -42,7 +51,7 @@ def rules(stack: Stack) -> list[AlertRule]:
     series = Series(stack)
     out = []
     for kind, ratio in RATIO_KINDS.items():
-        levels: Levels = getattr(stack.thresholds, ratio.thresholds)
+        levels = ratio.levels(stack)
         recorded = series.call_ratio(ratio.status_class) if ratio.logical else series.ratio(ratio.status_class)
         for severity, threshold in levels.levels:
             out.append(AlertRule(
@@ -77,7 +86,7 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
         rules = b.rules_of(kind)
         if not rules:
             continue
-        levels = sorted(getattr(b.stack.thresholds, ratio.thresholds).levels, key=lambda lv: lv[1],
+        levels = sorted(ratio.levels(b.stack).levels, key=lambda lv: lv[1],
                         reverse=(ratio.op == "<"))
         total = 10 ** max(3, math.ceil(math.log10(40 / min(min(v, 1 - v) for _, v in levels))))
         bounds = [v for _, v in levels] + [1.0 if ratio.op == ">" else 0.0]
@@ -139,4 +148,5 @@ def _keep_firing_cases(b: CaseBuilder, kind: str, ratio: RatioKind, levels: list
 
 FAMILY = AlertFamily("request ratios", tuple(RATIO_KINDS), rules, cases,
                      requires={kind: frozenset({LOGICAL_CALLS if ratio.logical else ATTEMPTS})
-                               for kind, ratio in RATIO_KINDS.items()})
+                               for kind, ratio in RATIO_KINDS.items()},
+                     thresholds=tuple(ratio.threshold for ratio in RATIO_KINDS.values()))

@@ -7,6 +7,7 @@ from ...model import Duration, Stack
 from ...promql import by, number
 from ...series import Series
 from ...sources.base import ATTEMPTS, BREAKER_STATE, FALLBACKS, LOGICAL_CALLS, RATE_LIMIT_GAUGES, RETRIES
+from ...thresholds import CIRCUIT_OPEN, FALLBACK_RATIO, RATELIMIT_HEADROOM, RETRY_RATIO
 from ..client_rules import circuit_not_closed
 from .family import AlertFamily
 from .promtool import CaseBuilder, PromtoolCase, ramp, series_text
@@ -24,20 +25,20 @@ def rules(stack: Stack) -> list[AlertRule]:
     out = []
     if stack.resilience.fallbacks:  # no chain, no fallback
         for severity, level in t.fallback_ratio.levels:
-            out.append(AlertRule(FALLBACK_ACTIVE, severity, f"{s.fallback_share} > {number(level)}",
+            out.append(AlertRule(FALLBACK_ACTIVE, severity, f"{s.fallback_share} {FALLBACK_RATIO.op} {number(level)}",
                                  t.fallback_ratio.for_, {"threshold": percent(level), **window}, level,
                                  keep_firing_for=t.fallback_ratio.keep_firing_for))
     out.append(AlertRule(CIRCUIT_BREAKER_OPEN, "critical", f"{circuit_not_closed(stack)} == 1", t.circuit_open_for,
                          {"for": str(t.circuit_open_for)}, 1.0))
     for severity, level in t.ratelimit_headroom.levels:
         # Only where calls flow: a gauge keeps the last value it was given, long after the traffic moved on.
-        expr = (f"{s.ratelimit_headroom} < {number(level)}\nand on ({c.PROVIDER}, {c.MODEL})\n"
+        expr = (f"{s.ratelimit_headroom} {RATELIMIT_HEADROOM.op} {number(level)}\nand on ({c.PROVIDER}, {c.MODEL})\n"
                 f"sum {by((c.PROVIDER, c.MODEL))} ({s.requests}) > 0")
         out.append(AlertRule(RATE_LIMIT_HEADROOM_LOW, severity, expr, t.ratelimit_headroom.for_,
                              {"threshold": percent(level)}, level))
     for severity, level in t.retry_ratio.levels:
-        out.append(AlertRule(RETRY_RATIO_HIGH, severity, f"{s.retry_ratio} > {number(level)}", t.retry_ratio.for_,
-                             {"threshold": percent(level), **window}, level,
+        out.append(AlertRule(RETRY_RATIO_HIGH, severity, f"{s.retry_ratio} {RETRY_RATIO.op} {number(level)}",
+                             t.retry_ratio.for_, {"threshold": percent(level), **window}, level,
                              keep_firing_for=t.retry_ratio.keep_firing_for))
     return out
 
@@ -115,4 +116,5 @@ FAMILY = AlertFamily("resilience", (FALLBACK_ACTIVE, CIRCUIT_BREAKER_OPEN, RATE_
                      requires={FALLBACK_ACTIVE: frozenset({FALLBACKS, LOGICAL_CALLS}),
                                CIRCUIT_BREAKER_OPEN: frozenset({BREAKER_STATE}),
                                RATE_LIMIT_HEADROOM_LOW: frozenset({RATE_LIMIT_GAUGES, ATTEMPTS}),
-                               RETRY_RATIO_HIGH: frozenset({RETRIES, ATTEMPTS})})
+                               RETRY_RATIO_HIGH: frozenset({RETRIES, ATTEMPTS})},
+                     thresholds=(FALLBACK_RATIO, RETRY_RATIO, RATELIMIT_HEADROOM, CIRCUIT_OPEN))

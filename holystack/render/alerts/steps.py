@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ... import contract as c
+from ...defaults import DEFAULT_LOOKBACK
 from ...model import Duration, LlmModel
 from ...promql import number
 from ...series import Series as RecordedSeries
+from ..recording import gap_bound, now_range
 from .promtool import RUN, CaseBuilder, PromtoolCase, Series, series_text
 
 STALE = "stale"
@@ -25,6 +27,10 @@ STALE = "stale"
 Sample = float | str | None
 # The scrape gap of the generated cases, unless the lookback is within a minute of it.
 GAP = Duration(10 * 60_000)
+# The failed scrapes within the bound (recording.gap_bound), unless the bound is shorter.
+SHORT_GAP = Duration(2 * 60_000)
+# promtool's lookback for instant selectors (it runs Prometheus' default, whatever the spec's).
+PROMTOOL_LOOKBACK = Duration.parse(DEFAULT_LOOKBACK)
 DAY_SECONDS = 86_400
 
 
@@ -37,6 +43,9 @@ class Timeline:
     up: tuple[Sample, ...]
     process_start: tuple[Sample, ...]
     level: tuple[Sample, ...]  # the counters' value in units of one sample's increase
+    # Prometheus saw every increase (no history, gaps within the bound): the steps must add up to what
+    # the counters grew by, whatever the maths of counted.
+    exact: bool = False
 
 
 def _encode(values: Sequence[Sample], scale: float = 1.0) -> str:
@@ -82,60 +91,69 @@ def _at(values: Sequence[Sample], interval_ms: int, at_ms: int, lookback_ms: int
     return None
 
 
+def _real(values: Sequence[Sample], interval_ms: int, at_ms: int, range_ms: int) -> list[float]:
+    """The real samples (staleness markers skipped) of x[range] offset ...: both ends included, as in
+    Prometheus 2."""
+    first = max(0, -(-(at_ms - range_ms) // interval_ms))
+    last = min(at_ms // interval_ms, len(values) - 1) if at_ms >= 0 else -1
+    return [float(values[i]) for i in range(first, last + 1)  # type: ignore[arg-type]
+            if isinstance(values[i], (int, float))]
+
+
 def _last_over(values: Sequence[Sample], interval_ms: int, at_ms: int, range_ms: int) -> float | None:
     """last_over_time(x[range] offset ...) at at_ms: the latest real sample in the range (markers skipped)."""
-    for i in range(min(at_ms // interval_ms, len(values) - 1), -1, -1):
-        if i * interval_ms < at_ms - range_ms:
-            return None
-        if isinstance(values[i], (int, float)):
-            return float(values[i])  # type: ignore[arg-type]
-    return None
+    real = _real(values, interval_ms, at_ms, range_ms)
+    return real[-1] if real else None
 
 
 def counted(b: CaseBuilder, values: Sequence[Sample], timeline: Timeline) -> float:
     """The sum of the steps recording.counter_step records over the case, evaluation by evaluation: the
     maths the generated cases expect, next to the rule they mirror (see fresh_targets)."""
-    step, lag, lookback, dt = (b.stack.evaluation_interval.ms, b.stack.slowest_scrape.ms, b.stack.lookback.ms,
-                               b.interval.ms)
+    step, lag, dt = b.stack.evaluation_interval.ms, b.stack.slowest_scrape.ms, b.interval.ms
+    bound, reach = gap_bound(b.stack).ms, now_range(b.stack).ms
     total = 0.0
     for t in range(0, RUN.ms + 1, step):
         now_at, before_at = t - lag, t - lag - step
-        now, before = _at(values, dt, now_at, lookback), _at(values, dt, before_at, lookback)
+        now, before = _last_over(values, dt, now_at, reach), _last_over(values, dt, before_at, bound)
         if now is None:
             continue
         if before is not None and now >= before:
             total += now - before
             continue
-        process = _at(timeline.process_start, dt, now_at, lookback)
-        seen = _last_over(timeline.process_start, dt, before_at, lookback)
-        scraped = _last_over(timeline.up, dt, before_at, lookback) is not None
-        new_process = (process is not None and process * 1000 > before_at - lookback and process != seen
-                       and scraped)
-        if _at(timeline.up, dt, before_at, lookback) == 1 or new_process:
+        ups = _real(timeline.up, dt, before_at, bound)
+        process = _at(timeline.process_start, dt, now_at, PROMTOOL_LOOKBACK.ms)
+        seen = _last_over(timeline.process_start, dt, before_at, bound)
+        new_process = process is not None and process * 1000 > before_at - bound and process != seen and bool(ups)
+        if (ups and max(ups) == 1) or new_process:
             total += now
     return total
 
 
 def timelines(b: CaseBuilder) -> list[Timeline]:
-    """The scenarios: a day of history seen late, a 10-minute stop of Prometheus, 10 minutes of failed
-    scrapes, an app restart (a counter reset), and an app that starts after Prometheus."""
+    """The scenarios: a day of history seen late, a 10-minute stop of Prometheus, 10 minutes and
+    2 minutes (within the bound: exact) of failed scrapes, an app restart (a counter reset), and an
+    app that starts after Prometheus."""
     n, per_minute = b.samples, 60_000 // b.interval.ms
     lookback = b.stack.lookback
     gap_ms = GAP.ms if abs(GAP.ms - lookback.ms) > 60_000 else GAP.ms + 2 * 60_000
-    gap = gap_ms // b.interval.ms - 1  # samples missing between the last before and the first after
+    short_ms = min(SHORT_GAP.ms, gap_bound(b.stack).ms) // b.interval.ms * b.interval.ms
     start = 20 * per_minute  # where the gaps begin
     day = float(DAY_SECONDS // b.interval.seconds)  # a day of history: one increase per sample, all day
     ones: tuple[Sample, ...] = (1,) * (n + 1)
     old: tuple[Sample, ...] = (-DAY_SECONDS,) * (n + 1)
     ramp = tuple(float(i) for i in range(n + 1))
     out = [Timeline("a counter first seen with a day of history", ones, old, tuple(day + i for i in ramp))]
-    stopped = tuple(None if start < i <= start + gap else v for i, v in enumerate(ramp))
+    stopped = tuple(None if start < i < start + gap_ms // b.interval.ms else v for i, v in enumerate(ramp))
     out.append(Timeline(f"Prometheus stopped for {Duration(gap_ms)}",
                         tuple(None if v is None else 1 for v in stopped),
-                        tuple(None if v is None else -DAY_SECONDS for v in stopped), stopped))
-    failed = tuple(STALE if start < i <= start + gap else v for i, v in enumerate(ramp))
-    out.append(Timeline(f"scrapes failing for {Duration(gap_ms)}", tuple(0 if v == STALE else 1 for v in failed),
-                        tuple(None if v == STALE else -DAY_SECONDS for v in failed), failed))
+                        tuple(None if v is None else -DAY_SECONDS for v in stopped), stopped,
+                        exact=gap_ms <= gap_bound(b.stack).ms))
+    for span in (gap_ms, short_ms):
+        # The last good scrape at start, the next span later: a marker on every series in between.
+        failed = tuple(STALE if start < i < start + span // b.interval.ms else v for i, v in enumerate(ramp))
+        out.append(Timeline(f"scrapes failing for {Duration(span)}", tuple(0 if v == STALE else 1 for v in failed),
+                            tuple(STALE if v == STALE else -DAY_SECONDS for v in failed), failed,
+                            exact=span <= gap_bound(b.stack).ms))
     restart = start  # the app restarts between samples restart-1 and restart, and serves 1 sample's calls
     out.append(Timeline("the app restarts (its counters reset)", ones,
                         tuple(-DAY_SECONDS if i < restart else (restart - 0.5) * b.interval.seconds
@@ -144,7 +162,7 @@ def timelines(b: CaseBuilder) -> list[Timeline]:
     late = start  # up 0 before; the app starts half a sample before its first scrape
     out.append(Timeline("the app starts after Prometheus", tuple(0 if i < late else 1 for i in range(n + 1)),
                         tuple(None if i < late else (late - 0.5) * b.interval.seconds for i in range(n + 1)),
-                        tuple(None if i < late else float(i - late + 1) for i in range(n + 1))))
+                        tuple(None if i < late else float(i - late + 1) for i in range(n + 1)), exact=True))
     return out
 
 
@@ -160,17 +178,25 @@ class Counter:
 
     series: Series
     seen: float  # what the steps count: what Prometheus saw it grow by, at the steps' samples
-    grew: float  # what it grew by during the case, its history excluded
+    grew: float  # what it grew by during the case (until the steps' last read), its history excluded
 
 
 def counter(b: CaseBuilder, name: str, labels: dict[str, str], timeline: Timeline, per_sample: float,
             past: float = 0.0) -> Counter:
     values: list[Sample] = [v if not isinstance(v, (int, float)) else per_sample * v + past for v in timeline.level]
-    real = [float(v) for v in values if isinstance(v, (int, float))]
-    # What it really grew by in the case, its history excluded (a reset adds its new value): no step sum
-    # may exceed it, whatever the maths of counted.
-    grew = sum(later - earlier if later >= earlier else later for earlier, later in zip(real, real[1:]))
-    grew += 0.0 if past else real[0]
+    step, lag, dt = b.stack.evaluation_interval.ms, b.stack.slowest_scrape.ms, b.interval.ms
+    # The steps read from the first sample a step reads as before (the first steps of the case have
+    # none) to one scrape interval before the end of the case.
+    first = (-(-(lag + step) // step) * step - lag - step) // dt
+    read = (RUN.ms - lag) // dt
+    real = [(i, float(v)) for i, v in enumerate(values[:read + 1]) if isinstance(v, (int, float))]
+    # What it really grew by in the case while the steps read it, its history excluded (a reset adds its
+    # new value; a series that appears adds its first value): no step sum may exceed it, whatever the
+    # maths of counted, and a timeline where Prometheus saw every increase (exact) sums to it.
+    grew = sum(later - earlier if later >= earlier else later
+               for (_, earlier), (i, later) in zip(real, real[1:]) if i > first)
+    history = isinstance(timeline.level[0], (int, float)) and timeline.level[0] > 0
+    grew += real[0][1] if real[0][0] > first and not history else 0.0
     return Counter((series_text(name, {**labels, **b.target}), _encode(values)), counted(b, values, timeline), grew)
 
 
@@ -199,7 +225,7 @@ def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) 
     s = RecordedSeries(b.stack)
     per_sample = float(math.ceil(1 / share))  # calls per sample, one of which fails: integers, exact sums
     day = per_sample * DAY_SECONDS / b.interval.seconds
-    labels = {c.ENDPOINT: path, c.MODEL: b.call[c.MODEL]}
+    labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
     out = []
     for timeline in timelines(b):
         history = timeline.level[0] is not None and timeline.level[0] > 0
@@ -213,6 +239,9 @@ def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) 
                    "exp_samples": [{"labels": where, "value": 1}]},
                   {"expr": f"{step_sum(s.availability.calls_step)} <= bool {number(ok.grew + failed.grew)}",
                    "eval_time": str(RUN), "exp_samples": [{"labels": where, "value": 1}]}]
+        if timeline.exact:
+            checks.append({"expr": about(step_sum(s.availability.calls_step), ok.grew + failed.grew),
+                           "eval_time": str(RUN), "exp_samples": [{"labels": where, "value": 1}]})
         out.append(PromtoolCase(f"Call steps on {path}: {timeline.name} counts only what Prometheus saw "
                                 f"({number(ok.seen + failed.seen)} calls, {number(failed.seen)} failed)",
                                 [ok.series, failed.series, *target_series(b, timeline)],
@@ -244,7 +273,45 @@ def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent
                   for expr in (f"sum({s.cost_month_to_date})",)]
         checks.append({"expr": f"sum({s.cost_month_to_date}) <= bool {number(tokens.grew * price * (1 + 1e-9))}",
                        "eval_time": str(RUN), "exp_samples": [{"labels": "{}", "value": 1}]})
+        if timeline.exact:
+            checks.append({"expr": about(f"sum({s.cost_month_to_date})", tokens.grew * price), "eval_time": str(RUN),
+                           "exp_samples": [{"labels": "{}", "value": 1}]})
         out.append(PromtoolCase(f"Cost steps of {model.name}: {timeline.name} counts only what Prometheus saw "
                                 f"(${cost:.6g})", [tokens.series, *target_series(b, timeline)],
+                                _silent(b, silent), checks))
+    return out
+
+
+def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
+                  silent: Sequence[str]) -> list[PromtoolCase]:
+    """The latency steps of one endpoint (its calls, P_call_duration_seconds_count, and the slow ones,
+    the count minus the threshold's bucket) in every scenario. The day of history was all slow calls,
+    which would burn the latency budget if it were counted; afterwards at most half the budget's share
+    of the calls is slow. The alerts named in silent stay silent."""
+    s, name = RecordedSeries(b.stack), b.contract.call_duration.name
+    per_sample = float(math.ceil(2 / budget))  # calls per sample, one of which is slow: integers, exact sums
+    day = per_sample * DAY_SECONDS / b.interval.seconds
+    labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
+    out = []
+    for timeline in timelines(b):
+        history = timeline.level[0] is not None and timeline.level[0] > 0
+        calls = counter(b, f"{name}_count", labels, timeline, per_sample, day if history else 0.0)
+        within = counter(b, f"{name}_bucket", {**labels, c.LE: threshold}, timeline, per_sample - 1)
+        where = labels_text({c.ENDPOINT: path})
+        slow_seen, slow_grew = calls.seen - within.seen, calls.grew - within.grew
+        checks = [{"expr": about(step_sum(s.latency.calls_step), calls.seen), "eval_time": str(RUN),
+                   "exp_samples": [{"labels": where, "value": 1}]},
+                  {"expr": about(step_sum(s.latency.bad_step), slow_seen), "eval_time": str(RUN),
+                   "exp_samples": [{"labels": where, "value": 1}]},
+                  {"expr": f"{step_sum(s.latency.calls_step)} <= bool {number(calls.grew)}",
+                   "eval_time": str(RUN), "exp_samples": [{"labels": where, "value": 1}]}]
+        if timeline.exact:
+            checks += [{"expr": about(step_sum(record), value), "eval_time": str(RUN),
+                        "exp_samples": [{"labels": where, "value": 1}]}
+                       for record, value in ((s.latency.calls_step, calls.grew),
+                                             (s.latency.bad_step, slow_grew))]
+        out.append(PromtoolCase(f"Latency steps on {path}: {timeline.name} counts only what Prometheus saw "
+                                f"({number(calls.seen)} calls, {number(slow_seen)} slow)",
+                                [calls.series, within.series, *target_series(b, timeline)],
                                 _silent(b, silent), checks))
     return out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ...model import Duration, Stack
 from ...promql import one_of, selector
+from ... import thresholds
 from .family import AlertFamily
 from .promtool import SETTLE, CaseBuilder, PromtoolCase
 from .rule import AlertRule
@@ -47,4 +48,5 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     ]
 
 
-FAMILY = AlertFamily("targets and absence", (METRICS_ABSENT, TARGET_DOWN), rules, cases)
+FAMILY = AlertFamily("targets and absence", (METRICS_ABSENT, TARGET_DOWN), rules, cases,
+                     thresholds=(thresholds.METRICS_ABSENT, thresholds.TARGET_DOWN))

@@ -5,6 +5,7 @@ from ... import contract as c
 from ...model import Stack
 from ...promql import SECONDS_PER_HOUR, matcher, number, selector
 from ...series import Series
+from ...thresholds import TOKENS_PER_HOUR
 from .family import AlertFamily
 from .promtool import CaseBuilder, PromtoolCase, ramp
 from .rule import AlertRule
@@ -36,4 +37,5 @@ def cases(b: CaseBuilder) -> list[PromtoolCase]:
     return out
 
 
-FAMILY = AlertFamily("tokens", (TOKEN_USAGE_HIGH,), rules, cases)
+FAMILY = AlertFamily("tokens", (TOKEN_USAGE_HIGH,), rules, cases,
+                     thresholds=(TOKENS_PER_HOUR,))
