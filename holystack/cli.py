@@ -143,10 +143,15 @@ def up(spec: SpecArg = Path("holystack.yaml"),
                                                          "(default: a temporary folder, removed at exit).")] = None,
        engine: Annotated[str, typer.Option(help="prometheus, or victoriametrics: vmagent -> VictoriaMetrics "
                                                 "<- vmalert -> Alertmanager.")] = "prometheus",
+       source: Annotated[str | None, typer.Option(help="Run on this metric source: the spec moved onto it, "
+                                                       "its live app (otel-genai: the openai SDK with OpenTelemetry, "
+                                                       "the otel extra) calling the fake upstream. Default: the "
+                                                       "spec's metrics.source.", show_default=False)] = None,
        ) -> None:
-    """Run the stack locally: Prometheus and Alertmanager on loopback, fed by simulate. Ctrl-C stops."""
+    """Run the stack locally: Prometheus and Alertmanager on loopback, fed by simulate (or by the
+    source's live app). Ctrl-C stops."""
     with _reported():
-        _live().run_up(spec, scenario, rps, seed, fast, workdir, engine)
+        _live().run_up(spec, scenario, rps, seed, fast, workdir, engine, source)
 
 
 @app.command()

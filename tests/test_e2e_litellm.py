@@ -115,7 +115,7 @@ def test_up_runs_a_litellm_spec_through_the_real_proxy(tmp_path: Path) -> None:
         output = read_until(process, expected, READY_TIMEOUT_SECONDS + DEADLINE)
         assert expected in output, output
         urls = [re.search(rf"{name}\s+(http://127\.0\.0\.1:\d+)", output)[1]
-                for name in ("LiteLLM proxy", "Prometheus", "Alertmanager")]
+                for name in ("metrics", "Prometheus", "Alertmanager")]  # metrics: the proxy's /metrics/
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)

@@ -6,17 +6,16 @@ installed (the imports fail this file otherwise, never skip it)."""
 from __future__ import annotations
 
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import opentelemetry.exporter.prometheus  # noqa: F401 - the extra must be installed
 import opentelemetry.instrumentation.openai_v2  # noqa: F401
 import pytest
 
+from holystack.live.apps import OTEL_APP
 from holystack.live.capture import CaptureServer
+from holystack.live.onto import spec_on_source
 from holystack.live.playground import Ports, fast_spec, loopback_spec, start_engine, write_spec
 from holystack.live.scenarios import SCENARIOS
 from holystack.live.upstream import FakeUpstreamServer, Upstream
@@ -29,49 +28,18 @@ from .test_e2e import ALERT_DEADLINE, PREFIX, SPEC, deliveries
 
 pytestmark = pytest.mark.usefixtures("servers")
 
-APP = textwrap.dedent('''
-    import sys, time
-    from openai import OpenAI
-    from opentelemetry.exporter.prometheus import PrometheusMetricReader
-    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
-    from opentelemetry.metrics import set_meter_provider
-    from opentelemetry.sdk.metrics import MeterProvider
-    from prometheus_client import start_http_server
-
-    set_meter_provider(MeterProvider(metric_readers=[PrometheusMetricReader()]))
-    OpenAIInstrumentor().instrument()
-    start_http_server(int(sys.argv[2]), addr="127.0.0.1")
-    client = OpenAI(base_url=sys.argv[1] + "/v1", api_key="test", max_retries=0, timeout=5)
-    end = time.monotonic() + float(sys.argv[3])
-    while time.monotonic() < end:
-        try:
-            client.chat.completions.create(model="gpt-4.1-mini", messages=[{"role": "user", "content": "hi"}])
-        except Exception:
-            pass
-        time.sleep(0.05)
-''')
-
-
-def otel_spec(data: dict[str, Any]) -> dict[str, Any]:
-    """The e2e spec on otel-genai: its fixed buckets (the latency SLO on the 0.32s bucket), no
-    fallback chain, and the endpoints OTel's operations name."""
-    data["metrics"].pop("latency_buckets")
-    data["metrics"]["source"] = "otel-genai"
-    data.pop("resilience", None)
-    data["endpoints"] = [e for e in data["endpoints"] if e["path"] != "/responses"]
-    data["endpoints"][0]["latency_slo"]["threshold"] = "320ms"
-    return data
-
 
 @pytest.mark.parametrize(("scenario", "kind"), [("rate-limit", "RateLimitRatioHigh"),
                                                 ("server-errors", "ServerErrorRatioHigh")])
 def test_otel_app_delivers_its_alert(tmp_path: Path, scenario: str, kind: str) -> None:
     capture = CaptureServer().start()
-    upstream = FakeUpstreamServer(Upstream(SCENARIOS[scenario], {}, client_timeout=5.0, seed=7)).start()
+    upstream = FakeUpstreamServer(Upstream(SCENARIOS[scenario], {}, OTEL_APP.client_timeout, seed=7)).start()
     ports = Ports.free()
-    spec = fast_spec(loopback_spec(otel_spec(read_spec(SPEC)), ports, capture.url))
+    # The e2e spec on otel-genai: its fixed buckets (the latency SLO on the 0.32s bucket).
+    spec = fast_spec(loopback_spec(spec_on_source(read_spec(SPEC), "otel-genai")[0], ports, capture.url))
     spec_path = write_spec(spec, tmp_path / "otel.yaml")
-    app = subprocess.Popen([sys.executable, "-c", APP, upstream.url, str(ports.metrics), "120"],
+    # The app `holystack up --source otel-genai` runs.
+    app = subprocess.Popen(OTEL_APP.command(upstream.url, ports.metrics, 120, "gpt-4.1-mini", 20),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stack = None
     try:

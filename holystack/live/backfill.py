@@ -1,7 +1,8 @@
-"""History for a real Prometheus without waiting for it: raw contract counters written as OpenMetrics
-and loaded with `promtool tsdb create-blocks-from openmetrics`, then the recording rules evaluated over
-that history with `promtool tsdb create-blocks-from rules`, level by level (promtool cannot backfill a
-rule that reads another rule being backfilled). Used by the scale test and bench/scale.py."""
+"""History for a real Prometheus without waiting for it: raw contract counters, as the stack's metric
+source emits them, written as OpenMetrics and loaded with `promtool tsdb create-blocks-from
+openmetrics`, then the recording rules evaluated over that history with `promtool tsdb
+create-blocks-from rules`, level by level (promtool cannot backfill a rule that reads another rule
+being backfilled). Used by the scale test and bench/scale.py."""
 from __future__ import annotations
 
 import shutil
@@ -16,10 +17,13 @@ import yaml
 from .. import contract as c
 from ..checks import promql_ast as ast
 from ..model import Stack
-from ..promql import quote
+from ..promql import number, quote
 from .servers import Server, free_port, start_prometheus
 
 PROMTOOL_TIMEOUT_SECONDS = 900
+# promtool's range queries over hours of history at scale: through a source's relabelling (otel-genai's
+# label_replace per provider, endpoint and model) on loaded cores they outlast Prometheus' 2m default.
+QUERY_TIMEOUT = "15m"
 OK_STATUS, FAILED_STATUS = "200", "503"
 BACKFILL_RULES, BACKFILL_BLOCKS = "backfill-rules.yml", "backfill-blocks"
 
@@ -39,56 +43,81 @@ def _labels(values: dict[str, str]) -> str:
     return "{" + ",".join(f"{k}={quote(v)}" for k, v in values.items()) + "}"
 
 
-def contract_lines(stack: Stack, start: int, samples: int, resolution: int, traffic: Traffic,
-                   target: dict[str, str]) -> Iterator[str]:
-    """OpenMetrics text of the contract counters: `samples` samples every `resolution` seconds from
-    `start` (Unix seconds). Counters start at 0 and grow by the traffic of each interval."""
+# A series as coefficients over a few basis counters (OK, FAILED, ALL below): every series of the
+# traffic is a linear combination of them. A source that sums or copies series (Source.emitted)
+# reads the coefficients as a promtool values string and sums or copies them alike, so its raw
+# series come back as coefficients too, however it combines them.
+Series = list[tuple[str, tuple[float, ...]]]
+OK, FAILED, ALL = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)
+
+
+def scaled(basis: tuple[float, ...], times: float) -> tuple[float, ...]:
+    return tuple(times * b for b in basis)
+
+
+def contract_series(stack: Stack, traffic: Traffic, target: dict[str, str]) -> Series:
+    """The contract counters of the traffic in promtool notation, each over the basis (OK, FAILED,
+    ALL): the successful attempts, the failed ones and all calls of one combination so far."""
     p = stack.contract
     calls = [(pr.name, e.path, m.name) for pr in stack.providers for e in stack.endpoints for m in stack.models]
-    per_step = traffic.calls_per_second * resolution
-    failed_after = [0.0]
-    for i in range(1, samples):
-        failed_after.append(failed_after[-1] + per_step * traffic.failed_share(i * resolution))
-    times = [start + i * resolution for i in range(samples)]
-    yield f"# TYPE {p.requests.name.removesuffix('_total')} counter"
+    statuses = ((OK_STATUS, OK), (FAILED_STATUS, FAILED))
+    out: Series = []
     for provider, endpoint, model in calls:
-        for status in (OK_STATUS, FAILED_STATUS):
-            name = p.requests.name + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint, c.MODEL: model,
-                                              c.STATUS_CODE: status, **target})
-            for i, t in enumerate(times):
-                value = failed_after[i] if status == FAILED_STATUS else i * per_step - failed_after[i]
-                yield f"{name} {value:.6g} {t}"
+        for status, basis in statuses:
+            out.append((p.requests.name + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint, c.MODEL: model,
+                                                   c.STATUS_CODE: status, **target}), basis))
     # The logical calls: no retries here, so each attempt is a call, summed over the providers.
-    yield f"# TYPE {p.calls.name.removesuffix('_total')} counter"
     providers = len(stack.providers)
     for endpoint in stack.endpoints:
         for model in stack.models:
-            for status in (OK_STATUS, FAILED_STATUS):
-                name = p.calls.name + _labels({c.ENDPOINT: endpoint.path, c.MODEL: model.name,
-                                               c.STATUS_CODE: status, **target})
-                for i, t in enumerate(times):
-                    value = failed_after[i] if status == FAILED_STATUS else i * per_step - failed_after[i]
-                    yield f"{name} {providers * value:.6g} {t}"
+            for status, basis in statuses:
+                out.append((p.calls.name + _labels({c.ENDPOINT: endpoint.path, c.MODEL: model.name,
+                                                    c.STATUS_CODE: status, **target}), scaled(basis, providers)))
     if traffic.latency_buckets:
         bounds = [repr(float(b)) for b in stack.latency_buckets] + ["+Inf"]
-        yield f"# TYPE {p.duration.name} histogram"
         for provider, endpoint, model in calls:
             for index, bound in enumerate(bounds):
                 # Half the calls in the fourth bucket, the rest in the sixth: a p95 to compute.
                 share = 0.0 if index < 3 else 0.5 if index < 5 else 1.0
-                name = f"{p.duration.name}_bucket" + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint,
-                                                              c.MODEL: model, c.LE: bound, **target})
-                for i, t in enumerate(times):
-                    yield f"{name} {i * per_step * share:.6g} {t}"
-    yield f"# TYPE {p.tokens.name.removesuffix('_total')} counter"
+                out.append((f"{p.duration.name}_bucket" + _labels({c.PROVIDER: provider, c.ENDPOINT: endpoint,
+                                                                   c.MODEL: model, c.LE: bound, **target}),
+                            scaled(ALL, share)))
     endpoints = len(stack.endpoints)
     for provider in stack.providers:
         for model in stack.models:
             for token_type, per_call in zip(c.TOKEN_TYPES, traffic.tokens_per_call):
-                name = p.tokens.name + _labels({c.PROVIDER: provider.name, c.MODEL: model.name,
-                                                c.TOKEN_TYPE: token_type, **target})
-                for i, t in enumerate(times):
-                    yield f"{name} {i * per_step * endpoints * per_call:.6g} {t}"
+                out.append((p.tokens.name + _labels({c.PROVIDER: provider.name, c.MODEL: model.name,
+                                                     c.TOKEN_TYPE: token_type, **target}),
+                            scaled(ALL, endpoints * per_call)))
+    return out
+
+
+def emitted_series(stack: Stack, series: Series) -> Series:
+    """series as the stack's metric source emits the same traffic (Source.emitted), still over the basis."""
+    raw = stack.source.emitted(stack, [(text, " ".join(number(v) for v in basis)) for text, basis in series])
+    return [(text, tuple(float(v) for v in values.split())) for text, values in raw]
+
+
+def basis_values(traffic: Traffic, samples: int, resolution: int) -> list[tuple[float, float, float]]:
+    """(OK, FAILED, ALL) of one combination at each of samples samples every resolution seconds:
+    counters from 0, growing by the traffic of each interval."""
+    per_step = traffic.calls_per_second * resolution
+    failed = [0.0]
+    for i in range(1, samples):
+        failed.append(failed[-1] + per_step * traffic.failed_share(i * resolution))
+    return [(i * per_step - failed[i], failed[i], i * per_step) for i in range(samples)]
+
+
+def contract_lines(stack: Stack, start: int, samples: int, resolution: int, traffic: Traffic,
+                   target: dict[str, str]) -> Iterator[str]:
+    """OpenMetrics text of the contract counters as the stack's source emits them: `samples`
+    samples every `resolution` seconds from `start` (Unix seconds). No TYPE lines: promtool reads
+    untyped samples alike, and a source's raw names need no family of ours."""
+    basis = basis_values(traffic, samples, resolution)
+    for name, coefficients in emitted_series(stack, contract_series(stack, traffic, target)):
+        for i, values in enumerate(basis):
+            value = sum(k * v for k, v in zip(coefficients, values))
+            yield f"{name} {value:.6g} {start + i * resolution}"
     yield "# EOF"
 
 
@@ -153,7 +182,8 @@ class Backfilled:
         """Start (again) on port, or on a free one."""
         self.stop()
         port = port or free_port()
-        self.server = start_prometheus(self.config, port, self.workdir, retention=self.retention).wait_ready(120)
+        self.server = start_prometheus(self.config, port, self.workdir, retention=self.retention,
+                                       extra=[f"--query.timeout={QUERY_TIMEOUT}"]).wait_ready(120)
         return self.server
 
     def stop(self) -> None:

@@ -1,23 +1,20 @@
-"""`holystack up` on a spec whose metrics.source is litellm: the fake upstream, the real LiteLLM
+"""The end-to-end tests' LiteLLM stack: the fake upstream, the real LiteLLM
 proxy in front of it (litellm_proxy), Prometheus scraping the proxy's /metrics/ with its master key,
-Alertmanager; the traffic goes through the openai SDK to the proxy. tests/test_e2e_litellm.py runs
-the same start_litellm_stack."""
+Alertmanager; tests/test_e2e_litellm.py sends the traffic through the openai SDK to the proxy.
+(`holystack up` runs the proxy through the source's live app, live/apps.py.)"""
 from __future__ import annotations
 
 import copy
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import UsageError
 from ..model import Stack
 from ..pipeline import load_stack
-from ..spec import read_spec
-from .capture import CaptureServer
-from .litellm_proxy import METRICS_PATH, LitellmProxy, send_calls, upstream_base
+from .litellm_proxy import METRICS_PATH, LitellmProxy, upstream_base
 from .loopback import LOOPBACK
-from .playground import FOREVER_SECONDS, Ports, fast_spec, loopback_spec, notification_line, start_engine, write_spec
+from .playground import Ports, fast_spec, loopback_spec, start_engine, write_spec
 from .scenarios import TrafficProfile
 from .traffic import refused_port
 from .upstream import FakeUpstreamServer, Upstream
@@ -94,28 +91,3 @@ def start_litellm_stack(data: dict[str, Any], scenario: TrafficProfile, ports: P
         raise
     return LitellmStack(upstream, proxy, stack, spec_path, running)
 
-
-def up_litellm(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: bool, workdir: Path,
-               stop: threading.Event, say: Callable[[str], None], engine: str) -> None:
-    """`up` for metrics.source litellm, until stop is set."""
-    if scenario.outage:
-        raise UsageError("--scenario outage: on metrics.source litellm use primary-outage (the proxy stays up)")
-    capture = CaptureServer(lambda n: say(notification_line(n))).start()
-    try:
-        running = start_litellm_stack(read_spec(spec_path), scenario, Ports.free(), capture.url, workdir, fast, seed,
-                                      engine)
-        try:
-            say(f"rendered {running.spec_path} into {running.engine.out}")
-            say(f"fake upstream {running.upstream.url}")
-            say(f"LiteLLM proxy {running.proxy.url}  (metrics: {running.proxy.metrics_url}, master key in "
-                f"{running.proxy.key_file}; log {running.proxy.log_path})")
-            say(f"Prometheus    {running.engine.prometheus.url}  (alerts: {running.engine.prometheus.url}/alerts)")
-            say(f"Alertmanager  {running.engine.alertmanager.url}")
-            say(f"receivers     every receiver is a webhook to {capture.url}; notifications are printed here")
-            say("Ctrl-C stops everything.")
-            outcomes = send_calls(running.proxy.url, running.proxy.key, running.stack, rps, FOREVER_SECONDS, stop)
-            say("calls by status: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
-        finally:
-            running.stop()
-    finally:
-        capture.stop()

@@ -15,10 +15,13 @@ import yaml
 from ..pipeline import load_stack, render_to
 from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR, retention
+from ..sources import DEFAULT_SOURCE
 from ..spec import read_spec
+from .apps import live_app
 from ..thresholds import declared
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
+from .onto import spec_on_source
 from .scenarios import TrafficProfile
 from .servers import Server, free_port, start_alertmanager, start_prometheus
 from .traffic import simulate
@@ -212,12 +215,27 @@ def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast
 
 
 def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: bool, workdir: Path,
-       stop: threading.Event, say: Callable[[str], None], engine: str = DEFAULT_ENGINE) -> None:
-    """Run the playground until stop is set."""
+       stop: threading.Event, say: Callable[[str], None], engine: str = DEFAULT_ENGINE, source: str | None = None) -> None:
+    """Run the playground until stop is set: on the spec's metric source, or moved onto source."""
+    from .upstream import FakeUpstreamServer, Upstream
+
     ports = Ports.free()
     capture = CaptureServer(lambda n: say(notification_line(n))).start()
+    upstream = None
     try:
-        spec = loopback_spec(read_spec(spec_path), ports, capture.url)
+        data = read_spec(spec_path)
+        if source is not None:
+            data, changes = spec_on_source(data, source)
+            for change in changes:
+                say(f"spec on {source}: {change}")
+        name = (data.get("metrics") or {}).get("source", DEFAULT_SOURCE)
+        app = None if name == DEFAULT_SOURCE else live_app(name)
+        spec = loopback_spec(data, ports, capture.url)
+        if app is not None:  # the app's upstream first: the spec may name its address
+            original = load_stack(spec_path)
+            thresholds = {e.path: original.latency_p95_of(e) or 1.0 for e in original.endpoints}
+            upstream = FakeUpstreamServer(Upstream(scenario, thresholds, app.client_timeout, seed)).start()
+            spec = app.prepare(spec, upstream.url, ports.metrics, workdir)
         spec = engine_spec(engine, spec)
         local = write_spec(fast_spec(spec) if fast else spec, workdir / spec_path.name)
         stack = start_engine(engine, local, ports, workdir, fast)
@@ -226,12 +244,25 @@ def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: b
             for line in ENGINES[engine].lines(stack):
                 say(line)
             say(f"Alertmanager  {stack.alertmanager.url}")
-            say(f"metrics       http://{LOOPBACK}:{ports.metrics}/metrics")
+            say(f"metrics       http://{LOOPBACK}:{ports.metrics}{load_stack(local).jobs[0].metrics_path}")
             say(f"receivers     every receiver is a webhook to {capture.url}; notifications are printed here")
             say(f"dashboards    {stack.out / 'grafana'} (mount into Grafana; its data source is the query URL above)")
-            say("Ctrl-C stops everything.")
-            simulate(load_stack(local), scenario, FOREVER_SECONDS, rps, ports.metrics, seed, stop, report=say)
+            if app is None:
+                say("Ctrl-C stops everything.")
+                simulate(load_stack(local), scenario, FOREVER_SECONDS, rps, ports.metrics, seed, stop, report=say)
+            else:
+                assert upstream is not None
+                running = app.start(load_stack(local), upstream.url, ports.metrics, rps, FOREVER_SECONDS, workdir)
+                try:
+                    say(f"app           {name}'s live app calling the fake upstream {upstream.url} ({scenario.name}), "
+                        f"logs in {workdir}")
+                    say("Ctrl-C stops everything.")
+                    stop.wait()
+                finally:
+                    running.stop()
         finally:
             stack.stop()
     finally:
+        if upstream is not None:
+            upstream.stop()
         capture.stop()

@@ -96,21 +96,31 @@ def _say(line: str) -> None:
 
 
 def run_up(spec: Path, scenario: str, rps: float, seed: int, fast: bool, workdir: Path | None,
-           engine: str = "prometheus") -> None:
+           engine: str = "prometheus", source: str | None = None) -> None:
     import tempfile
 
-    from .litellm_up import up_litellm
+    from ..sources import DEFAULT_SOURCE
+    from .apps import live_app
+    from .onto import spec_on_source
     from .playground import ENGINES, up
 
     if engine not in ENGINES:
         raise UsageError(f"--engine: {engine!r} is not an engine; pick one of {', '.join(ENGINES)}")
     chosen = scenario_named(scenario)
     check_rps(rps)
-    # A bad spec is refused before anything starts; metrics.source litellm runs the real LiteLLM proxy.
-    run = up_litellm if load_stack(spec).source.name == "litellm" else up
+    stack = load_stack(spec)  # a bad spec is refused before anything starts
+    if source is not None:  # and so is one that cannot move onto the source
+        import yaml
+
+        from ..spec import check_spec_text, read_spec
+
+        check_spec_text(yaml.safe_dump(spec_on_source(read_spec(spec), source)[0]), f"{spec} on {source}")
+    name = source or stack.source.name
+    if name != DEFAULT_SOURCE:
+        live_app(name)  # no live app, or its extra missing: refused before anything starts
     stop = stop_on_signals()
     if workdir is not None:
-        run(spec, chosen, rps, seed, fast, workdir, stop, _say, engine)
+        up(spec, chosen, rps, seed, fast, workdir, stop, _say, engine, source)
         return
     with tempfile.TemporaryDirectory(prefix="holystack-up-") as tmp:
-        run(spec, chosen, rps, seed, fast, Path(tmp), stop, _say, engine)
+        up(spec, chosen, rps, seed, fast, Path(tmp), stop, _say, engine, source)

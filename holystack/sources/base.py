@@ -133,6 +133,19 @@ class Source(ABC):
         """A generated promtool case's input series, written in the contract's shape ((series in
         promtool notation, values)), as this source's raw series would show the same traffic."""
 
+    def emitted(self, stack: Stack, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The raw series this source's application emits for the same traffic as series (the
+        contract's, in promtool notation, with their values): test_series, less any contract series
+        the source does not emit. The scale benchmark backfills and serves these."""
+        return self.test_series(stack, series)
+
+    @classmethod
+    def moved_onto(cls, data: dict[str, Any]) -> list[str]:
+        """Edit the spec data, moved onto this source (holystack.live.onto, after the general
+        changes), so that this source can read it: what tells its endpoints apart, say. One line per
+        change; none by default."""
+        return []
+
     @abstractmethod
     def presence(self) -> str:
         """The raw series whose absence means the application emits nothing (MetricsAbsent)."""

@@ -134,6 +134,45 @@ class Litellm(Source):
         return table.get(series, ())
 
     # -- the canonical labels, from the raw ones ------------------------------------------------
+    @classmethod
+    def moved_onto(cls, data: dict[str, Any]) -> list[str]:
+        """Every endpoint given models (metrics.model_endpoints: embedding models, those without an
+        output price, on the first embeddings path, the others in turn on the other paths; an
+        endpoint left without one is dropped), and the fallback chains that name no models dropped:
+        LiteLLM counts fallbacks between model groups."""
+        changes = []
+        resilience = data.get("resilience") or {}
+        chains = resilience.get("fallbacks") or []
+        if any(not chain.get("models") for chain in chains):
+            resilience["fallbacks"] = [chain for chain in chains if chain.get("models")] or None
+            if resilience["fallbacks"] is None:
+                del resilience["fallbacks"]
+            changes.append("resilience.fallbacks: the chains naming no models dropped, litellm counts fallbacks "
+                           "between model groups")
+        paths = [e["path"] for e in data.get("endpoints") or []]
+        metrics = data.setdefault("metrics", {})
+        given = dict(metrics.get("model_endpoints") or {})
+        if not paths or not set(paths[1:]) - set(given.values()):
+            return changes
+        embeddings = next((path for path in paths if "embedding" in path), None)
+        others = [path for path in paths if path != embeddings] or paths
+        turn = 0
+        for model in data.get("models") or []:
+            if model["name"] in given:
+                continue
+            if embeddings is not None and "output" not in (model.get("prices") or {}):
+                given[model["name"]] = embeddings
+            else:
+                given[model["name"]] = others[turn % len(others)]
+                turn += 1
+        placed = {model: path for model, path in given.items() if path != paths[0]}
+        metrics["model_endpoints"] = placed
+        changes += [f"metrics.model_endpoints: {model} -> {path}" for model, path in placed.items()]
+        empty = [path for path in paths[1:] if path not in placed.values()]
+        data["endpoints"] = [e for e in data["endpoints"] if e["path"] not in empty]
+        changes += [f"{path}: dropped, no model is left for it (litellm tells endpoints by model)" for path in empty]
+        return changes
+
     def endpoint_of(self, stack: Stack, model: str) -> str:
         """The endpoint a model's deployment calls are on (they carry no route)."""
         return self.model_endpoints.get(model, stack.endpoints[0].path)

@@ -11,6 +11,7 @@ those metrics read the contract's own names, which nothing emits here, so they s
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from .. import contract as c
@@ -211,6 +212,24 @@ class OtelGenai(Source):
                 out.append((written, values))
         return out
 
+    def emitted(self, stack: Stack, series: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The application emits only its gen_ai_ series: none of the contract's names it lacks."""
+        contract = self.contract.series_names()
+        return [(text, values) for text, values in self.test_series(stack, series)
+                if (found := SERIES_RE.match(text)) is None or found.group(1) not in contract]
+
+    @classmethod
+    def moved_onto(cls, data: dict[str, Any]) -> list[str]:
+        """An operation named after each endpoint path no operation maps (/endpoint-3 -> endpoint_3)."""
+        metrics = data.setdefault("metrics", {})
+        given = dict(metrics.get("operations") or {})
+        known = {**DEFAULT_OPERATIONS, **given}.values()
+        missing = [e["path"] for e in data.get("endpoints") or [] if e["path"] not in known]
+        if not missing:
+            return []
+        metrics["operations"] = {**given, **{operation_name(path): path for path in missing}}
+        return [f"metrics.operations: {operation_name(path)} -> {path}" for path in missing]
+
     def _case_labels(self, stack: Stack, labels: dict[str, str]) -> dict[str, str] | None:
         raw: dict[str, str] = {}
         provider = next((p for p in stack.providers if p.name == labels.get(c.PROVIDER)), None)
@@ -235,6 +254,12 @@ class OtelGenai(Source):
             if key in labels:
                 raw[key] = labels[key]
         return raw
+
+
+def operation_name(path: str) -> str:
+    """A gen_ai_operation_name for an endpoint path, as metrics.operations allows one."""
+    name = re.sub(r"[^a-z0-9_.]+", "_", path.strip("/").lower()) or "root"
+    return name if re.match(r"[a-z_]", name) else f"_{name}"
 
 
 def operations(stack: Stack) -> dict[str, str]:
