@@ -9,6 +9,13 @@ import urllib.parse
 import urllib.request
 from typing import Any, Callable
 
+from holystack.live.servers import STOP_TIMEOUT_SECONDS
+
+# How long `holystack up` may take to stop on Ctrl-C with the LiteLLM proxy: its client's last call,
+# then the proxy, Prometheus and Alertmanager, each given STOP_TIMEOUT_SECONDS before it is killed, on
+# two loaded cores (bounds a hang, not a speed).
+PROXY_UP_STOP_SECONDS = 8 * STOP_TIMEOUT_SECONDS
+
 
 def wait_until(condition: Callable[[], Any], timeout: float, step: float = 0.25) -> bool:
     """Poll condition until it holds or timeout seconds pass; its last answer, as a bool."""

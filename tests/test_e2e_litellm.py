@@ -28,7 +28,7 @@ from holystack.live.scenarios import SCENARIOS
 from holystack.spec import read_spec
 
 from .conftest import CASES
-from .helpers import answers, prom_query, read_until, wait_until
+from .helpers import PROXY_UP_STOP_SECONDS, answers, prom_query, read_until, wait_until
 from .test_e2e import ALERT_DEADLINE, BACKUP, PREFIX, SPEC, deliveries
 from .test_litellm_wire import litellm_spec
 
@@ -118,6 +118,6 @@ def test_up_runs_a_litellm_spec_through_the_real_proxy(tmp_path: Path) -> None:
                 for name in ("metrics", "Prometheus", "Alertmanager")]  # metrics: the proxy's /metrics/
     finally:
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=60)
+        rest, _ = process.communicate(timeout=PROXY_UP_STOP_SECONDS)
     assert process.returncode == 0, output + rest
     assert not any(answers(f"{url}/-/ready") or answers(f"{url}/health/liveliness") for url in urls)

@@ -23,7 +23,7 @@ from holystack.live.apps import OTEL_APP, live_app
 from holystack.sources import source_names
 
 from .conftest import EXAMPLE
-from .helpers import answers, prom_query, read_until
+from .helpers import PROXY_UP_STOP_SECONDS, answers, prom_query, read_until
 
 DEADLINE = 90.0
 LITELLM_DEADLINE = 240.0  # the proxy imports its whole server before it listens (up to 120 s here)
@@ -99,7 +99,7 @@ def test_up_on_litellm_runs_the_proxy_and_ctrl_c_stops_it(tmp_path: Path) -> Non
         assert not prom_query(prometheus, "holysheep_requests_total")
     finally:
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=60)
+        rest, _ = process.communicate(timeout=PROXY_UP_STOP_SECONDS)
     assert process.returncode == 0, output + rest
     assert not answers(f"{prometheus}/-/ready") and not answers(f"{metrics}/health/liveliness")
     stack = load_stack(tmp_path / EXAMPLE.name)
