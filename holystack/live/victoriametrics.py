@@ -32,15 +32,22 @@ SCRAPE_CONFIG = "vmagent-scrape.yml"
 # Debian's vmagent 1.79 parses prometheus.yml strictly and refuses what only Prometheus reads.
 PROMETHEUS_ONLY_KEYS = ("alerting", "rule_files", "remote_write")
 PROMETHEUS_ONLY_GLOBAL_KEYS = ("evaluation_interval",)
-# How soon written samples are visible to queries (VictoriaMetrics' default hides the last 30s),
-# and how often vmagent and vmalert flush what they write: on the fast clock, one scrape.
+# How soon written samples are visible to queries (VictoriaMetrics' default hides the last 30s).
 FAST_LATENCY_OFFSET = "1s"
-FAST_FLUSH_INTERVAL = "1s"
-# VictoriaMetrics 1.79 makes a new series searchable only ~10 s after its first sample; recordings of
-# recordings would wait for it at every level. On the fast clock a thread asks it to flush its
-# in-memory buffers this often (/internal/force_flush), so alerts fire within seconds, as on Prometheus.
+# vmalert writes its recordings back through VictoriaMetrics, and a rule reads another's (or its own
+# previous) value from there: the month to date adds the cost step to its own value of the previous
+# evaluation, one evaluation interval (1s on the fast clock) later. A sample's way back is vmalert's
+# (vmagent's) flush, then VictoriaMetrics' in-memory buffer until a flush makes it searchable; at one
+# interval each (1s + 1s against 1s) it often was not back in time, and the month to date added a step
+# to its value of two evaluations before: that step was lost. So both flush at a tenth of the
+# evaluation interval of the fast clock.
+FAST_FLUSH_INTERVAL = "100ms"
+# VictoriaMetrics 1.79 makes a new series searchable only ~10 s after its first sample, and buffers the
+# samples of every series up to a second; recordings of recordings would wait for it at every level. On
+# the fast clock a thread asks it to flush its in-memory buffers this often (/internal/force_flush), so
+# alerts fire within seconds, as on Prometheus, and a recording is searchable by the next evaluation.
 FORCE_FLUSH_PATH = "/internal/force_flush"
-FORCE_FLUSH_SECONDS = 1.0
+FORCE_FLUSH_SECONDS = 0.1
 # Flags that doctor reads back from the servers' /flags.
 RETENTION_FLAG = "-retentionPeriod"  # VictoriaMetrics: months of 31 days without a unit; 1 unless set
 NOTIFIER_FLAG = "-notifier.url"      # vmalert: the Alertmanagers, comma-separated
