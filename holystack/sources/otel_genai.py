@@ -60,6 +60,15 @@ CASE_ERRORS = {"429": "RateLimitError", "5": "InternalServerError", c.STATUS_TIM
                c.STATUS_ERROR: "APIConnectionError", "4": "BadRequestError"}
 TOKEN_KINDS = {c.TOKEN_PROMPT: "input", c.TOKEN_COMPLETION: "output"}
 CANONICAL = (c.PROVIDER, c.ENDPOINT, c.MODEL, c.STATUS_CODE, c.TOKEN_TYPE)
+# The raw labels each canonical label is read from (_relabel); any other label is kept as it is.
+READS = {c.PROVIDER: (SYSTEM, PROVIDER_NAME, SERVER), c.ENDPOINT: (OPERATION,), c.MODEL: (REQUEST_MODEL,),
+         c.STATUS_CODE: (ERROR_TYPE,), c.TOKEN_TYPE: (TOKEN_KIND,)}
+
+
+def raw_labels(labels: tuple[str, ...]) -> tuple[str, ...]:
+    """The raw labels that decide the canonical labels of labels: summed by them first, the relabelling
+    runs over a few series per target instead of every raw series, with the same sums."""
+    return tuple(dict.fromkeys(raw for label in labels for raw in READS.get(label, (label,))))
 SERIES_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}$')
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -167,14 +176,15 @@ class OtelGenai(Source):
         raw = self._raw(stack, series, matches)
         if raw is None:
             return super().rate(stack, series, labels, window, *matches)
-        return f"sum {by(labels)} ({self._relabel(stack, f'rate({raw}[{window}])', labels)})"
+        summed = f"sum {by(raw_labels(labels))} (rate({raw}[{window}]))"
+        return f"sum {by(labels)} ({self._relabel(stack, summed, labels)})"
 
     def step(self, stack: Stack, counter_step: StepFn, series: str, labels: tuple[str, ...], *matches: Match) -> str:
         raw = self._raw(stack, series, matches)
         if raw is None:
             return counter_step(stack, series, labels)
-        raw_labels = (SYSTEM, PROVIDER_NAME, SERVER, OPERATION, REQUEST_MODEL, ERROR_TYPE, TOKEN_KIND, c.LE)
-        return f"sum {by(labels)} (\n  {self._relabel(stack, counter_step(stack, raw, raw_labels), labels)}\n)"
+        step = counter_step(stack, raw, raw_labels(labels))
+        return f"sum {by(labels)} (\n  {self._relabel(stack, step, labels)}\n)"
 
     def gauge(self, stack: Stack, series: str) -> str:
         return series
