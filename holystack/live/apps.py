@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..model import Stack
 from . import litellm_proxy, otel_app
 from .litellm_proxy import LitellmProxy
+from .servers import end_process
 
 
 class Running(Protocol):
@@ -62,13 +63,7 @@ class Process:
     process: subprocess.Popen
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process, timeout=20)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ import yaml
 from ..errors import UsageError
 from ..model import Stack
 from .loopback import LOOPBACK
-from .servers import STOP_TIMEOUT_SECONDS, free_port
+from .servers import end_process, free_port
 
 COMMAND = "litellm"
 # Where scripts/setup puts the proxy (it requires openai<3, holystack's dev extra openai>=3).
@@ -196,13 +196,8 @@ class LitellmProxy:
         return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            end_process(self.process)
         if self._log is not None:
             self._log.close()
 
