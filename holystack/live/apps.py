@@ -163,10 +163,7 @@ class ProxyApp:
         workdir.mkdir(parents=True, exist_ok=True)
         key_file.write_text(f"sk-holystack-{secrets.token_hex(12)}\n", "utf-8")
         key_file.chmod(0o600)
-        spec = litellm_proxy.on_upstream(data, upstream_url)
-        job = spec["scrape"]["jobs"][0]
-        job.update(metrics_path=litellm_proxy.METRICS_PATH, authorization={"credentials_file": str(key_file)})
-        return spec
+        return litellm_proxy.scraped_with_key(litellm_proxy.on_upstream(data, upstream_url), key_file)
 
     def start(self, stack: Stack, upstream_url: str, metrics_port: int, rps: float, seconds: float,
               workdir: Path) -> ProxyRun:

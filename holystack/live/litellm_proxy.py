@@ -83,6 +83,13 @@ def on_upstream(data: dict[str, Any], upstream_url: str) -> dict[str, Any]:
     return {**data, "providers": [{**p, "base_url": upstream_base(upstream_url, p["name"])} for p in data["providers"]]}
 
 
+def scraped_with_key(data: dict[str, Any], key_file: Path) -> dict[str, Any]:
+    """The spec with its first scrape job reading the proxy's /metrics/ with the master key's file."""
+    jobs = [{**data["scrape"]["jobs"][0], "metrics_path": METRICS_PATH,
+             "authorization": {"credentials_file": str(key_file)}}, *data["scrape"]["jobs"][1:]]
+    return {**data, "scrape": {**data["scrape"], "jobs": jobs}}
+
+
 def model_groups(stack: Stack) -> list[tuple[str, str, str]]:
     """(model group, model sent, provider) of every deployment."""
     targets = {edge.target for edge in stack.resilience.fallbacks}

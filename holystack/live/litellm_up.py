@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import UsageError
 from ..model import Stack
 from ..pipeline import load_stack
-from .litellm_proxy import METRICS_PATH, LitellmProxy, upstream_base
+from .litellm_proxy import LitellmProxy, scraped_with_key, upstream_base
 from .loopback import LOOPBACK
 from .playground import Ports, fast_spec, loopback_spec, start_engine, write_spec
 from .scenarios import TrafficProfile
@@ -33,8 +33,7 @@ def on_fake_upstream(data: dict[str, Any], upstream_url: str, primary_outage: bo
         raise UsageError(f"--scenario primary-outage: the spec needs a resilience.fallbacks chain from "
                          f"{spec['providers'][0]['name']} (with its models, as LiteLLM's router falls back between "
                          "model groups)")
-    spec["scrape"]["jobs"][0].update(metrics_path=METRICS_PATH, authorization={"credentials_file": str(key_file)})
-    return spec
+    return scraped_with_key(spec, key_file)
 
 
 # The proxy serves its /metrics/ in 0.4 s to over 1 s on two loaded cores (more while it fails over),
