@@ -19,6 +19,9 @@ from typing import Any, Protocol
 
 from ..errors import UsageError
 from ..model import Stack
+from ..sources import DEFAULT_SOURCE
+from ..sources.litellm import Litellm
+from ..sources.otel_genai import OtelGenai
 from . import litellm_proxy, otel_app
 from .litellm_proxy import LitellmProxy
 from .servers import end_process
@@ -173,14 +176,14 @@ class ProxyApp:
 
 
 # Source name -> its live app.
-LIVE_APPS: dict[str, LiveApp] = {"otel-genai": OTEL_APP, "litellm": ProxyApp()}
+LIVE_APPS: dict[str, LiveApp] = {OtelGenai.name: OTEL_APP, Litellm.name: ProxyApp()}
 
 
 def live_app(source: str, option: str = "--source") -> LiveApp:
     """The live app of source, checked installed; one line when there is none or it is missing."""
     app = LIVE_APPS.get(source)
     if app is None:
-        runs = ", ".join(["holystack", *sorted(LIVE_APPS)])
+        runs = ", ".join([DEFAULT_SOURCE, *sorted(LIVE_APPS)])
         raise UsageError(f"{option}: metrics.source {source} has no live app to run yet; `up` runs {runs}")
     app.check(f"{option} {source}")
     return app
