@@ -19,7 +19,7 @@ from ...model import Duration, LlmModel
 from ...promql import number
 from ...series import Series as RecordedSeries
 from ..recording import gap_bound, now_range
-from .promtool import RUN, CaseBuilder, PromtoolCase, Series, series_text
+from .promtool import SETTLE, CaseBuilder, PromtoolCase, Series, series_text
 
 STALE = "stale"
 # A value per sample: a number, None (no sample: Prometheus was not running) or STALE (a failed scrape
@@ -32,6 +32,9 @@ SHORT_GAP = Duration(2 * 60_000)
 # promtool's lookback for instant selectors (it runs Prometheus' default, whatever the spec's).
 PROMTOOL_LOOKBACK = Duration.parse(DEFAULT_LOOKBACK)
 DAY_SECONDS = 86_400
+# How long a scenario runs before its gap (or restart, or late start): the default lookback (the
+# steps' bound) and two minutes more, so that the reads across the gap reach back to real samples.
+LEAD = Duration(PROMTOOL_LOOKBACK.ms + SETTLE.ms)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Timeline:
     (each counter is its per-sample rate times this), so every family draws its counters from it."""
 
     name: str
+    run: Duration  # the case's length: its series' last sample and its checks' eval_time
     up: tuple[Sample, ...]
     process_start: tuple[Sample, ...]
     level: tuple[Sample, ...]  # the counters' value in units of one sample's increase
@@ -112,7 +116,7 @@ def counted(b: CaseBuilder, values: Sequence[Sample], timeline: Timeline) -> flo
     step, lag, dt = b.stack.evaluation_interval.ms, b.stack.slowest_scrape.ms, b.interval.ms
     bound, reach = gap_bound(b.stack).ms, now_range(b.stack).ms
     total = 0.0
-    for t in range(0, RUN.ms + 1, step):
+    for t in range(0, timeline.run.ms + 1, step):
         now_at, before_at = t - lag, t - lag - step
         now, before = _last_over(values, dt, now_at, reach), _last_over(values, dt, before_at, bound)
         if now is None:
@@ -129,38 +133,53 @@ def counted(b: CaseBuilder, values: Sequence[Sample], timeline: Timeline) -> flo
     return total
 
 
-def timelines(b: CaseBuilder) -> list[Timeline]:
-    """The scenarios: a day of history seen late, a 10-minute stop of Prometheus, 10 minutes and
-    2 minutes (within the bound: exact) of failed scrapes, an app restart (a counter reset), and an
-    app that starts after Prometheus."""
-    n, per_minute = b.samples, 60_000 // b.interval.ms
+def gap_length(b: CaseBuilder) -> Duration:
+    """The scrape gap of the scenarios: GAP, unless the lookback is within a minute of it."""
     lookback = b.stack.lookback
-    gap_ms = GAP.ms if abs(GAP.ms - lookback.ms) > 60_000 else GAP.ms + 2 * 60_000
+    return GAP if abs(GAP.ms - lookback.ms) > 60_000 else Duration(GAP.ms + 2 * 60_000)
+
+
+def step_run(b: CaseBuilder, silent: Sequence[str]) -> Duration:
+    """How long the scenarios run, in whole evaluation intervals: the lead, the gap, and long enough
+    after it for the alerts that must stay silent to fire on a miscounted gap (their longest `for`, and
+    two minutes more). A case costs its rules times its evaluations: no longer."""
+    step = b.stack.evaluation_interval.ms
+    tail = SETTLE.ms + max((rule.for_.ms for rule in b.every_rule if rule.kind in silent), default=0)
+    return Duration(-(-(LEAD.ms + gap_length(b).ms + tail) // step) * step)
+
+
+def timelines(b: CaseBuilder, run: Duration) -> list[Timeline]:
+    """The scenarios over run: a day of history seen late, a 10-minute stop of Prometheus, 10 minutes
+    and 2 minutes (within the bound: exact) of failed scrapes, an app restart (a counter reset), and an
+    app that starts after Prometheus."""
+    n = run.ms // b.interval.ms
+    gap_ms = gap_length(b).ms
     short_ms = min(SHORT_GAP.ms, gap_bound(b.stack).ms) // b.interval.ms * b.interval.ms
-    start = 20 * per_minute  # where the gaps begin
+    start = LEAD.ms // b.interval.ms  # where the gaps begin
     day = float(DAY_SECONDS // b.interval.seconds)  # a day of history: one increase per sample, all day
     ones: tuple[Sample, ...] = (1,) * (n + 1)
     old: tuple[Sample, ...] = (-DAY_SECONDS,) * (n + 1)
     ramp = tuple(float(i) for i in range(n + 1))
-    out = [Timeline("a counter first seen with a day of history", ones, old, tuple(day + i for i in ramp))]
+    out = [Timeline("a counter first seen with a day of history", run, ones, old, tuple(day + i for i in ramp))]
     stopped = tuple(None if start < i < start + gap_ms // b.interval.ms else v for i, v in enumerate(ramp))
-    out.append(Timeline(f"Prometheus stopped for {Duration(gap_ms)}",
+    out.append(Timeline(f"Prometheus stopped for {Duration(gap_ms)}", run,
                         tuple(None if v is None else 1 for v in stopped),
                         tuple(None if v is None else -DAY_SECONDS for v in stopped), stopped,
                         exact=gap_ms <= gap_bound(b.stack).ms))
     for span in (gap_ms, short_ms):
         # The last good scrape at start, the next span later: a marker on every series in between.
         failed = tuple(STALE if start < i < start + span // b.interval.ms else v for i, v in enumerate(ramp))
-        out.append(Timeline(f"scrapes failing for {Duration(span)}", tuple(0 if v == STALE else 1 for v in failed),
+        out.append(Timeline(f"scrapes failing for {Duration(span)}", run,
+                            tuple(0 if v == STALE else 1 for v in failed),
                             tuple(STALE if v == STALE else -DAY_SECONDS for v in failed), failed,
                             exact=span <= gap_bound(b.stack).ms))
     restart = start  # the app restarts between samples restart-1 and restart, and serves 1 sample's calls
-    out.append(Timeline("the app restarts (its counters reset)", ones,
+    out.append(Timeline("the app restarts (its counters reset)", run, ones,
                         tuple(-DAY_SECONDS if i < restart else (restart - 0.5) * b.interval.seconds
                               for i in range(n + 1)),
                         tuple(ramp[i] if i < restart else float(i - restart + 1) for i in range(n + 1))))
     late = start  # up 0 before; the app starts half a sample before its first scrape
-    out.append(Timeline("the app starts after Prometheus", tuple(0 if i < late else 1 for i in range(n + 1)),
+    out.append(Timeline("the app starts after Prometheus", run, tuple(0 if i < late else 1 for i in range(n + 1)),
                         tuple(None if i < late else (late - 0.5) * b.interval.seconds for i in range(n + 1)),
                         tuple(None if i < late else float(i - late + 1) for i in range(n + 1)), exact=True))
     return out
@@ -188,7 +207,7 @@ def counter(b: CaseBuilder, name: str, labels: dict[str, str], timeline: Timelin
     # The steps read from the first sample a step reads as before (the first steps of the case have
     # none) to one scrape interval before the end of the case.
     first = (-(-(lag + step) // step) * step - lag - step) // dt
-    read = (RUN.ms - lag) // dt
+    read = (timeline.run.ms - lag) // dt
     real = [(i, float(v)) for i, v in enumerate(values[:read + 1]) if isinstance(v, (int, float))]
     # What it really grew by in the case while the steps read it, its history excluded (a reset adds its
     # new value; a series that appears adds its first value): no step sum may exceed it, whatever the
@@ -205,17 +224,22 @@ def about(expr: str, value: float) -> str:
     return f"abs({expr} - {number(value)}) <= bool {number(1e-9 * abs(value) + 1e-9)}"
 
 
-def step_sum(record: str) -> str:
-    """Every step recorded in the case."""
-    return f"sum_over_time({record}[{RUN}])"
+def holds(expr: str, timeline: Timeline, labels: str) -> dict[str, object]:
+    """A query that is 1 for labels at the end of the timeline's case."""
+    return {"expr": expr, "eval_time": str(timeline.run), "exp_samples": [{"labels": labels, "value": 1}]}
+
+
+def step_sum(record: str, timeline: Timeline) -> str:
+    """Every step recorded in the timeline's case."""
+    return f"sum_over_time({record}[{timeline.run}])"
 
 
 def labels_text(labels: dict[str, str]) -> str:
     return series_text("", labels)
 
 
-def _silent(b: CaseBuilder, kinds: Sequence[str]) -> list[dict[str, object]]:
-    return [b.alert_test(str(RUN), kind, []) for kind in kinds]
+def _silent(b: CaseBuilder, timeline: Timeline, kinds: Sequence[str]) -> list[dict[str, object]]:
+    return [b.alert_test(str(timeline.run), kind, []) for kind in kinds]
 
 
 def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) -> list[PromtoolCase]:
@@ -227,25 +251,22 @@ def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) 
     day = per_sample * DAY_SECONDS / b.interval.seconds
     labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
     out = []
-    for timeline in timelines(b):
+    for timeline in timelines(b, step_run(b, silent)):
         history = timeline.level[0] is not None and timeline.level[0] > 0
         ok = counter(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "200"}, timeline, per_sample - 1)
         failed = counter(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "503"}, timeline, 1.0,
                          day if history else 0.0)
         where = labels_text({c.ENDPOINT: path})
-        checks = [{"expr": about(step_sum(s.availability.calls_step), ok.seen + failed.seen), "eval_time": str(RUN),
-                   "exp_samples": [{"labels": where, "value": 1}]},
-                  {"expr": about(step_sum(s.availability.bad_step), failed.seen), "eval_time": str(RUN),
-                   "exp_samples": [{"labels": where, "value": 1}]},
-                  {"expr": f"{step_sum(s.availability.calls_step)} <= bool {number(ok.grew + failed.grew)}",
-                   "eval_time": str(RUN), "exp_samples": [{"labels": where, "value": 1}]}]
+        calls, bad = step_sum(s.availability.calls_step, timeline), step_sum(s.availability.bad_step, timeline)
+        checks = [holds(about(calls, ok.seen + failed.seen), timeline, where),
+                  holds(about(bad, failed.seen), timeline, where),
+                  holds(f"{calls} <= bool {number(ok.grew + failed.grew)}", timeline, where)]
         if timeline.exact:
-            checks.append({"expr": about(step_sum(s.availability.calls_step), ok.grew + failed.grew),
-                           "eval_time": str(RUN), "exp_samples": [{"labels": where, "value": 1}]})
+            checks.append(holds(about(calls, ok.grew + failed.grew), timeline, where))
         out.append(PromtoolCase(f"Call steps on {path}: {timeline.name} counts only what Prometheus saw "
                                 f"({number(ok.seen + failed.seen)} calls, {number(failed.seen)} failed)",
                                 [ok.series, failed.series, *target_series(b, timeline)],
-                                _silent(b, silent), checks))
+                                _silent(b, timeline, silent), checks))
     return out
 
 
@@ -258,27 +279,27 @@ def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent
     price = prices[token_type]
     if price <= 0:
         return []
-    # The case's own spend: a tenth of the budget's hourly share (a forecast reads 32 days at this pace).
-    hourly = min(budgets, default=320.0) / 32 / 10
-    per_sample = float(max(0, math.floor(hourly / price / b.samples)))
+    # The case's own spend: a tenth of the budget's share of an hour (the forecast reads the last 24 h,
+    # this spend, as the pace of each of the month's up to 32 days).
+    spend = min(budgets, default=320.0) / 32 / 10
+    run = step_run(b, silent)
+    per_sample = float(max(0, math.floor(spend / price / (run.ms // b.interval.ms))))
     past = float(min(math.ceil(2 * max(budgets, default=1.0) / price), 2 ** 50))
     out = []
-    for timeline in timelines(b):
+    for timeline in timelines(b, run):
         history = timeline.level[0] is not None and timeline.level[0] > 0
         tokens = counter(b, b.contract.tokens.name, {c.PROVIDER: b.call[c.PROVIDER], c.MODEL: model.name,
                                                      c.TOKEN_TYPE: token_type}, timeline, per_sample,
                          past if history else 0.0)
         cost = tokens.seen * price
-        checks = [{"expr": about(expr, cost), "eval_time": str(RUN), "exp_samples": [{"labels": "{}", "value": 1}]}
-                  for expr in (f"sum({s.cost_month_to_date})",)]
-        checks.append({"expr": f"sum({s.cost_month_to_date}) <= bool {number(tokens.grew * price * (1 + 1e-9))}",
-                       "eval_time": str(RUN), "exp_samples": [{"labels": "{}", "value": 1}]})
+        month = f"sum({s.cost_month_to_date})"
+        checks = [holds(about(month, cost), timeline, "{}"),
+                  holds(f"{month} <= bool {number(tokens.grew * price * (1 + 1e-9))}", timeline, "{}")]
         if timeline.exact:
-            checks.append({"expr": about(f"sum({s.cost_month_to_date})", tokens.grew * price), "eval_time": str(RUN),
-                           "exp_samples": [{"labels": "{}", "value": 1}]})
+            checks.append(holds(about(month, tokens.grew * price), timeline, "{}"))
         out.append(PromtoolCase(f"Cost steps of {model.name}: {timeline.name} counts only what Prometheus saw "
                                 f"(${cost:.6g})", [tokens.series, *target_series(b, timeline)],
-                                _silent(b, silent), checks))
+                                _silent(b, timeline, silent), checks))
     return out
 
 
@@ -293,25 +314,21 @@ def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
     day = per_sample * DAY_SECONDS / b.interval.seconds
     labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
     out = []
-    for timeline in timelines(b):
+    for timeline in timelines(b, step_run(b, silent)):
         history = timeline.level[0] is not None and timeline.level[0] > 0
         calls = counter(b, f"{name}_count", labels, timeline, per_sample, day if history else 0.0)
         within = counter(b, f"{name}_bucket", {**labels, c.LE: threshold}, timeline, per_sample - 1)
         where = labels_text({c.ENDPOINT: path})
         slow_seen, slow_grew = calls.seen - within.seen, calls.grew - within.grew
-        checks = [{"expr": about(step_sum(s.latency.calls_step), calls.seen), "eval_time": str(RUN),
-                   "exp_samples": [{"labels": where, "value": 1}]},
-                  {"expr": about(step_sum(s.latency.bad_step), slow_seen), "eval_time": str(RUN),
-                   "exp_samples": [{"labels": where, "value": 1}]},
-                  {"expr": f"{step_sum(s.latency.calls_step)} <= bool {number(calls.grew)}",
-                   "eval_time": str(RUN), "exp_samples": [{"labels": where, "value": 1}]}]
+        all_calls, slow = step_sum(s.latency.calls_step, timeline), step_sum(s.latency.bad_step, timeline)
+        checks = [holds(about(all_calls, calls.seen), timeline, where),
+                  holds(about(slow, slow_seen), timeline, where),
+                  holds(f"{all_calls} <= bool {number(calls.grew)}", timeline, where)]
         if timeline.exact:
-            checks += [{"expr": about(step_sum(record), value), "eval_time": str(RUN),
-                        "exp_samples": [{"labels": where, "value": 1}]}
-                       for record, value in ((s.latency.calls_step, calls.grew),
-                                             (s.latency.bad_step, slow_grew))]
+            checks += [holds(about(all_calls, calls.grew), timeline, where),
+                       holds(about(slow, slow_grew), timeline, where)]
         out.append(PromtoolCase(f"Latency steps on {path}: {timeline.name} counts only what Prometheus saw "
                                 f"({number(calls.seen)} calls, {number(slow_seen)} slow)",
                                 [calls.series, within.series, *target_series(b, timeline)],
-                                _silent(b, silent), checks))
+                                _silent(b, timeline, silent), checks))
     return out
