@@ -16,6 +16,7 @@ from holystack import render_to
 from holystack.model import Duration, Stack
 from holystack.promql import by
 from holystack.render import prometheus, recording
+from holystack.render.alerts import steps
 
 from .conftest import EXAMPLE
 
@@ -89,7 +90,7 @@ def test_step_cases_fail_on_the_whole_counter_step(promtool: str, tmp_path: Path
     monkeypatch.setattr(recording, "counter_step", whole_counter_step)
     failed = failed_step_cases(promtool, tmp_path / "out")
     for family in FAMILIES:
-        for scenario in ("a day of history", "Prometheus stopped for 10m", "scrapes failing for 10m"):
+        for scenario in ("a day of history", f"Prometheus stopped for {steps.GAP}", f"scrapes failing for {steps.GAP}"):
             assert any(name.startswith(family) and scenario in name for name in failed), (family, scenario, failed)
     # and the alerts fire on the history Prometheus never saw
     report = "".join(failed.values())

@@ -25,16 +25,17 @@ STALE = "stale"
 # A value per sample: a number, None (no sample: Prometheus was not running) or STALE (a failed scrape
 # marks the target's series stale: this sample of the counter is a staleness marker, `up` is 0).
 Sample = float | str | None
-# The scrape gap of the generated cases, unless the lookback is within a minute of it.
-GAP = Duration(10 * 60_000)
+# The scrape gap of the generated cases, unless the lookback is within a minute of it: longer than
+# the default lookback (the steps' bound) and one evaluation interval, so that nothing is counted across it.
+GAP = Duration(7 * 60_000)
 # The failed scrapes within the bound (recording.gap_bound), unless the bound is shorter.
 SHORT_GAP = Duration(2 * 60_000)
 # promtool's lookback for instant selectors (it runs Prometheus' default, whatever the spec's).
 PROMTOOL_LOOKBACK = Duration.parse(DEFAULT_LOOKBACK)
 DAY_SECONDS = 86_400
-# How long a scenario runs before its gap (or restart, or late start): the default lookback (the
-# steps' bound) and two minutes more, so that the reads across the gap reach back to real samples.
-LEAD = Duration(PROMTOOL_LOOKBACK.ms + SETTLE.ms)
+# How long a scenario runs before its gap (or restart, or late start): steps on every evaluation
+# for two minutes, so that the reads across the gap reach back to real samples.
+LEAD = SETTLE
 
 
 @dataclass(frozen=True)
@@ -149,9 +150,9 @@ def step_run(b: CaseBuilder, silent: Sequence[str]) -> Duration:
 
 
 def timelines(b: CaseBuilder, run: Duration) -> list[Timeline]:
-    """The scenarios over run: a day of history seen late, a 10-minute stop of Prometheus, 10 minutes
-    and 2 minutes (within the bound: exact) of failed scrapes, an app restart (a counter reset), and an
-    app that starts after Prometheus."""
+    """The scenarios over run: a day of history seen late, a stop of Prometheus longer than the bound
+    (gap_length), as long and 2 minutes (within the bound: exact) of failed scrapes, an app restart (a
+    counter reset), and an app that starts after Prometheus."""
     n = run.ms // b.interval.ms
     gap_ms = gap_length(b).ms
     short_ms = min(SHORT_GAP.ms, gap_bound(b.stack).ms) // b.interval.ms * b.interval.ms
