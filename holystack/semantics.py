@@ -22,7 +22,7 @@ from .defaults import DEFAULT_SELECTOR_LABEL
 from .model import Duration, Kubernetes, Labels, Stack, monitor_name, remote_write_secret, retention_needed, scrape_secret
 from .secrets import secret_problems
 from .shapes import indexed, section
-from .sources import DEFAULT_SOURCE, GENERAL_OPTIONS, SOURCES
+from .sources import DEFAULT_SOURCE, GENERAL_OPTIONS, all_sources, source_class, source_names
 from .sources.base import FALLBACKS
 from .thresholds import declared
 
@@ -471,15 +471,15 @@ def _source_options(data: dict[str, Any]) -> Iterator[Finding]:
     """A metrics field that the spec's source does not read (an unknown source is the schema's)."""
     metrics = section(data, "metrics")
     name = metrics.get("source", DEFAULT_SOURCE)
-    if not isinstance(name, str) or name not in SOURCES:
+    if not isinstance(name, str) or name not in source_names():
         return
-    source = SOURCES[name]
+    source = source_class(name)
     for key in sorted(set(metrics) - GENERAL_OPTIONS - source.options):
         if not isinstance(key, str):
             continue
         fixed = (f": its latency buckets are fixed ({', '.join(f'{b:g}' for b in source.fixed_buckets)} seconds)"
                  if key == "latency_buckets" and source.fixed_buckets is not None else "")
-        readers = sorted(n for n, cls in SOURCES.items() if key in cls.options)
+        readers = sorted(n for n, cls in all_sources().items() if key in cls.options)
         yield ("metrics", key), (f"metrics.source {name} does not read {key}{fixed}; remove it"
                                  + (f" ({', '.join(readers)} {'reads' if len(readers) == 1 else 'read'} it)" if readers else ""))
 

@@ -105,10 +105,12 @@ def test_genai_prices_loads_only_for_a_spec_that_uses_it(tmp_path: Path) -> None
 
 def test_rendering_a_plain_spec_imports_only_what_it_needs() -> None:
     """Kubernetes objects and separate rulers only for specs that ask for them; PromQL parsing and
-    RE2 are validate's (the render floor of bench/render.py); grafanalib's encoder module (argparse) is not needed."""
+    RE2 are validate's (the render floor of bench/render.py); grafanalib's encoder module (argparse) is not needed;
+    of the metric sources, only the spec's own (holystack.sources.SOURCE_MODULES)."""
     modules = _imported_modules(f"from pathlib import Path; from holystack.pipeline import render_files; "
                                 f"render_files(Path({str(EXAMPLE)!r}))")
     assert "holystack.render.prometheus" in modules  # it did render
     unneeded = {"holystack.render.kubernetes", "holystack.render.rulers", "promql_parser", "re2", "_re2",
-                "holystack.checks.promql_ast", "grafanalib._gen"}
+                "holystack.checks.promql_ast", "grafanalib._gen",
+                "holystack.sources.litellm", "holystack.sources.litellm_cases", "holystack.sources.otel_genai"}
     assert sorted(modules & unneeded) == []
