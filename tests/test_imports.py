@@ -110,13 +110,15 @@ def test_genai_prices_loads_only_for_a_spec_that_uses_it(tmp_path: Path) -> None
 def test_rendering_a_plain_spec_imports_only_what_it_needs() -> None:
     """Kubernetes objects and separate rulers only for specs that ask for them; PromQL parsing and
     RE2 are validate's (the render floor of bench/render.py); grafanalib's encoder module (argparse) is not needed;
-    of the metric sources, only the spec's own (holystack.sources.SOURCE_MODULES)."""
+    of the metric sources, only the spec's own (holystack.sources.SOURCE_MODULES); the checks of a
+    kubernetes: section (and the API server's naming rules) only for a spec that has one."""
     modules = _imported_modules(f"from pathlib import Path; from holystack.pipeline import render_files; "
                                 f"render_files(Path({str(EXAMPLE)!r}))")
     assert "holystack.render.prometheus" in modules  # it did render
     unneeded = {"holystack.render.kubernetes", "holystack.render.rulers", "promql_parser", "re2", "_re2",
                 "holystack.checks.promql_ast", "grafanalib._gen",
-                "holystack.sources.litellm", "holystack.sources.litellm_cases", "holystack.sources.otel_genai"}
+                "holystack.sources.litellm", "holystack.sources.litellm_cases", "holystack.sources.otel_genai",
+                "holystack.semantics_kubernetes", "holystack.kubenames"}
     assert sorted(modules & unneeded) == []
 
 
@@ -135,3 +137,11 @@ def test_the_render_command_loads_no_other_command(tmp_path: Path) -> None:
                     if m.startswith(not_render) or m.split(".")[0] in OTHER_DEPENDENCIES
                     or (m.startswith("holystack.live.") and m != "holystack.live.scenarios"))
     assert loaded == [], loaded
+
+
+def test_a_kubernetes_spec_loads_its_checks_and_renderer() -> None:
+    """The other side of the lazy imports above: a spec with kubernetes: loads them."""
+    spec = Path(__file__).parent / "cases" / "holysheep-k8s" / "spec.yaml"
+    modules = _imported_modules(f"from pathlib import Path; from holystack.pipeline import render_files; "
+                                f"render_files(Path({str(spec)!r}))")
+    assert {"holystack.semantics_kubernetes", "holystack.kubenames", "holystack.render.kubernetes"} <= modules
