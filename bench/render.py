@@ -9,7 +9,10 @@ did for the dependencies the floor imports: an editable checkout with PYTHONDONT
 would otherwise recompile every module on every run.
 
 With --baseline DIR (a checkout of an earlier holystack, e.g. from `git archive`), its renders
-are measured in the same run, interleaved with this checkout's.
+are measured in the same run, interleaved with this checkout's. A checkout keeps its templates at
+the top level (templates/, which pyproject ships as holystack.templates); imported from
+PYTHONPATH, the baseline would read the installed holystack's templates instead of its own, so the
+bench links DIR/holystack/templates to DIR/templates first.
 
 Usage: .venv/bin/python bench/render.py [--repeat 9] [--baseline DIR]"""
 from __future__ import annotations
@@ -58,12 +61,21 @@ def rule_count(out: Path) -> int:
                for g in yaml.safe_load(f.read_text())["groups"])
 
 
+def own_templates(root: Path) -> None:
+    """Make a checkout's templates importable as holystack.templates from PYTHONPATH (see above)."""
+    link = root / "holystack" / "templates"
+    if not link.exists() and (root / "templates").is_dir():
+        link.symlink_to(Path("..") / "templates")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--baseline", type=Path, help="an earlier checkout, measured in the same run")
     args = parser.parse_args()
     checkouts = {"": ROOT, **({" (baseline)": args.baseline.resolve()} if args.baseline else {})}
+    if args.baseline:
+        own_templates(args.baseline.resolve())
     envs = {}
     for name, root in checkouts.items():
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "holystack")], check=True)

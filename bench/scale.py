@@ -1,6 +1,6 @@
 """Scale benchmark (issues 9 and 15): the rendered rules of a 5 providers x 8 endpoints x 60 models
 spec (2,400 combinations) on a real Prometheus 2.42 with hours of backfilled history, once for each
-registered metric source (holystack.sources.SOURCES; --sources picks some): the spec is moved onto
+registered metric source (holystack.sources.SOURCE_MODULES; --sources picks some): the spec is moved onto
 the source (holystack.live.onto), and the raw series backfilled and served are the ones the source
 emits for the same traffic (Source.emitted).
 

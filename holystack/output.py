@@ -333,10 +333,10 @@ def _remove_parents(created: list[Path]) -> None:
 
 def _stage(files: Files, out: Path, staging: Path, entries: list[tuple[str, str]]) -> None:
     """Write the files and carry the foreign entries into staging; its mode last (out's, or 755)."""
+    for folder in sorted({(staging / path).parent for path in files}):  # each folder once
+        folder.mkdir(parents=True, exist_ok=True)
     for path, text in sorted(files.items()):
-        target = staging / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(text.encode("utf-8"))
+        (staging / path).write_bytes(text.encode("utf-8"))
     mode = 0o755
     if out.exists():
         _carry_foreign(out, staging, entries)

@@ -11,6 +11,10 @@ import holystack
 from .conftest import EXAMPLE
 
 GENERATOR_ONLY = ("jinja2", "grafanalib", "jsonschema", "typer", "promql_parser")
+# Dependencies of other commands and extras than render: validate's parsers, the instrumentation, the
+# ledger client, the price data, the live servers' HTTP, the property tests.
+OTHER_DEPENDENCIES = ("promql_parser", "re2", "_re2", "prometheus_client", "psycopg", "psycopg2", "genai_prices",
+                      "httpx", "aiohttp", "hypothesis", "opentelemetry", "litellm")
 
 
 def _imported_modules(statement: str) -> set[str]:
@@ -105,10 +109,39 @@ def test_genai_prices_loads_only_for_a_spec_that_uses_it(tmp_path: Path) -> None
 
 def test_rendering_a_plain_spec_imports_only_what_it_needs() -> None:
     """Kubernetes objects and separate rulers only for specs that ask for them; PromQL parsing and
-    RE2 are validate's (the render floor of bench/render.py); grafanalib's encoder module (argparse) is not needed."""
+    RE2 are validate's (the render floor of bench/render.py); grafanalib's encoder module (argparse) is not needed;
+    of the metric sources, only the spec's own (holystack.sources.SOURCE_MODULES); the checks of a
+    kubernetes: section (and the API server's naming rules) only for a spec that has one."""
     modules = _imported_modules(f"from pathlib import Path; from holystack.pipeline import render_files; "
                                 f"render_files(Path({str(EXAMPLE)!r}))")
     assert "holystack.render.prometheus" in modules  # it did render
     unneeded = {"holystack.render.kubernetes", "holystack.render.rulers", "promql_parser", "re2", "_re2",
-                "holystack.checks.promql_ast", "grafanalib._gen"}
+                "holystack.checks.promql_ast", "grafanalib._gen",
+                "holystack.sources.litellm", "holystack.sources.litellm_cases", "holystack.sources.otel_genai",
+                "holystack.semantics_kubernetes", "holystack.kubenames"}
     assert sorted(modules & unneeded) == []
+
+
+def test_the_render_command_loads_no_other_command(tmp_path: Path) -> None:
+    """`holystack render` loads what rendering needs: no instrumentation, validation, doctor, ledger
+    client, live servers or validate-only parsers. Of holystack.live only the scenario table, which
+    the simulate and upstream commands' --scenario help lists (Typer builds every command's help)."""
+    out = tmp_path / "out"
+    modules = _imported_modules(f"import sys; sys.argv = ['holystack', 'render', {str(EXAMPLE)!r}, '-o', {str(out)!r}]; "
+                                "from holystack.cli import main; main()")
+    assert "holystack.render.prometheus" in modules and (out / ".holystack-manifest").is_file()  # it did render
+    not_render = ("holystack.instrument", "holystack.checks", "holystack.doctor", "holystack.validate",
+                  "holystack.cost_report", "holystack.pricedata", "holystack.render.kubernetes",
+                  "holystack.render.rulers", "holystack.sources.litellm", "holystack.sources.otel_genai")
+    loaded = sorted(m for m in modules
+                    if m.startswith(not_render) or m.split(".")[0] in OTHER_DEPENDENCIES
+                    or (m.startswith("holystack.live.") and m != "holystack.live.scenarios"))
+    assert loaded == [], loaded
+
+
+def test_a_kubernetes_spec_loads_its_checks_and_renderer() -> None:
+    """The other side of the lazy imports above: a spec with kubernetes: loads them."""
+    spec = Path(__file__).parent / "cases" / "holysheep-k8s" / "spec.yaml"
+    modules = _imported_modules(f"from pathlib import Path; from holystack.pipeline import render_files; "
+                                f"render_files(Path({str(spec)!r}))")
+    assert {"holystack.semantics_kubernetes", "holystack.kubenames", "holystack.render.kubernetes"} <= modules

@@ -17,7 +17,7 @@ from holystack import SpecError, load_stack
 from holystack import contract as c
 from holystack.cli import app
 from holystack.render.alerts import alert_rules, families, unavailable_alerts
-from holystack.sources import SOURCES, source_names
+from holystack.sources import DEFAULT_SOURCE, SOURCE_MODULES, SOURCES, all_sources, source_names
 from holystack.sources.base import BREAKER_STATE, CAPABILITIES, CACHED_TOKENS, FALLBACKS, RATE_LIMIT_GAUGES, RETRIES
 from holystack.sources.native import Holystack
 from holystack.sources.otel_genai import BUCKETS as OTEL_BUCKETS
@@ -82,6 +82,14 @@ def test_families_require_only_known_capabilities() -> None:
 
 def test_a_registered_source_is_a_known_name(partial: None) -> None:
     assert "partial" in source_names()
+
+
+def test_each_source_module_defines_the_source_of_its_name() -> None:
+    """The registry names each source's module (imported only when a spec names the source): the
+    class it names there answers to that name."""
+    loaded = all_sources()
+    assert set(SOURCE_MODULES) <= set(loaded) and DEFAULT_SOURCE in loaded
+    assert {name: cls.name for name, cls in loaded.items()} == {name: name for name in loaded}
 
 
 def test_alerts_the_source_cannot_feed_are_left_out_and_named(partial: None, tmp_path: Path) -> None:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .. import sources
 from ..durations import parse_ms
 from ..errors import UsageError
-from ..sources import DEFAULT_SOURCE, GENERAL_OPTIONS, SOURCES, source_names
+from ..sources import DEFAULT_SOURCE, GENERAL_OPTIONS, source_names
 from ..sources.base import FALLBACKS
 
 
 def source_class(name: str, option: str = "--source") -> type:
     """The registered source called name, or one line naming the known ones (exit 2)."""
-    if name not in SOURCES:
+    if name not in source_names():
         raise UsageError(f"{option}: {name!r} is not a metric source; pick one of {', '.join(source_names())}")
-    return SOURCES[name]
+    return sources.source_class(name)
 
 
 def spec_on_source(data: dict[str, Any], name: str) -> tuple[dict[str, Any], list[str]]:

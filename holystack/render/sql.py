@@ -29,6 +29,6 @@ def price_rows(stack: Stack) -> list[PriceRow]:
 
 
 def render_sql(stack: Stack) -> Files:
-    text = render_template("sql/billing.sql.j2", go_safe=True, notice=generated_notice(stack.source_name), name=stack.name,
+    text = render_template("sql/billing.sql.j2", notice=generated_notice(stack.source_name), name=stack.name,
                            schema=quoted_identifier(ledger_schema(stack.contract.prefix)), prices=price_rows(stack))
     return {SQL_FILE: text}

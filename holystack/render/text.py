@@ -1,7 +1,8 @@
-"""Jinja environments over the templates/ folder (shipped as holystack.templates).
+"""The Jinja environment over the templates/ folder (shipped as holystack.templates).
 
-Templates that produce Prometheus or Alertmanager templates use [[ ]] for Jinja, so that
-Go's {{ }} passes through untouched. StrictUndefined: a missing variable is an error."""
+Templates write Jinja in [[ ]] and [% %], so that Go's {{ }} (Prometheus and Alertmanager
+templates) passes through untouched; one syntax for all, so one environment (and one lexer) is
+built per run. StrictUndefined: a missing variable is an error."""
 from __future__ import annotations
 
 import re
@@ -22,8 +23,8 @@ def _loader() -> jinja2.BaseLoader:
 
 
 @cache
-def go_safe_env() -> jinja2.Environment:
-    """For templates whose output holds Go templates: Jinja in [[ ]] and [% %]."""
+def environment() -> jinja2.Environment:
+    """Jinja in [[ ]], [% %] and [# #]."""
     return jinja2.Environment(
         loader=_loader(), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
         variable_start_string="[[", variable_end_string="]]",
@@ -33,15 +34,8 @@ def go_safe_env() -> jinja2.Environment:
     )
 
 
-@cache
-def plain_env() -> jinja2.Environment:
-    return jinja2.Environment(loader=_loader(), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, autoescape=False)
-
-
-def render_template(template: str, go_safe: bool = False, **context: Any) -> str:
-    env = go_safe_env() if go_safe else plain_env()
-    return env.get_template(template).render(**context)
+def render_template(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)
 
 
 @cache
@@ -53,7 +47,7 @@ def text_table(folder: str, language: str) -> dict[str, Any]:
 
 @cache
 def _compiled(source: str) -> jinja2.Template:
-    return go_safe_env().from_string(source)
+    return environment().from_string(source)
 
 
 _PLACEHOLDER = re.compile(r"\[\[\s*([A-Za-z_]\w*)\s*\]\]")
