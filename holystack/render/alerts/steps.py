@@ -105,10 +105,25 @@ def _real(values: Sequence[Sample], interval_ms: int, at_ms: int, range_ms: int)
             if isinstance(values[i], (int, float))]
 
 
-def _last_over(values: Sequence[Sample], interval_ms: int, at_ms: int, range_ms: int) -> float | None:
-    """last_over_time(x[range] offset ...) at at_ms: the latest real sample in the range (markers skipped)."""
-    real = _real(values, interval_ms, at_ms, range_ms)
-    return real[-1] if real else None
+def _latest_real(values: Sequence[Sample]) -> list[int]:
+    """For each sample, the index of the latest real sample at or before it (markers and gaps
+    skipped), -1 where there is none: last_over_time in one lookup per evaluation."""
+    latest, last = [], -1
+    for i, value in enumerate(values):
+        if isinstance(value, (int, float)):
+            last = i
+        latest.append(last)
+    return latest
+
+
+def _last_over(values: Sequence[Sample], latest: Sequence[int], interval_ms: int, at_ms: int,
+               range_ms: int) -> float | None:
+    """last_over_time(x[range] offset ...) at at_ms: the latest real sample in the range (markers
+    skipped); latest is _latest_real(values)."""
+    first = max(0, -(-(at_ms - range_ms) // interval_ms))
+    last = min(at_ms // interval_ms, len(values) - 1) if at_ms >= 0 else -1
+    index = latest[last] if last >= 0 else -1
+    return float(values[index]) if index >= first else None  # type: ignore[arg-type]
 
 
 def counted(b: CaseBuilder, values: Sequence[Sample], timeline: Timeline) -> float:
@@ -117,9 +132,11 @@ def counted(b: CaseBuilder, values: Sequence[Sample], timeline: Timeline) -> flo
     step, lag, dt = b.stack.evaluation_interval.ms, b.stack.slowest_scrape.ms, b.interval.ms
     bound, reach = gap_bound(b.stack).ms, now_range(b.stack).ms
     total = 0.0
+    latest, latest_start = _latest_real(values), _latest_real(timeline.process_start)
     for t in range(0, timeline.run.ms + 1, step):
         now_at, before_at = t - lag, t - lag - step
-        now, before = _last_over(values, dt, now_at, reach), _last_over(values, dt, before_at, bound)
+        now = _last_over(values, latest, dt, now_at, reach)
+        before = _last_over(values, latest, dt, before_at, bound)
         if now is None:
             continue
         if before is not None and now >= before:
@@ -127,7 +144,7 @@ def counted(b: CaseBuilder, values: Sequence[Sample], timeline: Timeline) -> flo
             continue
         ups = _real(timeline.up, dt, before_at, bound)
         process = _at(timeline.process_start, dt, now_at, PROMTOOL_LOOKBACK.ms)
-        seen = _last_over(timeline.process_start, dt, before_at, bound)
+        seen = _last_over(timeline.process_start, latest_start, dt, before_at, bound)
         new_process = process is not None and process * 1000 > before_at - bound and process != seen and bool(ups)
         if (ups and max(ups) == 1) or new_process:
             total += now
