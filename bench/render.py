@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import yaml
+from checkouts import own_templates
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "holysheep.yaml"
@@ -59,13 +60,6 @@ def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | Non
 def rule_count(out: Path) -> int:
     return sum(len(g["rules"]) for f in (out / "prometheus" / "rules").glob("*.yml")
                for g in yaml.safe_load(f.read_text())["groups"])
-
-
-def own_templates(root: Path) -> None:
-    """Make a checkout's templates importable as holystack.templates from PYTHONPATH (see above)."""
-    link = root / "holystack" / "templates"
-    if not link.exists() and (root / "templates").is_dir():
-        link.symlink_to(Path("..") / "templates")
 
 
 def main() -> None:

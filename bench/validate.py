@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from checkouts import own_templates
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "holysheep.yaml"
 # The tool phase of a checkout's validate, alone: its own runner on its own rendered folder.
@@ -72,6 +74,8 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="an earlier checkout, measured in the same run")
     args = parser.parse_args()
     checkouts = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    if args.baseline:
+        own_templates(args.baseline.resolve())  # its own templates, not this checkout's (bench/checkouts.py)
     with tempfile.TemporaryDirectory() as tmp:
         envs, outs = {}, {}
         for name, root in checkouts.items():
