@@ -270,3 +270,49 @@ def database(postgres: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres, autocommit=True) as connection:
             connection.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+# -- the order the xdist workers take the tests in (scripts/test) ----------------------------------
+# --dist worksteal first hands each of the N workers a contiguous block of the collection (sizes as
+# xdist computes them: what is left over the workers left), then an idle worker steals the tail
+# half of the longest queue. So that every worker starts on long tests and none starts one last,
+# the modules whose tests start real servers (Prometheus, Alertmanager, PostgreSQL, the LiteLLM
+# proxy: they wait on those servers' clocks) are dealt first, one block at a time, then those that run
+# promtool or amtool (or read the session's shared validate runs); the quick tests fill each block
+# up. A long module's tests stay together and in their order (its module-scoped fixtures are set
+# up once). Run in one process (-p no:xdist, -n 0), the order is pytest's own.
+LONG_FIRST = (frozenset({"servers", "postgres", "litellm"}), frozenset({"promtool", "amtool", "cases", "once"}))
+
+
+def _rank(tests: list[pytest.Item]) -> int:
+    fixtures = {name for test in tests for name in getattr(test, "fixturenames", ())}
+    return next((rank for rank, names in enumerate(LONG_FIRST) if fixtures & names), len(LONG_FIRST))
+
+
+def _blocks(count: int, workers: int) -> list[int]:
+    """The sizes of the blocks worksteal first hands the workers (xdist/scheduler/worksteal.py)."""
+    sizes = []
+    for index in range(workers):
+        sizes.append((count - sum(sizes)) // (workers - index))
+    return sizes
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    if workers < 2:
+        return
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    ranked = sorted(modules.values(), key=_rank)  # stable: the collection's order within a rank
+    long = [tests for tests in ranked if _rank(tests) < len(LONG_FIRST)]
+    quick = [test for tests in ranked if _rank(tests) == len(LONG_FIRST) for test in tests]
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for tests in long:
+        min(heads, key=len).extend(tests)
+    ordered: list[pytest.Item] = []
+    for head, size in zip(heads, _blocks(len(items), workers)):
+        fill = max(0, size - len(head))
+        ordered += head + quick[:fill]
+        del quick[:fill]
+    items[:] = ordered + quick
