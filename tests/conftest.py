@@ -1,7 +1,10 @@
 """Shared fixtures. Tests that need promtool or amtool fail, never skip, when they are missing."""
 from __future__ import annotations
 
+import fcntl
 import glob
+import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -9,6 +12,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +90,91 @@ def litellm() -> str:
         pytest.fail(f"the LiteLLM proxy is not installed: run scripts/setup (it makes {SETUP_VENV} with "
                     f"holystack[litellm]) or set {COMMAND_ENV} to the litellm command")
     return command
+
+
+# -- work done once per session -------------------------------------------------------------------
+# Several tests read the same rendered case, or the same validate report of it; they share one
+# render and one validate run per test session, across the xdist workers too (the first worker to
+# ask does the work under a file lock, the others wait for it and read its result). Shared folders
+# are read-only: a test that damages its output copies it first (copy_out).
+class Once:
+    """once(key, make): make(folder) runs once per session for key; its JSON result is read by all."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, key: str, make: Callable[[Path], Any]) -> tuple[Path, Any]:
+        folder, result = self.root / key, self.root / f"{key}.json"
+        with open(self.root / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not result.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                value = make(folder)
+                result.write_text(json.dumps(value), "utf-8")
+        return folder, json.loads(result.read_text("utf-8"))
+
+
+@dataclass(frozen=True)
+class Cases:
+    """The golden cases (tests/cases/<name>/spec.yaml; "holysheep" is the reference spec), each
+    rendered once and validated --strict once per session."""
+
+    once: Once
+
+    def rendered(self, name: str) -> Path:
+        """The case's rendered output (read-only: copy_out it to change it)."""
+        from holystack import render_to
+
+        def make(folder: Path) -> None:
+            render_to(CASES / name / "spec.yaml", folder / "out")
+
+        folder, _ = self.once(f"render-{name}", make)
+        return folder / "out"
+
+    def validated(self, name: str) -> Any:
+        """validate --strict's Report on the case's rendered output."""
+        from holystack.checks.result import CheckResult
+        from holystack.validate import Report, validate
+
+        out = self.rendered(name)
+
+        def make(_: Path) -> list[dict[str, Any]]:
+            report = validate(CASES / name / "spec.yaml", out, strict=True)
+            return [{"name": r.name, "status": r.status, "detail": r.detail, "findings": list(r.findings)}
+                    for r in report.results]
+
+        _, rows = self.once(f"validate-{name}", make)
+        return Report([CheckResult(row["name"], row["status"], row["detail"], tuple(row["findings"]))
+                       for row in rows], strict=True)
+
+    def promtool_inputs(self, name: str) -> str:
+        """A digest of the bytes promtool's generated tests read: the rule files and the test files.
+        Two cases with the same digest get the same verdict from `promtool test rules`."""
+        prometheus = self.rendered(name) / "prometheus"
+        digest = hashlib.sha256()
+        for path in sorted([*(prometheus / "rules").glob("*"), *(prometheus / "tests").glob("*")]):
+            digest.update(f"{path.relative_to(prometheus)}\0".encode() + path.read_bytes() + b"\0")
+        return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def once(tmp_path_factory: pytest.TempPathFactory) -> Once:
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base folder is in the session's: share that one.
+    return Once((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "once")
+
+
+@pytest.fixture(scope="session")
+def cases(once: Once) -> Cases:
+    return Cases(once)
+
+
+def copy_out(out: Path, target: Path) -> Path:
+    """A copy of a shared rendered output that a test may change."""
+    shutil.copytree(out, target, symlinks=True)
+    return target
 
 
 # -- live servers ----------------------------------------------------------------------------------
@@ -181,3 +270,49 @@ def database(postgres: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres, autocommit=True) as connection:
             connection.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+# -- the order the xdist workers take the tests in (scripts/test) ----------------------------------
+# --dist worksteal first hands each of the N workers a contiguous block of the collection (sizes as
+# xdist computes them: what is left over the workers left), then an idle worker steals the tail
+# half of the longest queue. So that every worker starts on long tests and none starts one last,
+# the modules whose tests start real servers (Prometheus, Alertmanager, PostgreSQL, the LiteLLM
+# proxy: they wait on those servers' clocks) are dealt first, one block at a time, then those that run
+# promtool or amtool (or read the session's shared validate runs); the quick tests fill each block
+# up. A long module's tests stay together and in their order (its module-scoped fixtures are set
+# up once). Run in one process (-p no:xdist, -n 0), the order is pytest's own.
+LONG_FIRST = (frozenset({"servers", "postgres", "litellm"}), frozenset({"promtool", "amtool", "cases", "once"}))
+
+
+def _rank(tests: list[pytest.Item]) -> int:
+    fixtures = {name for test in tests for name in getattr(test, "fixturenames", ())}
+    return next((rank for rank, names in enumerate(LONG_FIRST) if fixtures & names), len(LONG_FIRST))
+
+
+def _blocks(count: int, workers: int) -> list[int]:
+    """The sizes of the blocks worksteal first hands the workers (xdist/scheduler/worksteal.py)."""
+    sizes = []
+    for index in range(workers):
+        sizes.append((count - sum(sizes)) // (workers - index))
+    return sizes
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    if workers < 2:
+        return
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    ranked = sorted(modules.values(), key=_rank)  # stable: the collection's order within a rank
+    long = [tests for tests in ranked if _rank(tests) < len(LONG_FIRST)]
+    quick = [test for tests in ranked if _rank(tests) == len(LONG_FIRST) for test in tests]
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for tests in long:
+        min(heads, key=len).extend(tests)
+    ordered: list[pytest.Item] = []
+    for head, size in zip(heads, _blocks(len(items), workers)):
+        fill = max(0, size - len(head))
+        ordered += head + quick[:fill]
+        del quick[:fill]
+    items[:] = ordered + quick

@@ -20,7 +20,7 @@ from holystack.render.layout import AGENT_CONFIG, ALERTMANAGER_TEMPLATE, PROMETH
 from holystack.render.prometheus import remote_series, rule_files
 from holystack.render.rulers import MIMIR_DIR, THANOS_DIR, VMALERT, VMALERT_DIR
 
-from .conftest import CASES
+from .conftest import CASES, Cases, copy_out
 
 K8S_CASES = sorted(p.name for p in CASES.iterdir()
                    if (p / "spec.yaml").is_file() and "kubernetes" in yaml.safe_load((p / "spec.yaml").read_text()))
@@ -218,21 +218,20 @@ def test_every_receiver_kind_round_trips_as_an_alertmanager_config() -> None:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
 
-def test_validate_runs_promtool_on_the_scale_out_outputs(tmp_path: Path, promtool: str) -> None:
+def test_validate_runs_promtool_on_the_scale_out_outputs(tmp_path: Path, promtool: str, cases: Cases) -> None:
     """holystack validate checks the agent config and every ruler's files, and fails on a broken one."""
     from holystack.checks.result import FAIL, PASS
     from holystack.validate import validate
 
-    spec = CASES / "holysheep-k8s" / "spec.yaml"
-    out = tmp_path / "out"
-    write_tree(render_files(spec), out)
-    rows = {r.name: r.status for r in validate(spec, out, strict=True).results}
+    case = "holysheep-k8s"
+    rows = {r.name: r.status for r in cases.validated(case).results}  # validate --strict, once per session
     scale_out = {"promtool check config --agent", "promtool check rules (vmalert)", "promtool check rules (thanos)",
                  "promtool check rules (mimir)"}
     assert {rows[name] for name in scale_out} == {PASS}
+    out = copy_out(cases.rendered(case), tmp_path / "out")
     mimir = out / MIMIR_DIR / "holysheep.yaml"
     mimir.write_text(mimir.read_text().replace("expr: sum by", "expr: sum by by", 1))
-    rows = {r.name: r.status for r in validate(spec, out, strict=True).results}
+    rows = {r.name: r.status for r in validate(CASES / case / "spec.yaml", out, strict=True).results}
     assert rows["promtool check rules (mimir)"] == FAIL
 
 

@@ -22,9 +22,8 @@ from holystack.render.alerts import unavailable_alerts
 from holystack.series import Series
 from holystack.sources import litellm as L
 from holystack.sources.litellm_cases import encode, expand
-from holystack.validate import validate
 
-from .conftest import CASES, ROOT
+from .conftest import CASES, ROOT, Cases
 
 CASE = CASES / "litellm" / "spec.yaml"
 TARGET = 'job="holysheep-app",instance="litellm-proxy:4000"'
@@ -103,11 +102,10 @@ def test_litellm_lacks_only_retries() -> None:
     assert stack.latency_buckets == L.BUCKETS
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("litellm") / "out"
-    render_to(CASE, out)
-    return out
+@pytest.fixture
+def rendered(cases: Cases) -> Path:
+    """The litellm case rendered once per session (read-only)."""
+    return cases.rendered(CASE.parent.name)
 
 
 def _series(name: str, labels: str, values: str) -> dict[str, str]:
@@ -203,7 +201,7 @@ def test_tokens_headroom_breaker_fallbacks_and_spend(rendered: Path, tmp_path: P
     ])
 
 
-def test_generated_cases_are_litellms_shape_and_validate_strict(rendered: Path) -> None:
+def test_generated_cases_are_litellms_shape_and_validate_strict(rendered: Path, cases: Cases) -> None:
     inputs = [series["series"] for path in sorted((rendered / "prometheus" / "tests").glob("*.yml"))
               for test in yaml.safe_load(path.read_text("utf-8"))["tests"] for series in test["input_series"]]
     names = {text.split("{")[0] for text in inputs}
@@ -212,7 +210,7 @@ def test_generated_cases_are_litellms_shape_and_validate_strict(rendered: Path) 
     assert any('exception_status="408"' in text for text in inputs)
     assert any('route="/v1/chat/completions"' in text for text in inputs)
     assert {L.DEPLOYMENT_STATE, L.SUCCESSFUL_FALLBACKS, L.REMAINING_REQUESTS, L.CACHED_INPUT_TOKENS, L.ATTEMPTS_TOTAL} <= names
-    report = validate(CASE, rendered, strict=True)
+    report = cases.validated(CASE.parent.name)  # validate --strict, once per session
     assert not report.failed, report.table()
 
 

@@ -17,7 +17,7 @@ from holystack.pipeline import load_stack
 from holystack.render.prometheus import RETENTION_FLAG
 from holystack.validate import validate
 
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, Cases, copy_out
 
 
 
@@ -44,11 +44,14 @@ def test_validate_warns_when_retention_is_shorter_or_missing(tmp_path: Path, edi
     assert ("20d is shorter than the 32d" in result.detail) if edit else ("states no" in result.detail)
 
 
-def test_validate_reports_the_warning(tmp_path: Path) -> None:
-    render_to(EXAMPLE, tmp_path)
-    readme = tmp_path / "README.md"
+def test_validate_reports_the_warning(tmp_path: Path, cases: Cases, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = copy_out(cases.rendered("holysheep"), tmp_path / "out")  # the reference spec's, shared
+    readme = out / "README.md"
     readme.write_text(readme.read_text().replace("=32d", "=20d"))
-    report = validate(EXAMPLE, tmp_path)
+    # The warnings are holystack's own checks: without promtool and amtool on PATH their checks skip
+    # and the report comes without their runs.
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    report = validate(EXAMPLE, out)
     assert next(r for r in report.results if r.name.startswith("retention")).status == WARN
     # The other warning: the reference spec's typed HolySheep prices differ from genai-prices'.
     assert "2 warning(s)" in report.table()

@@ -24,7 +24,7 @@ from holystack.sources.otel_genai import BUCKETS as OTEL_BUCKETS
 from holystack.validate import validate
 from holystack.pipeline import render_to
 
-from .conftest import CASES, EXAMPLE
+from .conftest import CASES, EXAMPLE, Cases
 
 LACKS = frozenset({RATE_LIMIT_GAUGES, RETRIES, FALLBACKS, BREAKER_STATE, CACHED_TOKENS})
 
@@ -160,16 +160,15 @@ def test_otel_genai_lacks_what_its_metrics_cannot_tell() -> None:
     assert stack.latency_buckets == OTEL_BUCKETS
 
 
-def test_otel_genai_cases_are_written_in_its_own_shape_and_pass_promtool(tmp_path: Path) -> None:
+def test_otel_genai_cases_are_written_in_its_own_shape_and_pass_promtool(cases: Cases) -> None:
     """The same scenarios, with OTel's series as input: the rules read them through the source's
     relabeling (error_type -> status classes, operation -> endpoint, server_address -> provider)."""
-    out = tmp_path / "out"
-    render_to(OTEL_CASE, out)
+    out = cases.rendered(OTEL_CASE.parent.name)
     inputs = [series["series"] for path in sorted((out / "prometheus" / "tests").glob("*.yml"))
               for test in yaml.safe_load(path.read_text("utf-8"))["tests"] for series in test["input_series"]]
     assert inputs and all(s.startswith(OTEL_RAW) or s.startswith(("up{", c.PROCESS_START + "{")) or s.startswith("ALERTS") for s in inputs), \
         sorted({s.split("{")[0] for s in inputs})
     assert any('error_type="RateLimitError"' in s for s in inputs)
     assert any('gen_ai_token_type="input"' in s for s in inputs)
-    report = validate(OTEL_CASE, out, strict=True)
+    report = cases.validated(OTEL_CASE.parent.name)  # validate --strict, once per session
     assert not report.failed, report.table()

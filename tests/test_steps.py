@@ -7,16 +7,20 @@ it). Every step family (calls, cost, latency) has its cases."""
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
 from holystack import render_to
+from holystack.checks.rule_subsets import PromtoolRun, plan_test_runs
+from holystack.checks.tools import load_rule_documents
 from holystack.model import Duration, Stack
 from holystack.promql import by
 from holystack.render import prometheus, recording
 from holystack.render.alerts import steps
+from holystack.render.layout import PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
 
 from .conftest import EXAMPLE
 
@@ -55,12 +59,14 @@ FAMILIES = ("Call", "Cost", "Latency")
 
 
 def failed_step_cases(promtool: str, out: Path) -> dict[str, str]:
-    """Render the reference spec into out and run promtool on each step case alone: the failed cases'
-    names, with promtool's report of each."""
+    """Render the reference spec into out and run promtool on each step case alone, on the rules it
+    observes (validate's cut, checks/rule_subsets.py: the patched rule is among them), two at a time:
+    the failed cases' names, with promtool's report of each."""
     prometheus._rule_files.cache_clear()  # rendered once per stack: the patched rule must render anew
     render_to(EXAMPLE, out)
     prometheus._rule_files.cache_clear()
-    tests_dir = out / "prometheus" / "tests"
+    prometheus_dir = out / PROMETHEUS_DIR
+    tests_dir = prometheus_dir / TESTS_DIR
     cases = []  # (the family's test file, one step case of it): each family's file names its own rule files
     for test_file in sorted(tests_dir.glob("*.test.yml")):
         document = yaml.safe_load(test_file.read_text("utf-8"))
@@ -70,15 +76,17 @@ def failed_step_cases(promtool: str, out: Path) -> dict[str, str]:
     for index, (document, case) in enumerate(cases):
         path = tests_dir / f"step-{index}.test.yml"
         path.write_text(yaml.safe_dump({**document, "tests": [case]}, sort_keys=False), "utf-8")
-        files.append((path, case["name"]))
-    report = subprocess.run([promtool, "test", "rules", *(str(p) for p, _ in files)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True).stdout
-    failed = {}
-    for path, name in files:
-        part = report.split(f"Unit Testing:  {path}")[1].split("Unit Testing:")[0]
-        if "FAILED" in part:
-            failed[name] = part
-    return failed
+        files.append((path.relative_to(prometheus_dir).as_posix(), case["name"]))
+    rule_paths = sorted(p.relative_to(prometheus_dir).as_posix() for p in (prometheus_dir / RULES_DIR).glob("*.yml"))
+    runs = plan_test_runs(out, [path for path, _ in files], load_rule_documents(out, rule_paths), out.parent / "cut")
+
+    def run(planned: PromtoolRun) -> str:
+        return subprocess.run([promtool, "test", "rules", planned.path], cwd=planned.cwd, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=300).stdout
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(run, runs))
+    return {name: report for (_, name), report in zip(files, reports) if "FAILED" in report}
 
 
 def test_step_cases_pass_on_the_rendered_rules(promtool: str, tmp_path: Path) -> None:

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from holystack import render_to
-
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, Cases
 
 Damage = Callable[[Path], None]
 
@@ -53,11 +51,10 @@ DAMAGES: dict[str, tuple[Damage, str, tuple[str, ...]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("rendered") / "out"
-    render_to(EXAMPLE, out)
-    return out
+@pytest.fixture
+def rendered(cases: Cases) -> Path:
+    """The reference spec rendered once per session (read-only: each test damages a copy)."""
+    return cases.rendered("holysheep")
 
 
 def _validate(out: Path) -> subprocess.CompletedProcess[str]:
