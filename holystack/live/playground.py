@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -120,11 +119,12 @@ def _start_prometheus(spec_path: Path, out: Path, ports: Ports, workdir: Path, f
                             [f"--query.lookback-delta={stack.lookback}"])
 
 
-def restart_prometheus(running: RunningStack, spec_path: Path, ports: Ports, workdir: Path, down_seconds: float,
-                       fast: bool = True) -> None:
-    """Stop Prometheus, leave it down for down_seconds, start it again on the same data directory."""
+def restart_prometheus(running: RunningStack, spec_path: Path, ports: Ports, workdir: Path,
+                       while_down: Callable[[], None], fast: bool = True) -> None:
+    """Stop Prometheus, call while_down (it returns when Prometheus may start again), and start it again
+    on the same data directory."""
     running.prometheus.stop()
-    time.sleep(down_seconds)
+    while_down()
     running.prometheus = _start_prometheus(spec_path, running.out, ports, workdir, fast).wait_ready()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,13 +117,14 @@ class RunningVmStack:
     # How to start vmagent and vmalert again (restart_scraping).
     restart: Callable[[], tuple[Server, Server]] | None = None
 
-    def restart_scraping(self, down_seconds: float) -> None:
-        """Stop vmagent and vmalert (no scrapes, no evaluations: what a stopped Prometheus does), leave
-        them down for down_seconds, and start them again; VictoriaMetrics keeps its data."""
+    def restart_scraping(self, while_down: Callable[[], None]) -> None:
+        """Stop vmagent and vmalert (no scrapes, no evaluations: what a stopped Prometheus does), call
+        while_down (it returns when they may start again), and start them again; VictoriaMetrics keeps
+        its data."""
         assert self.restart is not None
         for server in (self.vmalert, self.vmagent):
             server.stop()
-        time.sleep(down_seconds)
+        while_down()
         self.vmagent, self.vmalert = self.restart()
         self.vmagent.wait_ready()
         self.vmalert.wait_ready()
