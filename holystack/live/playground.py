@@ -128,13 +128,21 @@ def restart_prometheus(running: RunningStack, spec_path: Path, ports: Ports, wor
     running.prometheus = _start_prometheus(spec_path, running.out, ports, workdir, fast).wait_ready()
 
 
-def start_stack(spec_path: Path, ports: Ports, workdir: Path, fast: bool = True) -> RunningStack:
-    """Render spec_path into workdir/out and start the real servers on it; stop them with stop()."""
+def app_serving() -> None:
+    """The default of the engines' app_ready: the app already serves its metrics."""
+
+
+def start_stack(spec_path: Path, ports: Ports, workdir: Path, fast: bool = True,
+                app_ready: Callable[[], None] = app_serving) -> RunningStack:
+    """Render spec_path into workdir/out and start the real servers on it; stop them with stop().
+    app_ready returns once the app serves its metrics (an app starting meanwhile, as the stack
+    renders and Alertmanager starts): nothing scrapes before it has returned."""
     out = workdir / "out"
     render_to(spec_path, out)
     # Alertmanager first and ready: Prometheus resends a lost alert only after a minute.
     alertmanager = start_alertmanager(out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG, ports.alertmanager, workdir)
     try:
+        app_ready()
         alertmanager.wait_ready()
         prometheus = _start_prometheus(spec_path, out, ports, workdir, fast)
     except BaseException:
@@ -164,11 +172,12 @@ def vm_spec(data: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def _start_vm(spec_path: Path, ports: Ports, workdir: Path, fast: bool) -> Any:
+def _start_vm(spec_path: Path, ports: Ports, workdir: Path, fast: bool,
+              app_ready: Callable[[], None] = app_serving) -> Any:
     from .victoriametrics import start_vm_stack
 
     evaluation = str(load_stack(spec_path).evaluation_interval)
-    return start_vm_stack(spec_path, ports.prometheus, ports.alertmanager, workdir, evaluation, fast)
+    return start_vm_stack(spec_path, ports.prometheus, ports.alertmanager, workdir, evaluation, fast, app_ready)
 
 
 def _prometheus_lines(stack: Any) -> list[str]:
@@ -191,7 +200,7 @@ class Engine:
     stack has out, prometheus (the query API), alertmanager and stop()), and the lines `up` prints."""
 
     spec: Callable[[dict[str, Any]], dict[str, Any]]
-    start: Callable[[Path, Ports, Path, bool], Any]
+    start: Callable[[Path, Ports, Path, bool, Callable[[], None]], Any]
     lines: Callable[[Any], list[str]]
 
 
@@ -209,9 +218,10 @@ def engine_spec(engine: str, data: dict[str, Any]) -> dict[str, Any]:
     return ENGINES[engine].spec(data)
 
 
-def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast: bool) -> Any:
-    """The stack spec_path renders, running on engine; stop it with stop()."""
-    return ENGINES[engine].start(spec_path, ports, workdir, fast)
+def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast: bool,
+                 app_ready: Callable[[], None] = app_serving) -> Any:
+    """The stack spec_path renders, running on engine; stop it with stop(). app_ready: as start_stack's."""
+    return ENGINES[engine].start(spec_path, ports, workdir, fast, app_ready)
 
 
 def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: bool, workdir: Path,

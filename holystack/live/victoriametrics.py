@@ -148,9 +148,10 @@ class RunningVmStack:
 
 
 def start_vm_stack(spec_path: Path, victoriametrics_port: int, alertmanager_port: int, workdir: Path,
-                   evaluation_interval: str, fast: bool = True) -> RunningVmStack:
+                   evaluation_interval: str, fast: bool, app_ready: Callable[[], None]) -> RunningVmStack:
     """Render spec_path (which must ask for rulers.vmalert) into workdir/out and start the servers;
-    stop them with stop(). Every server started is stopped if a later one fails."""
+    stop them with stop(). Every server started is stopped if a later one fails. app_ready returns
+    once the app serves its metrics: vmagent starts after it has returned."""
     out = workdir / "out"
     render_to(spec_path, out)
     if not (out / VMALERT_DIR).is_dir():
@@ -163,6 +164,7 @@ def start_vm_stack(spec_path: Path, victoriametrics_port: int, alertmanager_port
         stack = load_stack(spec_path)
         victoriametrics = start_victoriametrics(victoriametrics_port, workdir, fast, str(retention(stack)))
         started.append(victoriametrics)
+        app_ready()
         alertmanager.wait_ready()
         victoriametrics.wait_ready()
         scrape = scrape_only_config(out / PROMETHEUS_DIR / PROMETHEUS_CONFIG, workdir / SCRAPE_CONFIG)
