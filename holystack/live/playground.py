@@ -16,7 +16,7 @@ from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR, retention
 from ..sources import DEFAULT_SOURCE
 from ..spec import read_spec
-from .apps import live_app
+from .apps import Running, live_app
 from ..thresholds import declared
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
@@ -248,7 +248,21 @@ def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: b
             spec = app.prepare(spec, upstream.url, ports.metrics, workdir)
         spec = engine_spec(engine, spec)
         local = write_spec(fast_spec(spec) if fast else spec, workdir / spec_path.name)
-        stack = start_engine(engine, local, ports, workdir, fast)
+        apps: list[Running] = []
+
+        def app_starts() -> None:  # while the stack renders and Alertmanager starts; before anything scrapes
+            assert app is not None and upstream is not None
+            apps.append(app.start(load_stack(local), upstream.url, ports.metrics, rps, FOREVER_SECONDS, workdir))
+
+        def stop_app() -> None:
+            while apps:
+                apps.pop().stop()
+
+        try:
+            stack = start_engine(engine, local, ports, workdir, fast, app_serving if app is None else app_starts)
+        except BaseException:
+            stop_app()
+            raise
         try:
             say(f"rendered {local} into {stack.out}")
             for line in ENGINES[engine].lines(stack):
@@ -262,15 +276,12 @@ def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: b
                 simulate(load_stack(local), scenario, FOREVER_SECONDS, rps, ports.metrics, seed, stop, report=say)
             else:
                 assert upstream is not None
-                running = app.start(load_stack(local), upstream.url, ports.metrics, rps, FOREVER_SECONDS, workdir)
-                try:
-                    say(f"app           {name}'s live app calling the fake upstream {upstream.url} ({scenario.name}), "
-                        f"logs in {workdir}")
-                    say("Ctrl-C stops everything.")
-                    stop.wait()
-                finally:
-                    running.stop()
+                say(f"app           {name}'s live app calling the fake upstream {upstream.url} ({scenario.name}), "
+                    f"logs in {workdir}")
+                say("Ctrl-C stops everything.")
+                stop.wait()
         finally:
+            stop_app()
             stack.stop()
     finally:
         if upstream is not None:
