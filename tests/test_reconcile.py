@@ -32,8 +32,8 @@ from holystack.instrument.ledger import Ledger
 from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, engine_spec, fast_spec, loopback_spec,
                                        restart_prometheus, start_engine, start_stack, write_spec)
 from holystack.model import Duration
-from holystack.pipeline import load_stack, render_files
-from holystack.render.sql import SQL_FILE
+from holystack.pipeline import load_stack
+from holystack.render.sql import SQL_FILE, render_sql
 from holystack.spec import read_spec
 
 from .helpers import prom_query, wait_until
@@ -63,6 +63,16 @@ def reconcile_spec(ports: Ports) -> dict:
                            "prices": {"from": "genai-prices", "provider": "anthropic", "model": ANTHROPIC_REF}})
     spec["models"].append({"name": "deepseek-v3.2", "prices": {"input": 0.28, "output": 0.42, "cached_input": 0.028}})
     return spec
+
+
+def ledger_sql(spec_path: Path) -> str:
+    """The ledger's schema and price table as render writes them (OUT/sql/billing.sql), rendered alone."""
+    return render_sql(load_stack(spec_path))[SQL_FILE]
+
+
+def apply_sql(database: str, sql: str) -> None:
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(sql)
 
 
 def anthropic_body(prompt: int, cached: int, written: int, hour: int, completion: int) -> dict:
@@ -154,8 +164,7 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str, ap
     ports = Ports.free()
     spec = reconcile_spec(ports)
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
-    with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute(render_files(spec_path)[SQL_FILE])
+    apply_sql(database, ledger_sql(spec_path))
     app = start_app(spec_path, ports) if app_first else None
     ledger = None
     stack = start_stack(spec_path, ports, tmp_path / "work")
@@ -183,8 +192,7 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str, ap
         write_spec(spec, spec_path)
         render_to(spec_path, stack.out)
         stack.prometheus.process.send_signal(signal.SIGHUP)
-        with psycopg.connect(database, autocommit=True) as connection:
-            connection.execute(render_files(spec_path)[SQL_FILE])
+        apply_sql(database, (stack.out / SQL_FILE).read_text("utf-8"))  # as rendered
         price = (f'model_token_type:e2e_token_price_usd:spec{{model="{CHANGED_MODEL}",token_type="prompt"}}')
         assert wait_until(lambda: any(abs(float(r["value"][1]) - NEW_INPUT / 1e6) < 1e-12
                                       for r in prom_query(prometheus, price)), DEADLINE), "timed out"
@@ -322,8 +330,7 @@ def test_through_the_transport_each_billed_attempt_is_priced_and_failed_ones_cos
     registry = CollectorRegistry()
     instrument = Instrument.from_spec(spec_path, registry=registry)
     metrics, _ = serve(ports.metrics, registry=registry)
-    with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute(render_files(spec_path)[SQL_FILE])
+    apply_sql(database, ledger_sql(spec_path))
     ledger = Ledger(database, instrument, flush_seconds=0.2)
     billed = Billed(2027)
     upstream = fake_anthropic(billed)
@@ -423,8 +430,7 @@ def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, d
     spec["thresholds"]["budget"] = {"daily_usd": 3.0}  # a day costs about $0.95
     spec = engine_spec(engine, spec)
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
-    with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute(render_files(spec_path)[SQL_FILE])
+    apply_sql(database, ledger_sql(spec_path))
     app = start_app(spec_path, ports)
     instrument, metrics, child = app
     ledger = Ledger(database, instrument, flush_seconds=0.2)
@@ -511,8 +517,7 @@ def test_failed_scrapes_within_the_lookback_count_their_increase(tmp_path: Path,
     spec["scrape"]["lookback"] = LOOKBACK
     spec = engine_spec(engine, spec)
     spec_path = write_spec(spec, tmp_path / "e2e.yaml")
-    with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute(render_files(spec_path)[SQL_FILE])
+    apply_sql(database, ledger_sql(spec_path))
     app = list(start_app(spec_path, ports))
     instrument = app[0]
     ledger = Ledger(database, instrument, flush_seconds=0.2)
