@@ -446,8 +446,9 @@ def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, d
         time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - stopped)))
 
     try:
-        unseen.append(day_phase(instrument, spec_path, rng, models))  # before Prometheus
-        stack = start_engine(engine, spec_path, ports, tmp_path / "work", fast=True)
+        # The day before Prometheus, while the stack renders and Alertmanager starts: nothing scrapes before it ends.
+        stack = start_engine(engine, spec_path, ports, tmp_path / "work", True,
+                             lambda: unseen.append(day_phase(instrument, spec_path, rng, models)))
         prometheus = stack.prometheus.url
         assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[1m]) >= 3'), DEADLINE)
         seen = day_phase(instrument, spec_path, rng, models)
