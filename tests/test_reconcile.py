@@ -50,6 +50,9 @@ TOLERANCE = 0.005
 # evaluation): each wait ends as soon as it shows, so the bound costs only a failing run.
 DEADLINE = 30.0
 SETTLE = Duration.parse(FAST_RATE_WINDOW).seconds + 3  # every rate window past the last call, and then some
+# Before the trailing 24 h is read: its group (the daily recordings) evaluates once a rate window on the
+# fast clock, so it takes in the last step up to one more rate window after the month to date does.
+SETTLE_24H = SETTLE + Duration.parse(FAST_RATE_WINDOW).seconds
 CHANGED_MODEL, NEW_INPUT = "gpt-4.1-mini", 0.80       # its prompt price doubles between the days
 # Anthropic's model, priced from genai-prices: its calls carry cache reads and writes (some for 1 hour).
 ANTHROPIC, ANTHROPIC_REF = "claude-haiku-4.5", "claude-haiku-4-5"
@@ -198,7 +201,7 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str, ap
                                       for r in prom_query(prometheus, price)), DEADLINE), "timed out"
 
         one_day(instrument, price_table(spec_path), rng, models, totals)
-        time.sleep(SETTLE)
+        time.sleep(SETTLE_24H)
         ledger.close()
         month_to_date = prom_query(prometheus, "e2e_cost_usd:month_to_date")
         anthropic_mtd = prom_query(prometheus, f'sum(provider_model:e2e_cost_usd:month_to_date{{model="{ANTHROPIC}"}})')
@@ -458,7 +461,7 @@ def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, d
         prometheus = stack.prometheus.url
         assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[5s]) >= 3'), DEADLINE)
         seen += day_phase(instrument, spec_path, rng, models)
-        time.sleep(SETTLE)
+        time.sleep(SETTLE_24H)
         ledger.close()
         month_to_date = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
         last_24h = float(prom_query(prometheus, "e2e_cost_usd:increase24h")[0]["value"][1])
