@@ -15,6 +15,11 @@ from holystack.live.servers import STOP_TIMEOUT_SECONDS
 # then the proxy, Prometheus and Alertmanager, each given STOP_TIMEOUT_SECONDS before it is killed, on
 # two loaded cores (bounds a hang, not a speed).
 PROXY_UP_STOP_SECONDS = 8 * STOP_TIMEOUT_SECONDS
+# Seconds for `holystack simulate` to serve /metrics: a new Python process importing holystack, which
+# took more than 15s under a load of 25 (the wait ends as soon as it serves).
+SIMULATE_START_DEADLINE = 60.0
+# Seconds for a simulate process to exit on SIGTERM (it waits for its calls in flight) before it is killed.
+SIMULATE_STOP_DEADLINE = 20.0
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, step: float = 0.25) -> bool:
@@ -74,14 +79,15 @@ class Simulator:
             [sys.executable, "-m", "holystack", "simulate", str(spec or self.spec), "--scenario", "healthy",
              "--duration", self.duration, "--rps", str(self.rps), "--metrics-port", str(self.port), "--seed", "3"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_until(lambda: answers(f"http://127.0.0.1:{self.port}/metrics"), 20), "simulate serves no /metrics"
+        assert wait_until(lambda: answers(f"http://127.0.0.1:{self.port}/metrics"), SIMULATE_START_DEADLINE), \
+            "simulate serves no /metrics"
         return self
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             try:
-                self.process.wait(20)
+                self.process.wait(SIMULATE_STOP_DEADLINE)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -24,7 +24,7 @@ from holystack import load_stack
 from holystack.model import Duration
 from holystack.spec import read_spec
 
-from .helpers import answers, prom_query, wait_until
+from .helpers import SIMULATE_START_DEADLINE, SIMULATE_STOP_DEADLINE, answers, prom_query, wait_until
 
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 BACKUP = "backup"
@@ -36,9 +36,6 @@ RPS = 20
 # as soon as the alert arrives, so the bound costs only a failing run.
 ALERT_DEADLINE = 90.0
 SIMULATE_SECONDS = 120
-# seconds for the simulator to serve /metrics: a new Python process importing holystack, which took
-# more than 15s under a load of 25 (the wait ends as soon as it serves)
-START_DEADLINE = 60.0
 QUIET_SECONDS = 14.0      # rate windows (4s) + for (3s) + group_wait (1s) + evaluation and send slack
 # A share is checked against what the fake upstream draws for each attempt (independently, with the
 # scenario's probability p): over the n attempts counted so far it is binomial, so it may stray by
@@ -166,17 +163,20 @@ def live(tmp_path: Path, scenario: str, engine: str = DEFAULT_ENGINE,
          "--duration", f"{SIMULATE_SECONDS}s", "--rps", str(RPS), "--metrics-port", str(ports.metrics), "--seed", "7"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stack = None
-    try:
-        assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), START_DEADLINE), \
+
+    def simulator_serves() -> None:  # while the stack renders and Alertmanager starts
+        assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), SIMULATE_START_DEADLINE), \
             "simulate did not serve /metrics"
-        stack = start_engine(engine, spec_path, ports, tmp_path / "work", fast=True)
+
+    try:
+        stack = start_engine(engine, spec_path, ports, tmp_path / "work", True, simulator_serves)
         yield Live(stack, capture, simulator, time.monotonic())
     finally:
         if stack is not None:
             stack.stop()
         simulator.terminate()
         try:
-            output, _ = simulator.communicate(timeout=20)
+            output, _ = simulator.communicate(timeout=SIMULATE_STOP_DEADLINE)
         except subprocess.TimeoutExpired:
             simulator.kill()
             output, _ = simulator.communicate()

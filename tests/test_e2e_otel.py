@@ -27,6 +27,7 @@ from .helpers import answers, prom_query, wait_until
 from .test_e2e import ALERT_DEADLINE, PREFIX, SPEC, deliveries
 
 pytestmark = pytest.mark.usefixtures("servers")
+APP_START_DEADLINE = 30.0  # seconds for the app to serve /metrics (the wait ends as soon as it does)
 
 
 @pytest.mark.parametrize(("scenario", "kind"), [("rate-limit", "RateLimitRatioHigh"),
@@ -42,9 +43,13 @@ def test_otel_app_delivers_its_alert(tmp_path: Path, scenario: str, kind: str) -
     app = subprocess.Popen(OTEL_APP.command(upstream.url, ports.metrics, 120, "gpt-4.1-mini", 20),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stack = None
+
+    def app_serves() -> None:  # while the stack renders and Alertmanager starts
+        assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), APP_START_DEADLINE), \
+            "the app served no /metrics"
+
     try:
-        assert wait_until(lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"), 30), "the app served no /metrics"
-        stack = start_engine("prometheus", spec_path, ports, tmp_path / "work", fast=True)
+        stack = start_engine("prometheus", spec_path, ports, tmp_path / "work", True, app_serves)
         started = time.monotonic()
         want = PREFIX + kind
 

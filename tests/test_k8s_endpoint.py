@@ -7,15 +7,14 @@ reads `endpoint`, so they would all silently stop matching.
 
 The test renders the scrape config prometheus-operator generates for a monitor's endpoint
 (its target labels, then the monitor's own relabelings, honorLabels and metricRelabelings) with a
-static target on loopback, and lets a real Prometheus scrape `holystack simulate` with it: once with
-the ServiceMonitor holystack renders, once with the same monitor stripped of its fix, which must
-show the trap (so the check can fail)."""
+static target on loopback, and lets a real Prometheus scrape `holystack simulate` (one for the
+module) with it: once with the ServiceMonitor holystack renders, once with the same monitor
+stripped of its fix, which must show the trap (so the check can fail)."""
 from __future__ import annotations
 
 import copy
 import re
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from holystack.model import build_model
 from holystack.render.kubernetes import OPERATOR_PORT_LABEL, monitors
 from holystack.spec import check_spec_text
 
-from .helpers import answers, prom_query, wait_until
+from .helpers import Simulator, prom_query, wait_until
 
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 NAMESPACE = "llm"
@@ -35,6 +34,18 @@ SERVICE = "gateway"          # the Service (and Pod) the monitor selects
 PORT_NAME = "http-metrics"   # the metrics port's name: what operator puts into `endpoint`
 
 pytestmark = pytest.mark.usefixtures("servers")
+SCRAPED_DEADLINE = 30.0  # seconds for Prometheus to have scraped both jobs (ends as soon as it has)
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[str]:
+    """`holystack simulate` (healthy) on a loopback port, for every monitor kind: each test's
+    Prometheus only reads it."""
+    simulator = Simulator(SPEC, free_port(), rps=20).start()
+    try:
+        yield f"127.0.0.1:{simulator.port}"
+    finally:
+        simulator.stop()
 
 
 def _snake(relabeling: dict[str, Any]) -> dict[str, Any]:
@@ -87,27 +98,21 @@ def rendered_monitor(kind: str) -> tuple[dict[str, Any], list[str]]:
 
 
 @pytest.mark.parametrize("kind", list(ENDPOINTS_KEY))
-def test_the_contract_endpoint_label_survives_operator_relabeling(tmp_path: Path, kind: str) -> None:
+def test_the_contract_endpoint_label_survives_operator_relabeling(tmp_path: Path, target: str, kind: str) -> None:
     monitor, paths = rendered_monitor(kind)
     key = ENDPOINTS_KEY[kind]
     job = monitor["spec"][key][0]["relabelings"][0]["replacement"]
     unfixed = copy.deepcopy(monitor)
     del unfixed["spec"][key][0]["relabelings"]  # a monitor as usually written
     trap_job = operator_job(unfixed)
-    metrics_port, prometheus_port = free_port(), free_port()
-    target = f"127.0.0.1:{metrics_port}"
+    prometheus_port = free_port()
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
               "scrape_configs": [operator_scrape_config(monitor, target, "fixed"),
                                  operator_scrape_config(unfixed, target, "unfixed")]}
     config_path = tmp_path / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config))
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "holystack", "simulate", str(SPEC), "--scenario", "healthy", "--duration", "40s",
-         "--rps", "20", "--metrics-port", str(metrics_port), "--seed", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     prometheus = None
     try:
-        assert wait_until(lambda: answers(f"http://{target}/metrics"), 15), "simulate did not serve /metrics"
         prometheus = start_prometheus(config_path, prometheus_port, tmp_path / "work").wait_ready()
         query = "count by (job, endpoint, exported_endpoint) (e2e_requests_total)"
 
@@ -116,13 +121,12 @@ def test_the_contract_endpoint_label_survives_operator_relabeling(tmp_path: Path
             jobs = {series["metric"].get("job") for series in found}
             return found if {job, trap_job} <= jobs else []
 
-        assert wait_until(both_scraped, 30), f"Prometheus did not scrape both jobs: {prom_query(prometheus.url, query)}"
+        assert wait_until(both_scraped, SCRAPED_DEADLINE), \
+            f"Prometheus did not scrape both jobs: {prom_query(prometheus.url, query)}"
         series = [s["metric"] for s in both_scraped()]
     finally:
         if prometheus is not None:
             prometheus.stop()
-        simulator.terminate()
-        simulator.communicate(timeout=20)
 
     fixed = [s for s in series if s["job"] == job]
     # Without the fix the job label is operator's default.

@@ -2,7 +2,7 @@
 24 h budget, the forecast, month to date) read as many samples for a spec with 2 models as for one
 with 40: they read recorded per-endpoint or total steps, never the raw series.
 
-Two specs that differ only in their models get three hours of raw history, backfilled with
+Two specs that differ only in their models get two hours of raw history, backfilled with
 `promtool tsdb create-blocks-from openmetrics`; the recordings the long windows read are backfilled
 with `promtool tsdb create-blocks-from rules`; a real Prometheus on each evaluates every long-window
 rule and alert with stats=all, and totalQueryableSamples must be equal."""
@@ -29,7 +29,7 @@ from holystack.spec import read_spec
 from .conftest import EXAMPLE
 
 MODELS = (2, 40)
-HISTORY_SECONDS = 3 * 3600
+HISTORY_SECONDS = 2 * 3600  # the failure episode (the second hour) and 480 evaluations of the steps
 RESOLUTION_SECONDS = 30
 EVALUATION_SECONDS = 15  # the example's evaluation_interval
 TARGET = {"job": "holysheep-app", "instance": "a:9464"}

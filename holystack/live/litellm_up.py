@@ -82,8 +82,8 @@ def start_litellm_stack(data: dict[str, Any], scenario: TrafficProfile, ports: P
                               capture_url)
         spec_path = write_spec(fast_proxy_spec(local) if fast else local, workdir / "litellm.yaml")
         stack = load_stack(spec_path)
-        proxy.start(stack)
-        running = start_engine(engine, spec_path, ports, workdir / "engine", fast)
+        # The proxy starts (10-35 s) while the stack renders and Alertmanager starts; nothing scrapes before it.
+        running = start_engine(engine, spec_path, ports, workdir / "engine", fast, lambda: proxy.start(stack))
     except BaseException:
         proxy.stop()
         upstream.stop()

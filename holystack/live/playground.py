@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -17,7 +16,7 @@ from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from ..render.prometheus import PROMETHEUS_CONFIG, PROMETHEUS_DIR, retention
 from ..sources import DEFAULT_SOURCE
 from ..spec import read_spec
-from .apps import live_app
+from .apps import Running, live_app
 from ..thresholds import declared
 from .capture import CaptureServer, Notification
 from .loopback import LOOPBACK
@@ -120,21 +119,30 @@ def _start_prometheus(spec_path: Path, out: Path, ports: Ports, workdir: Path, f
                             [f"--query.lookback-delta={stack.lookback}"])
 
 
-def restart_prometheus(running: RunningStack, spec_path: Path, ports: Ports, workdir: Path, down_seconds: float,
-                       fast: bool = True) -> None:
-    """Stop Prometheus, leave it down for down_seconds, start it again on the same data directory."""
+def restart_prometheus(running: RunningStack, spec_path: Path, ports: Ports, workdir: Path,
+                       while_down: Callable[[], None], fast: bool = True) -> None:
+    """Stop Prometheus, call while_down (it returns when Prometheus may start again), and start it again
+    on the same data directory."""
     running.prometheus.stop()
-    time.sleep(down_seconds)
+    while_down()
     running.prometheus = _start_prometheus(spec_path, running.out, ports, workdir, fast).wait_ready()
 
 
-def start_stack(spec_path: Path, ports: Ports, workdir: Path, fast: bool = True) -> RunningStack:
-    """Render spec_path into workdir/out and start the real servers on it; stop them with stop()."""
+def app_serving() -> None:
+    """The default of the engines' app_ready: the app already serves its metrics."""
+
+
+def start_stack(spec_path: Path, ports: Ports, workdir: Path, fast: bool = True,
+                app_ready: Callable[[], None] = app_serving) -> RunningStack:
+    """Render spec_path into workdir/out and start the real servers on it; stop them with stop().
+    app_ready returns once the app serves its metrics (an app starting meanwhile, as the stack
+    renders and Alertmanager starts): nothing scrapes before it has returned."""
     out = workdir / "out"
     render_to(spec_path, out)
     # Alertmanager first and ready: Prometheus resends a lost alert only after a minute.
     alertmanager = start_alertmanager(out / ALERTMANAGER_DIR / ALERTMANAGER_CONFIG, ports.alertmanager, workdir)
     try:
+        app_ready()
         alertmanager.wait_ready()
         prometheus = _start_prometheus(spec_path, out, ports, workdir, fast)
     except BaseException:
@@ -164,11 +172,12 @@ def vm_spec(data: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def _start_vm(spec_path: Path, ports: Ports, workdir: Path, fast: bool) -> Any:
+def _start_vm(spec_path: Path, ports: Ports, workdir: Path, fast: bool,
+              app_ready: Callable[[], None] = app_serving) -> Any:
     from .victoriametrics import start_vm_stack
 
     evaluation = str(load_stack(spec_path).evaluation_interval)
-    return start_vm_stack(spec_path, ports.prometheus, ports.alertmanager, workdir, evaluation, fast)
+    return start_vm_stack(spec_path, ports.prometheus, ports.alertmanager, workdir, evaluation, fast, app_ready)
 
 
 def _prometheus_lines(stack: Any) -> list[str]:
@@ -191,7 +200,7 @@ class Engine:
     stack has out, prometheus (the query API), alertmanager and stop()), and the lines `up` prints."""
 
     spec: Callable[[dict[str, Any]], dict[str, Any]]
-    start: Callable[[Path, Ports, Path, bool], Any]
+    start: Callable[[Path, Ports, Path, bool, Callable[[], None]], Any]
     lines: Callable[[Any], list[str]]
 
 
@@ -209,9 +218,10 @@ def engine_spec(engine: str, data: dict[str, Any]) -> dict[str, Any]:
     return ENGINES[engine].spec(data)
 
 
-def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast: bool) -> Any:
-    """The stack spec_path renders, running on engine; stop it with stop()."""
-    return ENGINES[engine].start(spec_path, ports, workdir, fast)
+def start_engine(engine: str, spec_path: Path, ports: Ports, workdir: Path, fast: bool,
+                 app_ready: Callable[[], None] = app_serving) -> Any:
+    """The stack spec_path renders, running on engine; stop it with stop(). app_ready: as start_stack's."""
+    return ENGINES[engine].start(spec_path, ports, workdir, fast, app_ready)
 
 
 def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: bool, workdir: Path,
@@ -238,7 +248,21 @@ def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: b
             spec = app.prepare(spec, upstream.url, ports.metrics, workdir)
         spec = engine_spec(engine, spec)
         local = write_spec(fast_spec(spec) if fast else spec, workdir / spec_path.name)
-        stack = start_engine(engine, local, ports, workdir, fast)
+        apps: list[Running] = []
+
+        def app_starts() -> None:  # while the stack renders and Alertmanager starts; before anything scrapes
+            assert app is not None and upstream is not None
+            apps.append(app.start(load_stack(local), upstream.url, ports.metrics, rps, FOREVER_SECONDS, workdir))
+
+        def stop_app() -> None:
+            while apps:
+                apps.pop().stop()
+
+        try:
+            stack = start_engine(engine, local, ports, workdir, fast, app_serving if app is None else app_starts)
+        except BaseException:
+            stop_app()
+            raise
         try:
             say(f"rendered {local} into {stack.out}")
             for line in ENGINES[engine].lines(stack):
@@ -252,15 +276,12 @@ def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: b
                 simulate(load_stack(local), scenario, FOREVER_SECONDS, rps, ports.metrics, seed, stop, report=say)
             else:
                 assert upstream is not None
-                running = app.start(load_stack(local), upstream.url, ports.metrics, rps, FOREVER_SECONDS, workdir)
-                try:
-                    say(f"app           {name}'s live app calling the fake upstream {upstream.url} ({scenario.name}), "
-                        f"logs in {workdir}")
-                    say("Ctrl-C stops everything.")
-                    stop.wait()
-                finally:
-                    running.stop()
+                say(f"app           {name}'s live app calling the fake upstream {upstream.url} ({scenario.name}), "
+                    f"logs in {workdir}")
+                say("Ctrl-C stops everything.")
+                stop.wait()
         finally:
+            stop_app()
             stack.stop()
     finally:
         if upstream is not None:

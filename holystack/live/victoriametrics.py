@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,13 +117,14 @@ class RunningVmStack:
     # How to start vmagent and vmalert again (restart_scraping).
     restart: Callable[[], tuple[Server, Server]] | None = None
 
-    def restart_scraping(self, down_seconds: float) -> None:
-        """Stop vmagent and vmalert (no scrapes, no evaluations: what a stopped Prometheus does), leave
-        them down for down_seconds, and start them again; VictoriaMetrics keeps its data."""
+    def restart_scraping(self, while_down: Callable[[], None]) -> None:
+        """Stop vmagent and vmalert (no scrapes, no evaluations: what a stopped Prometheus does), call
+        while_down (it returns when they may start again), and start them again; VictoriaMetrics keeps
+        its data."""
         assert self.restart is not None
         for server in (self.vmalert, self.vmagent):
             server.stop()
-        time.sleep(down_seconds)
+        while_down()
         self.vmagent, self.vmalert = self.restart()
         self.vmagent.wait_ready()
         self.vmalert.wait_ready()
@@ -148,9 +148,10 @@ class RunningVmStack:
 
 
 def start_vm_stack(spec_path: Path, victoriametrics_port: int, alertmanager_port: int, workdir: Path,
-                   evaluation_interval: str, fast: bool = True) -> RunningVmStack:
+                   evaluation_interval: str, fast: bool, app_ready: Callable[[], None]) -> RunningVmStack:
     """Render spec_path (which must ask for rulers.vmalert) into workdir/out and start the servers;
-    stop them with stop(). Every server started is stopped if a later one fails."""
+    stop them with stop(). Every server started is stopped if a later one fails. app_ready returns
+    once the app serves its metrics: vmagent starts after it has returned."""
     out = workdir / "out"
     render_to(spec_path, out)
     if not (out / VMALERT_DIR).is_dir():
@@ -163,6 +164,7 @@ def start_vm_stack(spec_path: Path, victoriametrics_port: int, alertmanager_port
         stack = load_stack(spec_path)
         victoriametrics = start_victoriametrics(victoriametrics_port, workdir, fast, str(retention(stack)))
         started.append(victoriametrics)
+        app_ready()
         alertmanager.wait_ready()
         victoriametrics.wait_ready()
         scrape = scrape_only_config(out / PROMETHEUS_DIR / PROMETHEUS_CONFIG, workdir / SCRAPE_CONFIG)
