@@ -23,6 +23,7 @@ from .loopback import LOOPBACK
 from .onto import spec_on_source
 from .scenarios import TrafficProfile
 from .servers import Server, free_port, start_alertmanager, start_prometheus
+from .signals import wait_for_stop
 from .traffic import simulate
 
 FOREVER_SECONDS = 7 * 24 * 3600.0
@@ -279,7 +280,7 @@ def up(spec_path: Path, scenario: TrafficProfile, rps: float, seed: int, fast: b
                 say(f"app           {name}'s live app calling the fake upstream {upstream.url} ({scenario.name}), "
                     f"logs in {workdir}")
                 say("Ctrl-C stops everything.")
-                stop.wait()
+                wait_for_stop(stop)
         finally:
             stop_app()
             stack.stop()

@@ -1,7 +1,6 @@
-"""The live commands' glue: argument checks, signals, and what they print."""
+"""The live commands' glue: argument checks, the stop on signals, and what they print."""
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -10,6 +9,7 @@ from ..durations import parse_ms
 from ..errors import UsageError
 from ..pipeline import load_stack
 from .scenarios import SCENARIOS, TrafficProfile
+from .signals import stop_on_signals, wait_for_stop
 from .traffic import simulate
 
 MAX_RPS = 1000.0
@@ -43,14 +43,6 @@ def check_port(option: str, port: int) -> int:
     return port
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by Ctrl-C or SIGTERM, so that every server is stopped before exit."""
-    stop = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stop.set())
-    return stop
-
-
 def run_simulate(spec: Path, scenario: str, duration: str, rps: float, metrics_port: int, seed: int) -> None:
     chosen = scenario_named(scenario)
     seconds = duration_seconds("--duration", duration)
@@ -78,7 +70,7 @@ def run_upstream(scenario: str, port: int, seed: int, latency: str, timeout: str
         raise UsageError(f"--port: cannot serve on 127.0.0.1:{port}: {exc.strerror}") from None
     _say(server.url)
     try:
-        stop.wait()
+        wait_for_stop(stop)
     finally:
         server.stop()
     served = ", ".join(f"{status}: {count}" for status, count in sorted(server.upstream.statuses.items()))
