@@ -96,11 +96,17 @@ def _at(values: Sequence[Sample], interval_ms: int, at_ms: int, lookback_ms: int
     return None
 
 
-def _real(values: Sequence[Sample], interval_ms: int, at_ms: int, range_ms: int) -> list[float]:
-    """The real samples (staleness markers skipped) of x[range] offset ...: both ends included, as in
-    Prometheus 2."""
+def _window(values: Sequence[Sample], interval_ms: int, at_ms: int, range_ms: int) -> tuple[int, int]:
+    """The first and last sample indexes of x[range] offset ... at at_ms: both ends included, as in
+    Prometheus 2 (last < first when it holds none)."""
     first = max(0, -(-(at_ms - range_ms) // interval_ms))
     last = min(at_ms // interval_ms, len(values) - 1) if at_ms >= 0 else -1
+    return first, last
+
+
+def _real(values: Sequence[Sample], interval_ms: int, at_ms: int, range_ms: int) -> list[float]:
+    """The real samples (staleness markers skipped) of x[range] offset ... at at_ms."""
+    first, last = _window(values, interval_ms, at_ms, range_ms)
     return [float(values[i]) for i in range(first, last + 1)  # type: ignore[arg-type]
             if isinstance(values[i], (int, float))]
 
@@ -120,8 +126,7 @@ def _last_over(values: Sequence[Sample], latest: Sequence[int], interval_ms: int
                range_ms: int) -> float | None:
     """last_over_time(x[range] offset ...) at at_ms: the latest real sample in the range (markers
     skipped); latest is _latest_real(values)."""
-    first = max(0, -(-(at_ms - range_ms) // interval_ms))
-    last = min(at_ms // interval_ms, len(values) - 1) if at_ms >= 0 else -1
+    first, last = _window(values, interval_ms, at_ms, range_ms)
     index = latest[last] if last >= 0 else -1
     return float(values[index]) if index >= first else None  # type: ignore[arg-type]
 
