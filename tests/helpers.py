@@ -9,7 +9,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Callable
 
-from holystack.live.servers import STOP_TIMEOUT_SECONDS
+from holystack.live.servers import STOP_TIMEOUT_SECONDS, end_process
 
 # How long `holystack up` may take to stop on Ctrl-C with the LiteLLM proxy: its client's last call,
 # then the proxy, Prometheus and Alertmanager, each given STOP_TIMEOUT_SECONDS before it is killed, on
@@ -85,12 +85,7 @@ class Simulator:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(SIMULATE_STOP_DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            end_process(self.process, SIMULATE_STOP_DEADLINE)
             self.process = None
 
 
