@@ -75,26 +75,43 @@ def _cut_runs(out: Path, tmp_path: Path) -> list[PromtoolRun]:
     return plan_test_runs(out, test_files, load_rule_documents(out, rule_files), tmp_path / "scratch")
 
 
-def test_validate_runs_each_file_as_rendered_on_the_rules_it_observes(rendered: Path, tmp_path: Path) -> None:
+def _rules_by_name(folder: Path, test_doc: dict[str, object]) -> dict[str, list[dict[str, object]]]:
+    """name -> the rules of that name, in the rule files test_doc names, read beside folder/tests."""
+    rules: dict[str, list[dict[str, object]]] = {}
+    for name in test_doc["rule_files"]:
+        for group in yaml.safe_load((folder / "tests" / name).read_text())["groups"]:
+            for rule in group["rules"]:
+                rules.setdefault(rule.get("alert") or rule["record"], []).append(rule)
+    return rules
+
+
+def test_validate_runs_each_case_on_the_rules_it_observes(rendered: Path, tmp_path: Path) -> None:
     runs = {run.path: run for run in _cut_runs(rendered, tmp_path)}
     prometheus = rendered / "prometheus"
     # The no-traffic case reads ALERTS (every alert's state): its file runs on the rule files as they are.
     assert runs["tests/holysheep-watchdog.test.yml"].cwd == prometheus
+    assert runs["tests/holysheep-watchdog.test.yml"].args == ("tests/holysheep-watchdog.test.yml",)
+    # The request ratios' cases judge four alerts that read different rules: their file is cut in parts.
+    assert len(runs["tests/holysheep-request-ratios.test.yml"].args) > 1
     for path, run in runs.items():
-        assert (run.cwd / path).read_bytes() == (prometheus / path).read_bytes()
         if run.cwd == prometheus:
             continue
         test_doc = yaml.safe_load((prometheus / path).read_text())
-        alerts, _ = reads_of(test_doc["tests"])
-        kept = {rule.get("alert") or rule["record"]: rule for name in test_doc["rule_files"]
-                for group in yaml.safe_load((run.cwd / "tests" / name).read_text())["groups"]
-                for rule in group["rules"]}
-        # Every alert the file judges is there, with its rule as rendered; and the cut is a cut.
-        whole = {rule.get("alert") or rule["record"]: rule for name in test_doc["rule_files"]
-                 for group in yaml.safe_load((prometheus / "tests" / name).read_text())["groups"]
-                 for rule in group["rules"]}
-        assert alerts <= set(kept) and len(kept) < len(whole), path
-        assert all(kept[name] == whole[name] for name in kept), path
+        whole = _rules_by_name(prometheus, test_doc)
+        cases = []
+        for arg in run.args:
+            part = yaml.safe_load((run.cwd / arg).read_text())
+            # A part is its file's own keys with some of its cases, beside the rules those cases observe.
+            assert {**part, "tests": test_doc["tests"]} == test_doc, arg
+            assert arg.endswith(path) and (run.cwd / arg).parent.name == "tests", arg
+            cases += part["tests"]
+            alerts, _ = reads_of(part["tests"])
+            kept = _rules_by_name((run.cwd / arg).parent.parent, part)
+            # Every alert the part judges is there, with its rule as rendered; and the cut is a cut.
+            assert alerts <= set(kept) and len(kept) < len(whole), arg
+            assert all(kept[name] == whole[name] for name in kept), arg
+        # Every case of the file runs once.
+        assert sorted(map(repr, cases)) == sorted(map(repr, test_doc["tests"])), path
 
 
 def test_every_broken_alert_fails_its_family_file_as_validate_runs_it(rendered: Path, tmp_path: Path,
@@ -110,7 +127,7 @@ def test_every_broken_alert_fails_its_family_file_as_validate_runs_it(rendered: 
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     said = {}
     for run in _cut_runs(out, tmp_path):
-        done = subprocess.run([promtool, "test", "rules", run.path], cwd=run.cwd, capture_output=True, text=True,
+        done = subprocess.run([promtool, "test", "rules", *run.args], cwd=run.cwd, capture_output=True, text=True,
                               timeout=300)
         said[run.path] = (done.returncode, done.stdout + done.stderr)
     for alert, family_file in FAMILY_FILE.items():

@@ -81,7 +81,7 @@ def failed_step_cases(promtool: str, out: Path) -> dict[str, str]:
     runs = plan_test_runs(out, [path for path, _ in files], load_rule_documents(out, rule_paths), out.parent / "cut")
 
     def run(planned: PromtoolRun) -> str:
-        return subprocess.run([promtool, "test", "rules", planned.path], cwd=planned.cwd, stdout=subprocess.PIPE,
+        return subprocess.run([promtool, "test", "rules", *planned.args], cwd=planned.cwd, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=300).stdout
 
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -80,7 +80,7 @@ def test_generated_rule_tests_catch_a_wrong_threshold(rendered: Path, tmp_path: 
 
     def run(index: int, test: str) -> subprocess.CompletedProcess[str]:
         planned, = plan_test_runs(out, [test], documents, tmp_path / "cut" / str(index))
-        return _run([promtool, "test", "rules", planned.path], planned.cwd)
+        return _run([promtool, "test", "rules", *planned.args], planned.cwd)
 
     failed = next((done for done in (run(i, test) for i, test in enumerate(tests)) if done.returncode != 0), None)
     assert failed is not None, "no generated test failed on the raised thresholds"

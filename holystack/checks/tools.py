@@ -2,7 +2,7 @@
 
 The commands are independent, so they run side by side, one per core: start_tool_checks starts
 them all at once and returns, in report order, a function per check that waits for its result.
-Each generated test file runs on the rules it observes only (checks/rule_subsets.py)."""
+Each generated test case runs on the rules it observes only (checks/rule_subsets.py)."""
 from __future__ import annotations
 
 import os
@@ -132,7 +132,7 @@ def start_tool_checks(pool: Executor, out: Path, rule_files: list[str], test_fil
 
     tests: dict[int, Future[CheckResult]] = {}
     for index in sorted(range(len(runs)), key=lambda i: -runs[i].cost):
-        tests[index] = start(TEST_RULES, "promtool", ["test", "rules", runs[index].path], runs[index].cwd)
+        tests[index] = start(TEST_RULES, "promtool", ["test", "rules", *runs[index].args], runs[index].cwd)
     config = pool.submit(check_config, "promtool check config", ["check", "config"], PROMETHEUS_CONFIG, prometheus,
                          absent)
     rules = start("promtool check rules", "promtool", ["check", "rules", *rule_files], prometheus)
