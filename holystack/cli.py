@@ -16,8 +16,6 @@ import typer
 from .defaults import DEFAULT_METRICS_PORT
 from .live.scenarios import SCENARIOS
 from .errors import HolystackError, UsageError
-from .pipeline import check_drift, render_to
-from .spec import load_schema
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -69,6 +67,8 @@ def render(spec: SpecArg = Path("holystack.yaml"), out: OutOpt = Path("out"),
            check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if OUT differs.")] = False
            ) -> None:
     """Render the stack into OUT, replacing what holystack wrote there before."""
+    from .pipeline import check_drift, render_to  # not loaded before validate has started promtool
+
     with _reported():
         if check:
             drift = check_drift(spec, out)
@@ -226,6 +226,8 @@ def cost_report(dsn: Annotated[str, typer.Option(envvar="HOLYSTACK_DSN", help="P
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec, for editors."""
+    from .spec import load_schema
+
     typer.echo(json.dumps(load_schema(), indent=2))
 
 

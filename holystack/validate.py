@@ -3,26 +3,25 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .checks.result import FAIL, PASS, SKIP, WARN, CheckResult
-from .checks.scale_out import scale_out_checks
-from .checks.tools import absent_credentials, start_tool_checks, workers
+from .checks.tools import (Processes, RuleChecks, absent_credentials, report_order, start_config_check,
+                           start_rule_checks, workers)
 from .errors import UsageError
-from .model import Stack
-from .output import drift
-from .pipeline import load_stack
-from .render import render_stack
-from .render.alerts import unavailable_alerts
-from .render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, DASHBOARDS_DIR, PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
+from .layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, DASHBOARDS_DIR, PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
+from .output import drift, owned_files
 from .secrets import config_secrets
 from .yamlload import YAML_LOADER
+
+if TYPE_CHECKING:
+    from .model import Stack
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,8 @@ def _secrets_check(out: Path) -> CheckResult:
 
 def _unavailable_check(stack: Stack) -> list[CheckResult]:
     """The alerts the spec's metric source cannot feed, each with the reason (none: no row)."""
+    from .render.alerts import unavailable_alerts  # noqa: PLC0415 - loaded once the tools run
+
     missing = unavailable_alerts(stack)
     if not missing:
         return []
@@ -178,10 +179,59 @@ def _own_checks(stack: Stack, out: Path, documents: dict[str, Any], errors: list
     return own
 
 
-def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> list[CheckResult]:
+@dataclass(frozen=True)
+class _Started:
+    """Rule checks started on some of OUT's rule and test files (paths under out), their rules loaded."""
+
+    rule_paths: list[str]
+    test_paths: list[str]
+    documents: dict[str, Any]
+    errors: list[str]
+    checks: RuleChecks
+    processes: Processes  # theirs alone, to stop them if they are not the ones the report needs
+
+
+def _start(pool: ThreadPoolExecutor, out: Path, rule_paths: list[str], test_paths: list[str],
+           scratch: Path) -> _Started:
+    relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
+    documents, errors = _load_rules(out, rule_paths)  # once, for promtool's cut and holystack's checks
+    processes = Processes()
+    # promtool resolves paths from its working folder: prometheus/, or a cut copy of it in scratch.
+    checks = start_rule_checks(pool, out, relative(rule_paths), relative(test_paths), scratch, documents, processes)
+    return _Started(rule_paths, test_paths, documents, errors, checks, processes)
+
+
+def _prometheus_files(paths: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The rule files and the promtool test files among paths (relative to out), sorted."""
+    rules = sorted(p for p in paths if p.startswith(f"{PROMETHEUS_DIR}/{RULES_DIR}/"))
+    tests = sorted(p for p in paths if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
+    return rules, tests
+
+
+def _listed(out: Path) -> tuple[list[str], list[str]]:
+    """The rule and test files out's manifest lists; none if out or its manifest cannot be read."""
+    try:
+        return _prometheus_files(owned_files(out)) if out.is_dir() else ([], [])
+    except (OSError, UnicodeDecodeError):  # a damaged manifest is drift, which the checks report
+        return [], []
+
+
+def run_checks(stack: Stack, out: Path, progress: Progress | None = None, *, pool: ThreadPoolExecutor | None = None,
+               scratch: Path | None = None, early: _Started | None = None,
+               started: Callable[[_Started], None] = lambda _: None) -> list[CheckResult]:
     """Every check of the rendered stack in out; progress (if given) sees each result as it comes.
     The spec is rendered once; promtool and amtool run side by side (one per core) while
-    holystack's own checks run here, and every rule file is parsed once for all of those."""
+    holystack's own checks run here, and every rule file is parsed once for all of those.
+    early: the rule checks validate started before the spec loaded, on the files OUT's manifest
+    lists; they stand when those are the files the spec renders, else they are stopped and the checks
+    run on those. started: told of the rule checks this call starts (validate stops them on failure)."""
+    if pool is None or scratch is None:
+        with tempfile.TemporaryDirectory(prefix="holystack-promtool-") as folder, \
+                ThreadPoolExecutor(max_workers=workers()) as own_pool:
+            return run_checks(stack, out, progress, pool=own_pool, scratch=Path(folder))
+    from .checks.scale_out import scale_out_checks  # noqa: PLC0415 - loaded once the tools run
+    from .render import render_stack  # noqa: PLC0415
+
     results: list[CheckResult] = []
 
     def add(*new: CheckResult) -> None:
@@ -191,27 +241,46 @@ def run_checks(stack: Stack, out: Path, progress: Progress | None = None) -> lis
                 progress(result)
 
     files = render_stack(stack)
-    rule_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{RULES_DIR}/"))
-    test_paths = sorted(p for p in files if p.startswith(f"{PROMETHEUS_DIR}/{TESTS_DIR}/"))
-    relative = lambda paths: [p.removeprefix(f"{PROMETHEUS_DIR}/") for p in paths]  # noqa: E731
-    documents, errors = _load_rules(out, rule_paths)  # once, for promtool's cut and holystack's checks
+    rule_paths, test_paths = _prometheus_files(files)
+    rule_checks = early
+    if rule_checks is None or (rule_checks.rule_paths, rule_checks.test_paths) != (rule_paths, test_paths):
+        if rule_checks is not None:
+            rule_checks.processes.stop()
+        rule_checks = _start(pool, out, rule_paths, test_paths, scratch / "rendered")
+        started(rule_checks)
     absent = absent_credentials(stack, out)
-    with tempfile.TemporaryDirectory(prefix="holystack-promtool-") as scratch, \
-            ThreadPoolExecutor(max_workers=workers()) as pool:
-        # promtool resolves paths from its working folder: prometheus/, or a cut copy of it in scratch.
-        tools = start_tool_checks(pool, out, relative(rule_paths), relative(test_paths), Path(scratch), documents,
-                                  absent)
-        current = drift(files, out)
-        add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
-                        "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
-        own = _own_checks(stack, out, documents, errors)
-        add(*(pending() for pending in tools))
+    tools = report_order(start_config_check(pool, out, absent, rule_checks.processes), rule_checks.checks)
+    current = drift(files, out)
+    add(CheckResult(f"{out.name}/ is what the spec renders", PASS if current.clean else FAIL,
+                    "byte for byte" if current.clean else "run holystack render", tuple(current.lines())))
+    own = _own_checks(stack, out, rule_checks.documents, rule_checks.errors)
+    add(*(pending() for pending in tools))
     add(*scale_out_checks(out, files, absent))
     add(*own)
     return results
 
+
 def validate(spec_path: Path, out: Path, strict: bool = False, progress: Progress | None = None) -> Report:
-    stack = load_stack(spec_path)
-    if not out.is_dir():
-        raise UsageError(f"{out} is not a folder; run `holystack render {spec_path} -o {out}` first")
-    return Report(run_checks(stack, out, progress), strict)
+    """The report on out. promtool starts first, on the rule and test files out's manifest lists (what
+    the last render wrote there), while the spec loads and renders beside it; a spec that does not
+    load stops it."""
+    running: list[_Started] = []
+    with tempfile.TemporaryDirectory(prefix="holystack-promtool-") as scratch, \
+            ThreadPoolExecutor(max_workers=workers()) as pool:
+        try:
+            early = None
+            listed = _listed(out)
+            if listed[0] or listed[1]:
+                early = _start(pool, out, *listed, Path(scratch) / "manifest")
+                running.append(early)
+            from .pipeline import load_stack  # noqa: PLC0415 - the model and renderers load while promtool runs
+
+            stack = load_stack(spec_path)
+            if not out.is_dir():
+                raise UsageError(f"{out} is not a folder; run `holystack render {spec_path} -o {out}` first")
+            return Report(run_checks(stack, out, progress, pool=pool, scratch=Path(scratch), early=early,
+                                     started=running.append), strict)
+        except BaseException:
+            for started in running:
+                started.processes.stop()
+            raise

@@ -23,7 +23,7 @@ from holystack.live.capture import CaptureServer
 from holystack.live.playground import FAST_RESEND_DELAY, Ports, fast_spec, loopback_spec, write_spec
 from holystack.live.servers import Server, free_port, start_alertmanager, start_prometheus
 from holystack.pipeline import load_stack, render_to
-from holystack.render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from holystack.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from holystack.render.prometheus import retention
 
 from holystack.spec import read_spec

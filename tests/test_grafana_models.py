@@ -16,7 +16,7 @@ from holystack.checks.grafana_models import (CHECK_NAME, SDK_PIN, differences, g
                                              round_trip_findings, sdk_round_trip)
 from holystack.checks.result import FAIL, PASS, SKIP
 from holystack.render.grafana_schema import SCHEMA_VERSION
-from holystack.render.layout import DASHBOARDS_DIR
+from holystack.layout import DASHBOARDS_DIR
 from holystack.validate import Report
 
 from .conftest import CASES, EXAMPLE, ROOT

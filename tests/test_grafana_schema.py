@@ -12,7 +12,7 @@ import pytest
 from holystack import render_files
 from holystack.render.grafana_schema import (CURRENT_PANEL_TYPES, LEGACY_DASHBOARD_KEYS, LEGACY_PANEL_KEYS,
                                              LEGACY_TARGET_KEYS, ROW_KEYS, SCHEMA_VERSION, current_schema)
-from holystack.render.layout import DASHBOARDS_DIR
+from holystack.layout import DASHBOARDS_DIR
 from holystack.render.panels import DATASOURCE
 
 from .conftest import CASES, EXAMPLE

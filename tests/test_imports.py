@@ -145,3 +145,14 @@ def test_a_kubernetes_spec_loads_its_checks_and_renderer() -> None:
     modules = _imported_modules(f"from pathlib import Path; from holystack.pipeline import render_files; "
                                 f"render_files(Path({str(spec)!r}))")
     assert {"holystack.semantics_kubernetes", "holystack.kubenames", "holystack.render.kubernetes"} <= modules
+
+
+def test_validate_starts_promtool_before_the_spec_s_model_and_the_renderers_load() -> None:
+    """validate starts the tools on OUT's manifest first (holystack/validate.py): what it loads before
+    that is the CLI, validate and the tool runner; the model, the spec reader and the renderers (and
+    their libraries) load while promtool runs."""
+    modules = _imported_modules("import holystack.cli, holystack.validate")
+    assert "holystack.checks.rule_subsets" in modules  # it did load the tool runner
+    heavy = sorted(m for m in modules if m.split(".")[0] in ("jinja2", "grafanalib", "jsonschema", "genai_prices")
+                   or m.startswith(("holystack.render", "holystack.model", "holystack.spec", "holystack.pipeline")))
+    assert heavy == [], heavy

@@ -16,7 +16,7 @@ from holystack import load_stack, render_files
 from holystack.errors import SpecError
 from holystack.output import write_tree
 from holystack.render.kubernetes import ALERTMANAGER_CONFIG_KEY, KUBERNETES_DIR, KUSTOMIZATION
-from holystack.render.layout import AGENT_CONFIG, ALERTMANAGER_TEMPLATE, PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from holystack.layout import AGENT_CONFIG, ALERTMANAGER_TEMPLATE, PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from holystack.render.prometheus import remote_series, rule_files
 from holystack.render.rulers import MIMIR_DIR, THANOS_DIR, VMALERT, VMALERT_DIR
 

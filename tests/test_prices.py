@@ -16,7 +16,7 @@ from holystack.checks.result import WARN
 from holystack.cli import app
 from holystack.instrument import Instrument
 from holystack.pipeline import load_stack
-from holystack.render.layout import PROMETHEUS_DIR, TESTS_DIR
+from holystack.layout import PROMETHEUS_DIR, TESTS_DIR
 from holystack.series import Series
 
 from .conftest import Cases

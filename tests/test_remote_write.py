@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from holystack import render_to
-from holystack.render.layout import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from holystack.layout import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR
 
 from .conftest import EXAMPLE, ROOT
 

@@ -12,8 +12,8 @@ from holystack import load_stack
 from holystack.checks.rule_subsets import PromtoolRun, plan_test_runs
 from holystack.checks.tools import load_rule_documents
 from holystack.render import alerts
-from holystack.render.layout import rule_tests_path
-from holystack.render.ruletests import reads_of
+from holystack.layout import rule_tests_path
+from holystack.rule_graph import reads_of
 
 from .conftest import EXAMPLE, Cases, copy_out
 

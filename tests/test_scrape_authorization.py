@@ -17,7 +17,7 @@ from holystack.checks.tools import absent_credentials, check_config
 from holystack.model import build_model, scrape_secret
 from holystack.output import write_tree
 from holystack.render.kubernetes import KUBERNETES_DIR, monitors
-from holystack.render.layout import PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from holystack.layout import PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from holystack.render.prometheus import prometheus_config
 from holystack.spec import check_spec_text
 

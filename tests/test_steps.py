@@ -20,7 +20,7 @@ from holystack.model import Duration, Stack
 from holystack.promql import by
 from holystack.render import prometheus, recording
 from holystack.render.alerts import steps
-from holystack.render.layout import PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
+from holystack.layout import PROMETHEUS_DIR, RULES_DIR, TESTS_DIR
 
 from .conftest import EXAMPLE
 

@@ -1,7 +1,10 @@
 """The rendered stacks pass the real promtool and amtool, generated rule tests included."""
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import yaml
 from holystack import render_to
 from holystack.checks.result import PASS
 from holystack.checks.rule_subsets import plan_test_runs
-from holystack.checks.tools import TEST_RULES, load_rule_documents
+from holystack.checks.tools import TEST_RULES, Processes, load_rule_documents
 
 from .conftest import CASES, EXAMPLE, Cases, copy_out
 
@@ -117,3 +120,20 @@ def test_every_alert_kind_and_severity_reaches_its_receivers(spec: Path, tmp_pat
     expected = RECEIVERS_BY_SEVERITY[spec]
     for name, severity in sorted(alerts):
         assert _routes(amtool, tmp_path, f"alertname={name}", f"severity={severity}") == expected[severity], name
+
+
+def test_stopped_tool_processes_end_and_no_more_start(tmp_path: Path) -> None:
+    """validate stops the tools it started when the spec does not load (holystack/validate.py): a
+    stop kills what runs, and what comes after it does not start."""
+    processes = Processes()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(processes.run, ["sleep", "600"], tmp_path)
+        for _ in range(6000):  # bounded: the thread starts it at once
+            if processes.running or running.done():
+                break
+            time.sleep(0.01)
+        assert processes.running == 1
+        processes.stop()
+        done = running.result(timeout=120)  # sleep 600 would outlast this: the stop ended it
+    assert done is not None and done.returncode == -signal.SIGKILL
+    assert processes.run(["true"], tmp_path) is None and processes.running == 0

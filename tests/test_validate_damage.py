@@ -90,3 +90,24 @@ def test_garbage_manifest_is_drift_not_a_traceback(rendered: Path, tmp_path: Pat
     done = _validate(out)
     assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
     assert "changed: .holystack-manifest" in done.stdout
+
+
+def test_the_tools_judge_what_the_spec_renders_when_the_manifest_lists_other_files(
+        rendered: Path, tmp_path: Path, promtool: str, amtool: str) -> None:
+    """validate starts promtool on the test files the manifest lists, before the spec renders; a
+    manifest that lists a test file the spec does not render (a failing one here) is drift, and
+    promtool's verdict is on the files the spec renders, as if nothing had started early."""
+    out = tmp_path / "out"
+    shutil.copytree(rendered, out, symlinks=True)
+    stale = "prometheus/tests/holysheep-stale.test.yml"
+    (out / stale).write_text("tests:\n  - promql_expr_test:\n      - expr: vector(1)\n        eval_time: 0m\n"
+                             "        exp_samples:\n          - labels: '{}'\n            value: 2\n", "utf-8")
+    manifest = out / ".holystack-manifest"
+    manifest.write_text(manifest.read_text("utf-8") + stale + "\n", "utf-8")
+    rendered_tests = len(list((rendered / "prometheus" / "tests").glob("*.yml")))
+    done = _validate(out)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    rows = {line.split("  ")[0]: line for line in done.stdout.splitlines() if not line.startswith(" ")}
+    assert "FAIL" in rows["out/ is what the spec renders"] and f"stale:   {stale}" in done.stdout, done.stdout
+    assert "pass" in rows["promtool test rules"] and f"{rendered_tests} file(s)" in rows["promtool test rules"], \
+        done.stdout

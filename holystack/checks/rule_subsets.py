@@ -3,7 +3,7 @@
 promtool evaluates every rule of every file a test file names at every evaluation step of every
 case (test group), so a case's cost is its rules times its horizon. A case observes only the alerts
 it judges, the series its queries name and what those read, followed through the recordings they
-read in turn (render/ruletests.RuleIndex, the one definition of that closure). Each case runs on its
+read in turn (rule_graph.RuleIndex, the one definition of that closure). Each case runs on its
 own storage and its own rules, so the cases of a test file that observe the same rules form one part,
 and validate runs each part in a scratch folder of its own: the file's own keys and cases, next to
 copies of the rule files it names cut down to those rules (the same rules with the same texts, in
@@ -26,8 +26,8 @@ import yaml
 
 from ..durations import parse_ms
 from ..output import to_yaml
-from ..render.layout import PROMETHEUS_DIR
-from ..render.ruletests import ALERT_SERIES, RuleIndex, reads_of
+from ..layout import PROMETHEUS_DIR
+from ..rule_graph import ALERT_SERIES, RuleIndex, reads_of
 from ..yamlload import YAML_LOADER
 
 # A selector by __name__ reads series no name in the text spells.

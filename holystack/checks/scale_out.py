@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from ..output import Files
-from ..render.layout import AGENT_CONFIG, PROMETHEUS_DIR
+from ..layout import AGENT_CONFIG, PROMETHEUS_DIR
 from ..render.rulers import RULERS
 from .result import CheckResult
 from .tools import check_config, run_tool

@@ -10,7 +10,7 @@ import yaml
 
 from ..live.victoriametrics import NOTIFIER_FLAG
 from ..render.alerts.watchdog import WATCHDOG
-from ..render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
+from ..layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
 from .context import Context
 from .finding import Finding
 from .http import Api

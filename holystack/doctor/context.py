@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import UsageError
 from ..model import Stack
-from ..render.layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
+from ..layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
 from ..render.rulers import VMALERT_DIR
 from .http import Api
 

@@ -18,7 +18,7 @@ from ..defaults import DEFAULT_LOOKBACK
 from ..errors import UsageError
 from ..pipeline import load_stack, render_to
 from ..render.alertmanager import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR
-from ..render.layout import PROMETHEUS_CONFIG, PROMETHEUS_DIR
+from ..layout import PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from ..render.prometheus import retention
 from ..render.rulers import VMALERT_DIR
 from .loopback import LOOPBACK

@@ -8,7 +8,7 @@ from ..model import Integration, Receiver, Stack
 from ..output import Files, go_template_comment, to_yaml
 from ..series import CALL_LABELS
 from .alerts import SEVERITY, families
-from .layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, ALERTMANAGER_TEMPLATE
+from ..layout import ALERTMANAGER_CONFIG, ALERTMANAGER_DIR, ALERTMANAGER_TEMPLATE
 
 TITLE = '{{ template "holystack.title" . }}'
 TEXT = '{{ template "holystack.text" . }}'

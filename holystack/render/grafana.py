@@ -14,7 +14,7 @@ from .dashboard_cost import cost_dashboard
 from .dashboard_overview import overview_dashboard
 from .dashboard_slo import slo_dashboard
 from .grafana_schema import current_schema
-from .layout import DASHBOARDS_DIR, GRAFANA_DIR
+from ..layout import DASHBOARDS_DIR, GRAFANA_DIR
 from .slo import slo_endpoints
 
 

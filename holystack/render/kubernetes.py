@@ -16,7 +16,7 @@ from ..model import Kubernetes, Labels, Stack, k8s_name, monitor_name, remote_wr
 from ..output import Files, to_yaml
 from .alertmanager import alertmanager_config, render_alertmanager
 from .grafana import render_grafana
-from .layout import ALERTMANAGER_TEMPLATE, DASHBOARDS_DIR
+from ..layout import ALERTMANAGER_TEMPLATE, DASHBOARDS_DIR
 from .prometheus import DEFAULT_SCRAPE_TIMEOUT, remote_write_configs, rule_files
 
 KUBERNETES_DIR = "kubernetes"

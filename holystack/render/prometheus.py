@@ -8,7 +8,7 @@ from .. import contract as c
 from ..model import Duration, Stack, retention_needed
 from ..output import Files, to_yaml
 from .alerts import AlertFamily, families, rule_documents
-from .layout import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
+from ..layout import AGENT_CONFIG, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULES_DIR
 from .client_rules import client_rules
 from .recording import cost_rules, daily_cost_rules, latency_rules, request_rules
 from .slo import has_slo, slo_long_rules, slo_rules

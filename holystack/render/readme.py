@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..model import Stack
 from ..output import Files, generated_notice
 from .alerts import alert_rules, unavailable_alerts
-from .layout import README
+from ..layout import README
 from .prometheus import RETENTION_FLAG, retention, rule_files
 from .text import render_template
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ..identifiers import ledger_schema, quoted_identifier
 from ..model import Stack
 from ..output import Files, generated_notice
-from .layout import SQL_FILE
+from ..layout import SQL_FILE
 from .text import render_template
 
 

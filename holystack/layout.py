@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..model import Stack
+    from .model import Stack
 
 PROMETHEUS_DIR = "prometheus"
 PROMETHEUS_CONFIG = "prometheus.yml"  # in PROMETHEUS_DIR
