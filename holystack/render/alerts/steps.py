@@ -10,7 +10,7 @@ grew by during the case (its history never counts), and show that their alerts s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ... import contract as c
@@ -171,6 +171,29 @@ def step_run(b: CaseBuilder, silent: Sequence[str]) -> Duration:
     return Duration(-(-(LEAD.ms + gap_length(b).ms + tail) // step) * step)
 
 
+def silence_runs(b: CaseBuilder, silent: Sequence[str]) -> list[tuple[Duration, list[str]]]:
+    """The alerts that must stay silent, grouped by the run each needs alone (step_run), shortest
+    first: each silence is judged over the run its own `for:` needs, and the steps are counted in the
+    shortest. A case costs its rules times its evaluations: an alert with a long `for:` that reads
+    few rules (SuccessRatioLow reads the raw counters) must not make the steps' many rules run as long."""
+    runs: dict[int, list[str]] = {}
+    for kind in silent:
+        runs.setdefault(step_run(b, [kind]).ms, []).append(kind)
+    return [(Duration(ms), kinds) for ms, kinds in sorted(runs.items())] or [(step_run(b, ()), [])]
+
+
+def later_silences(b: CaseBuilder, title: str, runs: list[tuple[Duration, list[str]]],
+                   series: Callable[[Timeline], list[Series]]) -> list[PromtoolCase]:
+    """The scenarios again over each longer run of silence_runs, judging only the alerts that need it."""
+    out = []
+    for run, kinds in runs:
+        names = " and ".join(b.stack.alert_name(kind) for kind in kinds)
+        for timeline in timelines(b, run):
+            out.append(PromtoolCase(f"{title}: {timeline.name}: {names} {'stays' if len(kinds) == 1 else 'stay'} silent",
+                                    series(timeline), _silent(b, timeline, kinds), []))
+    return out
+
+
 def timelines(b: CaseBuilder, run: Duration) -> list[Timeline]:
     """The scenarios over run: a day of history seen late, a stop of Prometheus longer than the bound
     (gap_length), as long and 2 minutes (within the bound: exact) of failed scrapes, an app restart (a
@@ -273,12 +296,19 @@ def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) 
     per_sample = float(math.ceil(1 / share))  # calls per sample, one of which fails: integers, exact sums
     day = per_sample * DAY_SECONDS / b.interval.seconds
     labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
-    out = []
-    for timeline in timelines(b, step_run(b, silent)):
+    title = f"Call steps on {path}"
+
+    def drawn(timeline: Timeline) -> tuple[Counter, Counter, list[Series]]:
         history = timeline.level[0] is not None and timeline.level[0] > 0
         ok = counter(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "200"}, timeline, per_sample - 1)
         failed = counter(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "503"}, timeline, 1.0,
                          day if history else 0.0)
+        return ok, failed, [ok.series, failed.series, *target_series(b, timeline)]
+
+    (run, first), *later = silence_runs(b, silent)
+    out = []
+    for timeline in timelines(b, run):
+        ok, failed, series = drawn(timeline)
         where = labels_text({c.ENDPOINT: path})
         calls, bad = step_sum(s.availability.calls_step, timeline), step_sum(s.availability.bad_step, timeline)
         checks = [holds(about(calls, ok.seen + failed.seen), timeline, where),
@@ -286,11 +316,10 @@ def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) 
                   holds(f"{calls} <= bool {number(ok.grew + failed.grew)}", timeline, where)]
         if timeline.exact:
             checks.append(holds(about(calls, ok.grew + failed.grew), timeline, where))
-        out.append(PromtoolCase(f"Call steps on {path}: {timeline.name} counts only what Prometheus saw "
+        out.append(PromtoolCase(f"{title}: {timeline.name} counts only what Prometheus saw "
                                 f"({number(ok.seen + failed.seen)} calls, {number(failed.seen)} failed)",
-                                [ok.series, failed.series, *target_series(b, timeline)],
-                                _silent(b, timeline, silent), checks))
-    return out
+                                series, _silent(b, timeline, first), checks))
+    return out + later_silences(b, title, later, lambda timeline: drawn(timeline)[2])
 
 
 def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent: Sequence[str]) -> list[PromtoolCase]:
@@ -305,25 +334,31 @@ def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent
     # The case's own spend: a tenth of the budget's share of an hour (the forecast reads the last 24 h,
     # this spend, as the pace of each of the month's up to 32 days).
     spend = min(budgets, default=320.0) / 32 / 10
-    run = step_run(b, silent)
+    (run, first), *later = silence_runs(b, silent)
     per_sample = float(max(0, math.floor(spend / price / (run.ms // b.interval.ms))))
     past = float(min(math.ceil(2 * max(budgets, default=1.0) / price), 2 ** 50))
+    title = f"Cost steps of {model.name}"
+
+    def drawn(timeline: Timeline) -> Counter:
+        history = timeline.level[0] is not None and timeline.level[0] > 0
+        return counter(b, b.contract.tokens.name, {c.PROVIDER: b.call[c.PROVIDER], c.MODEL: model.name,
+                                                   c.TOKEN_TYPE: token_type}, timeline, per_sample,
+                       past if history else 0.0)
+
     out = []
     for timeline in timelines(b, run):
-        history = timeline.level[0] is not None and timeline.level[0] > 0
-        tokens = counter(b, b.contract.tokens.name, {c.PROVIDER: b.call[c.PROVIDER], c.MODEL: model.name,
-                                                     c.TOKEN_TYPE: token_type}, timeline, per_sample,
-                         past if history else 0.0)
+        tokens = drawn(timeline)
         cost = tokens.seen * price
         month = f"sum({s.cost_month_to_date})"
         checks = [holds(about(month, cost), timeline, "{}"),
                   holds(f"{month} <= bool {number(tokens.grew * price * (1 + 1e-9))}", timeline, "{}")]
         if timeline.exact:
             checks.append(holds(about(month, tokens.grew * price), timeline, "{}"))
-        out.append(PromtoolCase(f"Cost steps of {model.name}: {timeline.name} counts only what Prometheus saw "
+        out.append(PromtoolCase(f"{title}: {timeline.name} counts only what Prometheus saw "
                                 f"(${cost:.6g})", [tokens.series, *target_series(b, timeline)],
-                                _silent(b, timeline, silent), checks))
-    return out
+                                _silent(b, timeline, first), checks))
+    return out + later_silences(b, title, later, lambda timeline: [drawn(timeline).series,
+                                                                   *target_series(b, timeline)])
 
 
 def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
@@ -336,11 +371,17 @@ def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
     per_sample = float(math.ceil(2 / budget))  # calls per sample, one of which is slow: integers, exact sums
     day = per_sample * DAY_SECONDS / b.interval.seconds
     labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
-    out = []
-    for timeline in timelines(b, step_run(b, silent)):
+    title = f"Latency steps on {path}"
+
+    def drawn(timeline: Timeline) -> tuple[Counter, Counter]:
         history = timeline.level[0] is not None and timeline.level[0] > 0
-        calls = counter(b, f"{name}_count", labels, timeline, per_sample, day if history else 0.0)
-        within = counter(b, f"{name}_bucket", {**labels, c.LE: threshold}, timeline, per_sample - 1)
+        return (counter(b, f"{name}_count", labels, timeline, per_sample, day if history else 0.0),
+                counter(b, f"{name}_bucket", {**labels, c.LE: threshold}, timeline, per_sample - 1))
+
+    (run, first), *later = silence_runs(b, silent)
+    out = []
+    for timeline in timelines(b, run):
+        calls, within = drawn(timeline)
         where = labels_text({c.ENDPOINT: path})
         slow_seen, slow_grew = calls.seen - within.seen, calls.grew - within.grew
         all_calls, slow = step_sum(s.latency.calls_step, timeline), step_sum(s.latency.bad_step, timeline)
@@ -350,8 +391,9 @@ def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
         if timeline.exact:
             checks += [holds(about(all_calls, calls.grew), timeline, where),
                        holds(about(slow, slow_grew), timeline, where)]
-        out.append(PromtoolCase(f"Latency steps on {path}: {timeline.name} counts only what Prometheus saw "
+        out.append(PromtoolCase(f"{title}: {timeline.name} counts only what Prometheus saw "
                                 f"({number(calls.seen)} calls, {number(slow_seen)} slow)",
                                 [calls.series, within.series, *target_series(b, timeline)],
-                                _silent(b, timeline, silent), checks))
-    return out
+                                _silent(b, timeline, first), checks))
+    return out + later_silences(b, title, later, lambda timeline: [*(counted.series for counted in drawn(timeline)),
+                                                                   *target_series(b, timeline)])
