@@ -3,6 +3,7 @@ a dev dependency: these tests fail, never skip, without it) and comes back whole
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -167,3 +168,25 @@ def test_validate_runs_the_check_and_skips_it_without_the_sdk(tmp_path: Path, mo
     for module in [m for m in sys.modules if m.startswith("grafana_foundation_sdk")] + ["grafana_foundation_sdk"]:
         monkeypatch.setitem(sys.modules, module, None)
     assert status() == (SKIP, f"grafana-foundation-sdk is not installed (pip install '{SDK_PIN}')")
+
+
+def test_the_check_registers_only_the_plugins_its_dashboards_use_and_judges_alike() -> None:
+    """validate registers the SDK plugins of the panel and datasource types the dashboards name
+    (grafana_models._register_plugins), not all of them: each dashboard comes back through the SDK
+    exactly as with every plugin registered, and the models of unused plugins are not loaded."""
+    dashboards = sorted((ROOT / "out" / DASHBOARDS_DIR).glob("*.json"))
+    program = ("import json, sys; from pathlib import Path; from holystack.checks.grafana_models import sdk_round_trip; "
+               "ds = [json.loads(Path(p).read_text()) for p in sys.argv[2:]]; "
+               "rt = sdk_round_trip(ds if sys.argv[1] == 'used' else None); "
+               "print(json.dumps([rt(d) for d in ds])); "
+               "print(sorted(m for m in sys.modules if m.startswith('grafana_foundation_sdk.models.')))")
+    runs = {}
+    for registered in ("used", "all"):
+        done = subprocess.run([sys.executable, "-c", program, registered, *map(str, dashboards)], capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        runs[registered] = done.stdout.splitlines()
+    assert runs["used"][0] == runs["all"][0]  # the same dashboards back, typed alike
+    used, every = (eval(runs[k][1]) for k in ("used", "all"))  # noqa: S307 - our own print of a list
+    assert "grafana_foundation_sdk.models.timeseries" in used and "grafana_foundation_sdk.models.prometheus" in used
+    assert "grafana_foundation_sdk.models.elasticsearch" in every and "grafana_foundation_sdk.models.elasticsearch" not in used
