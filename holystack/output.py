@@ -7,7 +7,6 @@ import re
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import yaml
 
 from .errors import OutputError
+from .frozen import frozen
 
 MANIFEST = ".holystack-manifest"
 Files = dict[str, str]  # relative POSIX path -> text
@@ -150,7 +150,7 @@ def owned_files(out: Path) -> set[str]:
     return {line for line in lines if line and not line.startswith("#")} | {MANIFEST}
 
 
-@dataclass(frozen=True)
+@frozen
 class Drift:
     changed: list[str]
     missing: list[str]

@@ -1,8 +1,7 @@
 """OUT/sql/billing.sql: the per-call ledger's PostgreSQL schema and the spec's price table."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..frozen import frozen
 from ..identifiers import ledger_schema, quoted_identifier
 from ..model import Stack
 from ..output import Files, generated_notice
@@ -10,7 +9,7 @@ from .layout import SQL_FILE
 from .text import render_template
 
 
-@dataclass(frozen=True)
+@frozen
 class PriceRow:
     model: str  # a SQL string literal
     token_type: str
