@@ -11,7 +11,7 @@ defaults and default factories, and refuses what dataclass's refuses with Python
 messages; assigning or deleting an attribute raises FrozenInstanceError; instances are equal when of
 the same class with equal compared fields, hash as the tuple of the hashed fields (field(compare=...,
 hash=...) honoured: the same hash values); repr is `Name(field=value, ...)` of the shown fields; the
-class's signature and, without a docstring, its __doc__ are dataclass's. A method the class defines
+class's signature and, without a docstring, its __doc__ are dataclass's (made when first read). A method the class defines
 itself is kept. Not supported: __post_init__, kw_only fields and fields outside __init__ (refused
 when the class is made), InitVar; a subclass's own attributes are frozen too."""
 from __future__ import annotations
@@ -131,13 +131,28 @@ class _Shown:
 _FACTORY_SHOWN = _Shown("<factory>")  # as dataclass's signatures show a default factory
 
 
-def _signature(every: tuple[Field[Any], ...]) -> inspect.Signature:
-    """__init__'s signature as dataclass writes it."""
-    def default(f: Field[Any]) -> Any:
-        return f.default if f.default is not MISSING else (
-            _FACTORY_SHOWN if f.default_factory is not MISSING else inspect.Parameter.empty)
-    return inspect.Signature([inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default(f),
-                                                annotation=f.type) for f in every], return_annotation=None)
+class _Signature:
+    """A class's __signature__, __init__'s as dataclass writes it, made when first read (inspect, help)."""
+
+    def __init__(self, every: tuple[Field[Any], ...]) -> None:
+        self.every, self.made = every, None
+
+    def __get__(self, obj: Any, owner: type) -> inspect.Signature:
+        if self.made is None:
+            def default(f: Field[Any]) -> Any:
+                return f.default if f.default is not MISSING else (
+                    _FACTORY_SHOWN if f.default_factory is not MISSING else inspect.Parameter.empty)
+            self.made = inspect.Signature([inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                             default=default(f), annotation=f.type)
+                                           for f in self.every], return_annotation=None)
+        return self.made
+
+
+class _Doc:
+    """The __doc__ dataclass gives a class without a docstring (its name and signature), made when first read."""
+
+    def __get__(self, obj: Any, owner: type) -> str:
+        return owner.__name__ + str(inspect.signature(owner)).replace(" -> None", "")
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
@@ -165,7 +180,7 @@ def frozen(cls: T) -> T:
         if name not in own:
             setattr(made, name, method)
     if "__init__" not in own:
-        made.__signature__ = _signature(every)
+        made.__signature__ = _Signature(every)
     if not body.get("__doc__"):
-        made.__doc__ = made.__name__ + str(inspect.signature(made)).replace(" -> None", "")
+        made.__doc__ = _Doc()
     return made
