@@ -11,9 +11,10 @@ defaults and default factories, and refuses what dataclass's refuses with Python
 messages; assigning or deleting an attribute raises FrozenInstanceError; instances are equal when of
 the same class with equal compared fields, hash as the tuple of the hashed fields (field(compare=...,
 hash=...) honoured: the same hash values); repr is `Name(field=value, ...)` of the shown fields; the
-class's signature and, without a docstring, its __doc__ are dataclass's (made when first read). A method the class defines
-itself is kept. Not supported: __post_init__, kw_only fields and fields outside __init__ (refused
-when the class is made), InitVar; a subclass's own attributes are frozen too."""
+class's signature and, without a docstring, its __doc__ are dataclass's (made when first read). A
+method the class defines itself is kept. Not supported: __post_init__, kw_only fields and fields
+outside __init__ (refused when the class is made), InitVar; a subclass's own attributes are frozen
+too."""
 from __future__ import annotations
 
 import inspect
