@@ -67,6 +67,11 @@ def _plain(source: str) -> bool:
     return "[%" not in source and "[#" not in source and source.count("[[") == len(_PLACEHOLDER.findall(source))
 
 
+def fill(source: str, **context: Any) -> str:
+    """A text of [[ name ]] placeholders only, filled as Jinja renders it (line breaks kept)."""
+    return _filled(source, context)
+
+
 def _filled(source: str, context: Mapping[str, Any]) -> str:
     """A plain text (_plain) as Jinja renders it: each placeholder's value as text, an unknown name
     refused (StrictUndefined), the text's line ends written \\n."""
