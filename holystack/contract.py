@@ -4,8 +4,9 @@ Defined once here. Names take the spec's ``metrics.prefix`` (P): P_requests_tota
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import overload
+
+from .frozen import frozen
 
 # Labels of the contract.
 PROVIDER = "provider"
@@ -91,7 +92,7 @@ TARGET_LABELS = ("job", "instance")
 COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 
 
-@dataclass(frozen=True)
+@frozen
 class Metric:
     """One metric of the contract."""
 
@@ -125,7 +126,7 @@ class _Named:
         return Metric(contract.prefix + self.suffix, self.type, self.labels, self.help)
 
 
-@dataclass(frozen=True)
+@frozen
 class Contract:
     """The contract for one metric prefix."""
 

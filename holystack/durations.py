@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from .frozen import frozen
 
 UNITS_MS: dict[str, int] = {
     "y": 365 * 24 * 3600 * 1000,
@@ -48,7 +49,7 @@ def format_ms(ms: int) -> str:
     return "".join(parts)
 
 
-@dataclass(frozen=True)
+@frozen
 class Duration:
     """A duration kept in milliseconds, shown in canonical Prometheus notation."""
 

@@ -1,8 +1,9 @@
 """One base error, one subclass per stage. The CLI catches the base and prints it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from .frozen import frozen
 
 SpecPath = tuple[Any, ...]
 """Where a value sits in the spec: ('models', 1, 'prices', 'input')."""
@@ -28,7 +29,7 @@ class HolystackError(Exception):
     exit_code = 2
 
 
-@dataclass(frozen=True)
+@frozen
 class Problem:
     """One problem in a spec, located by its path and, where known, its YAML line."""
 

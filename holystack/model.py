@@ -4,19 +4,20 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 from . import defaults
 from .contract import (TOKEN_CACHE_WRITE, TOKEN_CACHE_WRITE_1H, TOKEN_CACHED_PROMPT, TOKEN_COMPLETION, TOKEN_PROMPT,
                        Contract)
 from .durations import Duration, parse_ms
+from .frozen import frozen
 from .promql import quote
 from .sources import DEFAULT_SOURCE, Source, make_source
 from .thresholds import Thresholds, with_defaults
 
 
-@dataclass(frozen=True)
+@frozen
 class ScrapeAuthorization:
     """The Authorization header a scrape job sends (LiteLLM's /metrics/ asks for its master key):
     the scheme and the file holding the credentials, which Prometheus reads; never the credentials."""
@@ -25,7 +26,7 @@ class ScrapeAuthorization:
     credentials_file: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Job:
     name: str
     targets: tuple[str, ...]
@@ -35,14 +36,14 @@ class Job:
     authorization: ScrapeAuthorization | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Provider:
     name: str
     base_url: str | None
     timeout: Duration
 
 
-@dataclass(frozen=True)
+@frozen
 class LatencySlo:
     """The share (objective, percent) of an endpoint's logical calls that must end within threshold."""
 
@@ -50,7 +51,7 @@ class LatencySlo:
     objective: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Endpoint:
     path: str
     latency_p95: Duration | None
@@ -62,7 +63,7 @@ class Endpoint:
 PER_MILLION = 1_000_000
 
 
-@dataclass(frozen=True)
+@frozen
 class PriceSource:
     """Where a model's prices come from: genai-prices (resolved at render time) or typed by hand,
     with the provider and model ref to look them up by (``holystack prices``)."""
@@ -82,7 +83,7 @@ class PriceSource:
 TYPED = "typed"
 
 
-@dataclass(frozen=True)
+@frozen
 class Prices:
     """USD per 1M tokens. cache_write defaults to input, cache_write_1h to cache_write."""
 
@@ -130,13 +131,13 @@ class Prices:
         return sum(count * per_token.get(token_type, 0.0) for token_type, count in tokens.items())
 
 
-@dataclass(frozen=True)
+@frozen
 class LlmModel:
     name: str
     prices: Prices
 
 
-@dataclass(frozen=True)
+@frozen
 class Integration:
     """One notifier of a receiver: kind (slack, email, ...) and its spec fields."""
 
@@ -147,13 +148,13 @@ class Integration:
         return dict(self.fields).get(key, default)
 
 
-@dataclass(frozen=True)
+@frozen
 class Receiver:
     name: str
     integrations: tuple[Integration, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Route:
     matchers: tuple[str, ...]
     receiver: str
@@ -161,7 +162,7 @@ class Route:
     group_by: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
+@frozen
 class Alerting:
     alertmanagers: tuple[str, ...]
     group_by: tuple[str, ...]
@@ -178,7 +179,7 @@ class Alerting:
     watchdog_repeat_interval: Duration | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Dashboards:
     datasource: str
     folder: str
@@ -187,7 +188,7 @@ class Dashboards:
     path: str
 
 
-@dataclass(frozen=True)
+@frozen
 class BurnRate:
     """One multi-window burn-rate alert: fires when both windows burn faster than factor."""
 
@@ -197,7 +198,7 @@ class BurnRate:
     factor: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Slo:
     period: Duration
     burn_rates: tuple[BurnRate, ...]
@@ -210,7 +211,7 @@ class Slo:
 Labels = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ManagedPrometheus:
     """A Prometheus object holystack renders, with the retention the rules need."""
 
@@ -221,7 +222,7 @@ class ManagedPrometheus:
     alertmanager_service: str | None   # its web port, in the namespace
 
 
-@dataclass(frozen=True)
+@frozen
 class Kubernetes:
     namespace: str
     labels: Labels                      # on every object: ruleSelector, serviceMonitorSelector, ...
@@ -240,7 +241,7 @@ class Kubernetes:
         return dict(self.selectors)[job]
 
 
-@dataclass(frozen=True)
+@frozen
 class RemoteWrite:
     name: str | None
     url: str
@@ -252,7 +253,7 @@ class RemoteWrite:
     send_everything: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Rulers:
     vmalert: bool
     thanos: bool
@@ -264,7 +265,7 @@ class Rulers:
         return any(getattr(self, f.name) not in (False, None) for f in fields(self))
 
 
-@dataclass(frozen=True)
+@frozen
 class ScaleOut:
     kubernetes: Kubernetes | None
     remote_write: tuple[RemoteWrite, ...]
@@ -361,7 +362,7 @@ def _scale_out(data: dict[str, Any], name: str, slo_period: Duration) -> ScaleOu
 
 
 # --- resilience: retry, circuit breaker and fallback of holystack.instrument's transport -------------
-@dataclass(frozen=True)
+@frozen
 class RetryPolicy:
     """Retries on one provider: at most max_attempts attempts and max_wait of waiting in all; waits
     are the rate-limit headers' (capped at backoff_cap) or full-jitter exponential backoff; no new
@@ -375,7 +376,7 @@ class RetryPolicy:
     deadline: Duration
 
 
-@dataclass(frozen=True)
+@frozen
 class BreakerPolicy:
     """Opens when, within window, failure_count failures happen or, over at least min_calls attempts,
     the failure share reaches failure_ratio; half-opens after open_for; closes after
@@ -390,13 +391,13 @@ class BreakerPolicy:
     half_open_probes: int
 
 
-@dataclass(frozen=True)
+@frozen
 class ProviderResilience:
     retry: RetryPolicy
     breaker: BreakerPolicy
 
 
-@dataclass(frozen=True)
+@frozen
 class Fallback:
     """When source's retries are spent or its breaker is open, the call goes to target, its model
     renamed by models (model asked for -> model sent to target) where listed."""
@@ -409,7 +410,7 @@ class Fallback:
         return dict(self.models).get(model, model)
 
 
-@dataclass(frozen=True)
+@frozen
 class Resilience:
     default: ProviderResilience
     providers: tuple[tuple[str, ProviderResilience], ...]
@@ -447,7 +448,7 @@ def build_resilience(data: dict[str, Any]) -> Resilience:
                             for f in section.get("fallbacks", [])))
 
 
-@dataclass(frozen=True)
+@frozen
 class Stack:
     """Everything holystack renders from, with every default applied."""
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import OutputError
+from .frozen import frozen
 
 MANIFEST = ".holystack-manifest"
 Files = dict[str, str]  # relative POSIX path -> text
@@ -75,52 +76,60 @@ def _plain_ok(value: str) -> bool:
         and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
 
 
+@cache
+def _line(value: str) -> str:
+    """A string of one line (or a key) as it stands in the YAML: plain where it reads back as itself."""
+    return value if _plain_ok(value) else json.dumps(value, ensure_ascii=False)
+
+
 def _scalar(value: Any, indent: str) -> str:
+    if isinstance(value, str):
+        if "\n" not in value:
+            return _line(value)
+        body = value[:-1] if value.endswith("\n") else value
+        if "\n" in body and not body.startswith(" ") and not body.endswith("\n") \
+                and all(line.isprintable() for line in body.split("\n")):
+            chomp = "" if value.endswith("\n") else "-"
+            return f"|{chomp}\n" + "\n".join(f"{indent}  {line}" if line else "" for line in body.split("\n"))
+        return _line(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    if not isinstance(value, str):
-        raise TypeError(f"cannot write {type(value).__name__} as YAML")
-    body = value[:-1] if value.endswith("\n") else value
-    if "\n" in body and not body.startswith(" ") and not body.endswith("\n") \
-            and all(line.isprintable() for line in body.split("\n")):
-        chomp = "" if value.endswith("\n") else "-"
-        return f"|{chomp}\n" + "\n".join(f"{indent}  {line}" if line else "" for line in body.split("\n"))
-    return value if _plain_ok(value) else json.dumps(value, ensure_ascii=False)
+    raise TypeError(f"cannot write {type(value).__name__} as YAML")
 
 
 def _emit(node: Any, indent: str, lines: list[str]) -> None:
     """Block-style YAML, sequences indented under their key, keys in the order given."""
     if isinstance(node, dict):
         for key, value in node.items():
-            key_text = str(key) if _plain_ok(str(key)) else json.dumps(str(key), ensure_ascii=False)
-            if isinstance(value, (dict, list)) and value:
-                lines.append(f"{indent}{key_text}:")
+            head = f"{indent}{_line(str(key))}:"
+            if not isinstance(value, (dict, list)):
+                lines.append(f"{head} {_scalar(value, indent)}")
+            elif value:
+                lines.append(head)
                 _emit(value, indent + "  ", lines)
             else:
-                lines.append(f"{indent}{key_text}: {_empty(value) or _scalar(value, indent)}")
+                lines.append(f"{head} {_empty(value)}")
     elif isinstance(node, list):
         for item in node:
-            if isinstance(item, (dict, list)) and item:
+            if not isinstance(item, (dict, list)):
+                lines.append(f"{indent}- {_scalar(item, indent + '  ')}")
+            elif item:
                 sub: list[str] = []
                 _emit(item, indent + "  ", sub)
                 lines.append(f"{indent}- {sub[0][len(indent) + 2:]}")
                 lines.extend(sub[1:])
             else:
-                lines.append(f"{indent}- {_empty(item) or _scalar(item, indent + '  ')}")
+                lines.append(f"{indent}- {_empty(item)}")
     else:
         lines.append(f"{indent}{_scalar(node, indent)}")
 
 
-def _empty(value: Any) -> str:
-    if isinstance(value, dict) and not value:
-        return "{}"
-    if isinstance(value, list) and not value:
-        return "[]"
-    return ""
+def _empty(value: dict[Any, Any] | list[Any]) -> str:
+    return "{}" if isinstance(value, dict) else "[]"
 
 
 def to_yaml(document: Any, source_name: str) -> str:
@@ -131,7 +140,62 @@ def to_yaml(document: Any, source_name: str) -> str:
 
 
 def to_json(document: Any) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) and a newline, written in
+    one pass: json's own indented encoder is pure Python, nested generators, twice as slow (a
+    dashboard is some 40 KB of it). Anything but plain JSON data goes to json.dumps."""
+    lines: list[str] = []
+    try:
+        _json(document, "\n", lines)
+    except _NotPlain:
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return "".join(lines) + "\n"
+
+
+class _NotPlain(Exception):
+    """A value json.dumps has to judge (a key that is not text, an object of no JSON type)."""
+
+
+_quoted = json.encoder.encode_basestring  # json's own (C) string encoder of ensure_ascii=False
+
+
+def _json(node: Any, newline: str, out: list[str]) -> None:
+    """node as json.dumps writes it at the indentation newline holds ("\n" and two spaces a level)."""
+    if isinstance(node, str):
+        out.append(_quoted(node))
+    elif node is None:
+        out.append("null")
+    elif node is True:
+        out.append("true")
+    elif node is False:
+        out.append("false")
+    elif isinstance(node, int):
+        out.append(int.__repr__(node))
+    elif isinstance(node, float):
+        out.append(float.__repr__(node) if math.isfinite(node) else json.dumps(node))
+    elif isinstance(node, (list, tuple)):
+        if not node:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        out.append("[")
+        for index, item in enumerate(node):
+            out.append(inner if index == 0 else "," + inner)
+            _json(item, inner, out)
+        out.append(newline + "]")
+    elif isinstance(node, dict):
+        if not node:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        out.append("{")
+        for index, (key, value) in enumerate(sorted(node.items())):
+            if not isinstance(key, str):
+                raise _NotPlain
+            out.append((inner if index == 0 else "," + inner) + _quoted(key) + ": ")
+            _json(value, inner, out)
+        out.append(newline + "}")
+    else:
+        raise _NotPlain
 
 
 def with_manifest(files: Files) -> Files:
@@ -150,7 +214,7 @@ def owned_files(out: Path) -> set[str]:
     return {line for line in lines if line and not line.startswith("#")} | {MANIFEST}
 
 
-@dataclass(frozen=True)
+@frozen
 class Drift:
     changed: list[str]
     missing: list[str]

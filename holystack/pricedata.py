@@ -12,9 +12,10 @@ bytes until genai-prices is bumped. Of a model's prices, holystack takes:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from .frozen import frozen
 
 SOURCE = "genai-prices"
 PACKAGE = "genai-prices"
@@ -29,7 +30,7 @@ class PriceDataMissing(LookupError):
     """genai-prices is not installed."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Found:
     """One model's prices in genai-prices: USD per 1M tokens by spec field (None: not priced)."""
 

@@ -4,9 +4,8 @@ Names follow level:metric:operations. A ratio is a separately summed numerator o
 separately summed denominator, never an average of ratios."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import contract as c
+from .frozen import frozen
 from .model import Stack
 
 # The labels the request ratios keep: one series per provider, endpoint and model.
@@ -43,7 +42,7 @@ def _level(labels: tuple[str, ...]) -> str:
     return "_".join(labels)
 
 
-@dataclass(frozen=True)
+@frozen
 class Series:
     """Recording rule names for one stack."""
 
@@ -195,7 +194,7 @@ class Series:
         return f"{c.ENDPOINT}:{self._prefix}_time_to_first_token_seconds:histogram_quantile_rate{self._window}"
 
 
-@dataclass(frozen=True)
+@frozen
 class SloSeries:
     """The recorded names of one kind of SLO, per endpoint (Series.availability, Series.latency)."""
 

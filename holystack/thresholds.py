@@ -16,12 +16,13 @@ from typing import Any
 
 from .defaults import LEVEL_KEYS, RATIO_KEEP_FIRING_FOR
 from .durations import Duration
+from .frozen import frozen
 
 # The merged spec values of one threshold -> the model attributes they become.
 ModelValues = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
 
-@dataclass(frozen=True)
+@frozen
 class Levels:
     """Alert levels by severity (info, warning, critical), how long a breach must last, and how long
     the alert keeps firing once the breach is over."""
@@ -54,7 +55,7 @@ def for_only(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     return {f"{key}_for": Duration.parse(raw["for"])}
 
 
-@dataclass(frozen=True)
+@frozen
 class Direction:
     """Which way a share's levels run: the comparison that fires, and how warning stands to critical."""
 
@@ -207,7 +208,7 @@ def with_defaults(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return merged
 
 
-@dataclass(frozen=True)
+@frozen
 class Thresholds:
     """The model of every declared threshold: its values by model attribute (rate_limit_ratio,
     latency_p95, circuit_open_for, daily_budget_usd, ...), read as attributes."""

@@ -1,6 +1,7 @@
 """Deterministic bytes, atomic replacement, foreign files kept, stale files removed, --check."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 
 from holystack import OutputError, render_files, render_to
 from holystack.cli import app
-from holystack.output import MANIFEST, write_tree
+from holystack.output import MANIFEST, to_json, write_tree
 
 from .conftest import EXAMPLE, ROOT
 
@@ -125,3 +126,17 @@ def test_yaml_writer_round_trips_every_rendered_file() -> None:
         documents = [prometheus_config(stack), alertmanager_config(stack), *rule_files(stack).values()]
         for document in documents:
             assert yaml.safe_load(to_yaml(document, "x")) == document
+
+
+@pytest.mark.parametrize("document", [
+    {}, [], "text", 3, None, True, {"b": {}, "a": [], "c": [[], [{}], [[1]]]},
+    {"z": [1, 2.5, -0.0, 1e20, 10**30, None, True, False, "é\n\"\t\u2028", float("nan"), float("inf"), -float("inf")]},
+    {"k": (1, {"z": 1, "a": 2})}, {1: "a key json turns into text"},
+])
+def test_to_json_writes_what_json_dumps_writes(document: object) -> None:
+    assert to_json(document) == json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_to_json_refuses_what_json_dumps_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        to_json({"a": object()})

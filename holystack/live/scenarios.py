@@ -1,10 +1,10 @@
 """Traffic scenarios of `holystack simulate`: what share of calls the fake upstream fails, and how."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class TrafficProfile:
     """Shares are of all calls, in [0, 1]; the fake upstream draws each call's fate from them."""
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import Problem, SpecError
+from ..frozen import frozen
 from ..model import Rulers, Stack
 from ..output import Files, to_yaml
 from .prometheus import rule_files
@@ -21,7 +21,7 @@ MIMIR_DIR = "mimir"
 FUNCTION_CALL = re.compile(r"\b([a-z_]+)\s*\(")
 
 
-@dataclass(frozen=True)
+@frozen
 class RulerFeatures:
     """What one ruler lacks of Prometheus' rule format."""
 
@@ -62,7 +62,7 @@ def _namespace_file(stack: Stack, ruler: "Ruler") -> Files:
     return {f"{ruler.directory}/{namespace}.yaml": to_yaml(document, stack.source_name)}
 
 
-@dataclass(frozen=True)
+@frozen
 class Ruler:
     """One ruler holystack writes rule files for: its name (as OUT/README.md lists it), the spec
     field that asks for it, its folder, what it lacks, whether a stack asks for it, and its files.

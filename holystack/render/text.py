@@ -18,8 +18,7 @@ from ..yamlload import YAML_LOADER
 
 
 def _loader() -> jinja2.BaseLoader:
-    root = resources.files("holystack.templates")
-    return jinja2.FunctionLoader(lambda name: root.joinpath(name).read_text("utf-8"))
+    return jinja2.FunctionLoader(_template_source)
 
 
 @cache
@@ -35,7 +34,17 @@ def environment() -> jinja2.Environment:
 
 
 def render_template(template: str, **context: Any) -> str:
+    """A template file rendered. One that uses nothing but [[ name ]] placeholders is filled without
+    compiling it (a Jinja compile costs a few milliseconds a file; see _fill)."""
+    source = _template_source(template)
+    if _plain(source):
+        return _filled(source, context)
     return environment().get_template(template).render(**context)
+
+
+@cache
+def _template_source(template: str) -> str:
+    return resources.files("holystack.templates").joinpath(template).read_text("utf-8")
 
 
 @cache
@@ -53,14 +62,32 @@ def _compiled(source: str) -> jinja2.Template:
 _PLACEHOLDER = re.compile(r"\[\[\s*([A-Za-z_]\w*)\s*\]\]")
 
 
+def _plain(source: str) -> bool:
+    """Whether a text uses nothing of Jinja but [[ name ]] placeholders."""
+    return "[%" not in source and "[#" not in source and source.count("[[") == len(_PLACEHOLDER.findall(source))
+
+
+def fill(source: str, **context: Any) -> str:
+    """A text of [[ name ]] placeholders only, filled as Jinja renders it (line breaks kept)."""
+    return _filled(source, context)
+
+
+def _filled(source: str, context: Mapping[str, Any]) -> str:
+    """A plain text (_plain) as Jinja renders it: each placeholder's value as text, an unknown name
+    refused (StrictUndefined), the text's line ends written \\n."""
+    if "\r" in source:
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        return _PLACEHOLDER.sub(lambda m: str(context[m[1]]), source)
+    except KeyError as missing:
+        raise jinja2.UndefinedError(f"{missing.args[0]!r} is undefined") from None
+
+
 def _fill(source: str, context: dict[str, Any]) -> str:
     """The text with its [[ name ]] placeholders filled. Texts that use nothing but plain names are
     filled without compiling a Jinja template (most of them; compiling is most of the render time)."""
-    if "[%" not in source and "[#" not in source and source.count("[[") == len(_PLACEHOLDER.findall(source)):
-        try:
-            return _PLACEHOLDER.sub(lambda m: str(context[m[1]]), source).strip()
-        except KeyError as missing:
-            raise jinja2.UndefinedError(f"{missing.args[0]!r} is undefined") from None
+    if _plain(source):
+        return _filled(source, context).strip()
     return _compiled(source).render(**context).strip()
 
 

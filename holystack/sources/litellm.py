@@ -47,11 +47,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from .. import contract as c
+from ..frozen import frozen
 from ..promql import alternation, by, matcher, number, quote, selector
 from .base import (ATTEMPTS, BREAKER_STATE, CACHED_TOKENS, FALLBACKS, LOGICAL_CALLS, RATE_LIMIT_GAUGES, RETRIES,
                    TIME_TO_FIRST_TOKEN, Match, Source, Stack, StepFn)
@@ -72,7 +72,7 @@ __all__ = ["Litellm", "Part", "SUCCESS", "FAILURE", "ATTEMPTS_TOTAL", "PROXY_CAL
            "CASE_CLASSES"]  # the raw names (litellm_names) re-exported: what other modules and tests read here
 
 
-@dataclass(frozen=True)
+@frozen
 class Part:
     """One raw series read as (part of) a canonical one."""
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ... import contract as c
+from ...frozen import frozen
 from ...identifiers import SLO_DASHBOARD
 from ...model import Duration, Stack
 from ...promql import number
@@ -52,7 +52,7 @@ def rules(stack: Stack) -> list[AlertRule]:
     return pair_rules(stack, ERROR_BUDGET_BURN, series.availability.burn, series.availability.calls)
 
 
-@dataclass(frozen=True)
+@frozen
 class Scenario:
     """One generated burn: calls per sample, the share of them that spend the budget, who fires."""
 

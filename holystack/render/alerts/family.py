@@ -8,10 +8,11 @@ holystack.thresholds.Threshold: the schema, defaults, model and checks read them
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ... import contract as c
+from ...frozen import frozen
 from ...identifiers import OVERVIEW_DASHBOARD, dashboard_url
 from ...model import Stack
 from ...thresholds import Threshold
@@ -30,7 +31,7 @@ def _none(stack: Stack) -> list[dict[str, Any]]:
     return []
 
 
-@dataclass(frozen=True)
+@frozen
 class AlertFamily:
     """One family of alert kinds and everything holystack knows about them."""
 

@@ -3,9 +3,9 @@ upstream's health), successes below their share of the logical calls (what the u
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from ... import contract as c
+from ...frozen import frozen
 from ...model import Duration, Stack
 from ...promql import number
 from ...series import LOGICAL_CALL_LABELS, Series
@@ -21,7 +21,7 @@ TIMEOUT_RATIO_HIGH = "TimeoutRatioHigh"
 SUCCESS_RATIO_LOW = "SuccessRatioLow"
 
 
-@dataclass(frozen=True)
+@frozen
 class RatioKind:
     status_class: str  # of series.STATUS_CLASSES
     threshold: Threshold  # its levels, and which way they run

@@ -1,16 +1,17 @@
 """The alert rule every family builds, and the labels every alert carries."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ...frozen import frozen
 from ...model import Duration
 
 SEVERITY = "severity"
 SEVERITIES = ("critical", "warning", "info", "none")
 
 
-@dataclass(frozen=True)
+@frozen
 class AlertRule:
     kind: str
     severity: str

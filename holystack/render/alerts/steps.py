@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from ... import contract as c
 from ...defaults import DEFAULT_LOOKBACK
+from ...frozen import frozen
 from ...model import Duration, LlmModel
 from ...promql import number
 from ...series import Series as RecordedSeries
@@ -38,7 +38,7 @@ DAY_SECONDS = 86_400
 LEAD = SETTLE
 
 
-@dataclass(frozen=True)
+@frozen
 class Timeline:
     """One target over a case: up, its process start time, and a multiplier per sample for its counters
     (each counter is its per-sample rate times this), so every family draws its counters from it."""
@@ -236,7 +236,7 @@ def target_series(b: CaseBuilder, timeline: Timeline) -> list[Series]:
             (series_text(c.PROCESS_START, b.target), _encode(timeline.process_start))]
 
 
-@dataclass(frozen=True)
+@frozen
 class Counter:
     """One counter of a case, drawn from the timeline: per_sample times its level, plus past (what it
     had counted before the case, only on a timeline with history)."""
