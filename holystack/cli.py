@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: Typer reads every command's annota
 and annotations kept as strings would be compiled and evaluated again each time (a third of the
 time Typer takes to start a command)."""
 
+import gc
 import json
 import sys
 from collections.abc import Iterator
@@ -232,8 +233,18 @@ def schema() -> None:
 
 
 def main() -> None:
-    """Console script entry point. Usage errors exit 2, as Click does."""
-    app(prog_name="holystack")
+    """Console script entry point. Usage errors exit 2, as Click does.
+
+    A command runs once and the process ends. At exit the interpreter's last garbage collection
+    would walk every object the run made, only to free memory the operating system takes back at
+    once (about 80 ms of a render, a fifth of it on the libraries' own objects): what is alive at the
+    end is frozen out of it (gc.freeze). Nothing of holystack's is left to that collection: files
+    are closed by their with blocks, temporary folders removed by theirs or by their finalizers,
+    servers stopped by the commands that started them."""
+    try:
+        app(prog_name="holystack")
+    finally:
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

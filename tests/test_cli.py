@@ -134,3 +134,18 @@ def test_validate_shows_a_progress_line_per_check_on_a_terminal(tmp_path: Path) 
     checks = [row for row in table_rows if not row.startswith(" ")]
     assert len(progress) == len(checks) >= 10
     assert progress[0].endswith("out/ is what the spec renders") and progress[1] == "SKIP  promtool check config"
+
+
+def test_a_command_ends_with_what_is_alive_frozen_out_of_the_last_collection(tmp_path: Path) -> None:
+    """holystack.cli.main freezes what is alive when the command ends (gc.freeze), so that the
+    interpreter's last collection does not walk it, whatever the command's outcome; the render it ran
+    is whole."""
+    program = ("import gc, sys\nfrom holystack.cli import main\n"
+               f"sys.argv = ['holystack', 'render', {str(EXAMPLE)!r}, '-o', {str(tmp_path / 'out')!r}]\n"
+               "try:\n    main()\nexcept SystemExit as exc:\n    print(exc.code, gc.get_freeze_count())\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    code, frozen = done.stdout.split()[-2:]
+    assert code in ("0", "None") and int(frozen) > 1000, done.stdout
+    assert subprocess.run([sys.executable, "-m", "holystack", "render", str(EXAMPLE), "-o", str(tmp_path / "out"),
+                           "--check"], capture_output=True, text=True, timeout=120).returncode == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ... import contract as c
 from ...defaults import DEFAULT_LOOKBACK
@@ -246,9 +247,19 @@ class Counter:
     grew: float  # what it grew by during the case (until the steps' last read), its history excluded
 
 
+def _values(timeline: Timeline, per_sample: float, past: float) -> list[Sample]:
+    return [v if not isinstance(v, (int, float)) else per_sample * v + past for v in timeline.level]
+
+
+def counter_series(b: CaseBuilder, name: str, labels: dict[str, str], timeline: Timeline, per_sample: float,
+                   past: float = 0.0) -> Series:
+    """The counter's series alone, for the cases that judge only silence (later_silences)."""
+    return series_text(name, {**labels, **b.target}), _encode(_values(timeline, per_sample, past))
+
+
 def counter(b: CaseBuilder, name: str, labels: dict[str, str], timeline: Timeline, per_sample: float,
             past: float = 0.0) -> Counter:
-    values: list[Sample] = [v if not isinstance(v, (int, float)) else per_sample * v + past for v in timeline.level]
+    values = _values(timeline, per_sample, past)
     step, lag, dt = b.stack.evaluation_interval.ms, b.stack.slowest_scrape.ms, b.interval.ms
     # The steps read from the first sample a step reads as before (the first steps of the case have
     # none) to one scrape interval before the end of the case.
@@ -298,17 +309,17 @@ def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) 
     labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
     title = f"Call steps on {path}"
 
-    def drawn(timeline: Timeline) -> tuple[Counter, Counter, list[Series]]:
+    def drawn(timeline: Timeline, make: Callable[..., Any] = counter) -> tuple[Any, Any]:
+        """The ok and the failed calls: Counters, or with make=counter_series their series alone."""
         history = timeline.level[0] is not None and timeline.level[0] > 0
-        ok = counter(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "200"}, timeline, per_sample - 1)
-        failed = counter(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "503"}, timeline, 1.0,
-                         day if history else 0.0)
-        return ok, failed, [ok.series, failed.series, *target_series(b, timeline)]
+        return (make(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "200"}, timeline, per_sample - 1),
+                make(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "503"}, timeline, 1.0,
+                     day if history else 0.0))
 
     (run, first), *later = silence_runs(b, silent)
     out = []
     for timeline in timelines(b, run):
-        ok, failed, series = drawn(timeline)
+        ok, failed = drawn(timeline)
         where = labels_text({c.ENDPOINT: path})
         calls, bad = step_sum(s.availability.calls_step, timeline), step_sum(s.availability.bad_step, timeline)
         checks = [holds(about(calls, ok.seen + failed.seen), timeline, where),
@@ -318,8 +329,10 @@ def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) 
             checks.append(holds(about(calls, ok.grew + failed.grew), timeline, where))
         out.append(PromtoolCase(f"{title}: {timeline.name} counts only what Prometheus saw "
                                 f"({number(ok.seen + failed.seen)} calls, {number(failed.seen)} failed)",
-                                series, _silent(b, timeline, first), checks))
-    return out + later_silences(b, title, later, lambda timeline: drawn(timeline)[2])
+                                [ok.series, failed.series, *target_series(b, timeline)],
+                                _silent(b, timeline, first), checks))
+    return out + later_silences(b, title, later, lambda timeline: [*drawn(timeline, counter_series),
+                                                                   *target_series(b, timeline)])
 
 
 def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent: Sequence[str]) -> list[PromtoolCase]:
@@ -339,9 +352,9 @@ def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent
     past = float(min(math.ceil(2 * max(budgets, default=1.0) / price), 2 ** 50))
     title = f"Cost steps of {model.name}"
 
-    def drawn(timeline: Timeline) -> Counter:
+    def drawn(timeline: Timeline, make: Callable[..., Any] = counter) -> Any:
         history = timeline.level[0] is not None and timeline.level[0] > 0
-        return counter(b, b.contract.tokens.name, {c.PROVIDER: b.call[c.PROVIDER], c.MODEL: model.name,
+        return make(b, b.contract.tokens.name, {c.PROVIDER: b.call[c.PROVIDER], c.MODEL: model.name,
                                                    c.TOKEN_TYPE: token_type}, timeline, per_sample,
                        past if history else 0.0)
 
@@ -357,7 +370,7 @@ def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent
         out.append(PromtoolCase(f"{title}: {timeline.name} counts only what Prometheus saw "
                                 f"(${cost:.6g})", [tokens.series, *target_series(b, timeline)],
                                 _silent(b, timeline, first), checks))
-    return out + later_silences(b, title, later, lambda timeline: [drawn(timeline).series,
+    return out + later_silences(b, title, later, lambda timeline: [drawn(timeline, counter_series),
                                                                    *target_series(b, timeline)])
 
 
@@ -373,10 +386,10 @@ def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
     labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
     title = f"Latency steps on {path}"
 
-    def drawn(timeline: Timeline) -> tuple[Counter, Counter]:
+    def drawn(timeline: Timeline, make: Callable[..., Any] = counter) -> tuple[Any, Any]:
         history = timeline.level[0] is not None and timeline.level[0] > 0
-        return (counter(b, f"{name}_count", labels, timeline, per_sample, day if history else 0.0),
-                counter(b, f"{name}_bucket", {**labels, c.LE: threshold}, timeline, per_sample - 1))
+        return (make(b, f"{name}_count", labels, timeline, per_sample, day if history else 0.0),
+                make(b, f"{name}_bucket", {**labels, c.LE: threshold}, timeline, per_sample - 1))
 
     (run, first), *later = silence_runs(b, silent)
     out = []
@@ -395,5 +408,5 @@ def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
                                 f"({number(calls.seen)} calls, {number(slow_seen)} slow)",
                                 [calls.series, within.series, *target_series(b, timeline)],
                                 _silent(b, timeline, first), checks))
-    return out + later_silences(b, title, later, lambda timeline: [*(counted.series for counted in drawn(timeline)),
+    return out + later_silences(b, title, later, lambda timeline: [*drawn(timeline, counter_series),
                                                                    *target_series(b, timeline)])
