@@ -279,14 +279,25 @@ def database(postgres: str) -> Iterator[str]:
 # the modules whose tests start real servers (Prometheus, Alertmanager, PostgreSQL, the LiteLLM
 # proxy: they wait on those servers' clocks) are dealt first, one block at a time, then those that run
 # promtool or amtool (or read the session's shared validate runs); the quick tests fill each block
-# up. A long module's tests stay together and in their order (its module-scoped fixtures are set
-# up once). Run in one process (-p no:xdist, -n 0), the order is pytest's own.
+# up. A long module's tests stay together and in their order when they share a module-scoped fixture
+# (set up once); those of a module without one are dealt one by one, so that a module of several
+# long tests (the reconciliation runs) does not queue them all on one worker. Run in one process
+# (-p no:xdist, -n 0), the order is pytest's own.
 LONG_FIRST = (frozenset({"servers", "postgres", "litellm"}), frozenset({"promtool", "amtool", "cases", "once"}))
 
 
 def _rank(tests: list[pytest.Item]) -> int:
     fixtures = {name for test in tests for name in getattr(test, "fixturenames", ())}
     return next((rank for rank, names in enumerate(LONG_FIRST) if fixtures & names), len(LONG_FIRST))
+
+
+def _units(tests: list[pytest.Item]) -> list[list[pytest.Item]]:
+    """A module's tests as the units dealt to the workers: all of them together if they share a fixture
+    set up once per module (or class), else one by one."""
+    scopes = {definition.scope for test in tests
+              for definitions in getattr(getattr(test, "_fixtureinfo", None), "name2fixturedefs", {}).values()
+              for definition in definitions}
+    return [tests] if scopes & {"module", "class", "package"} else [[test] for test in tests]
 
 
 def _blocks(count: int, workers: int) -> list[int]:
@@ -308,8 +319,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     long = [tests for tests in ranked if _rank(tests) < len(LONG_FIRST)]
     quick = [test for tests in ranked if _rank(tests) == len(LONG_FIRST) for test in tests]
     heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
-    for tests in long:
-        min(heads, key=len).extend(tests)
+    for unit in (unit for tests in long for unit in _units(tests)):
+        min(heads, key=len).extend(unit)
     ordered: list[pytest.Item] = []
     for head, size in zip(heads, _blocks(len(items), workers)):
         fill = max(0, size - len(head))
