@@ -15,6 +15,11 @@ NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 ALERT_SERIES = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
 
 
+def rule_name(rule: dict[str, Any]) -> str:
+    """The alert or the recorded series a rule makes."""
+    return rule.get("alert") or rule["record"]
+
+
 class RuleIndex:
     """Which rule file holds each alert and each recorded series, and what each rule reads."""
 
@@ -28,7 +33,7 @@ class RuleIndex:
         for name, groups in files.items():
             for group in groups:
                 for rule in group["rules"]:
-                    key = rule.get("alert") or rule["record"]
+                    key = rule_name(rule)
                     if "alert" in rule:
                         self.alert_file[key] = name
                     else:

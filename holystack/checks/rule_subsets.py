@@ -27,7 +27,7 @@ import yaml
 from ..durations import parse_ms
 from ..output import to_yaml
 from ..layout import PROMETHEUS_DIR
-from ..rule_graph import ALERT_SERIES, RuleIndex, reads_of
+from ..rule_graph import ALERT_SERIES, RuleIndex, reads_of, rule_name
 from ..yamlload import YAML_LOADER
 
 # A selector by __name__ reads series no name in the text spells.
@@ -126,8 +126,7 @@ def _plan_one(prometheus: Path, test_file: str, test_doc: Any, by_path: dict[Pur
     if named is None:
         return _as_is(test_file, prometheus, _horizon(tests))
     index = RuleIndex({where: document["groups"] for where, document in named}, _rule_text)
-    every = frozenset(rule.get("alert") or rule.get("record") for _, document in named
-                      for group in document["groups"] for rule in group["rules"])
+    every = frozenset(rule_name(rule) for _, document in named for group in document["groups"] for rule in group["rules"])
     parts: dict[frozenset[str], list[dict[str, Any]]] = {}  # the rules a part observes -> its test groups
     for test in tests:
         parts.setdefault(_observed(index, named, test, every), []).append(test)
@@ -146,7 +145,7 @@ def _plan_one(prometheus: Path, test_file: str, test_doc: Any, by_path: dict[Pur
                 kept += _rule_count([document])
                 continue
             groups = [{**group, "rules": rules} for group in document["groups"]
-                      if (rules := [rule for rule in group["rules"] if (rule.get("alert") or rule.get("record")) in keep])]
+                      if (rules := [rule for rule in group["rules"] if rule_name(rule) in keep])]
             kept += _rule_count([{"groups": groups}])
             target.write_text(to_yaml({**document, "groups": groups}, SOURCE), "utf-8")
         (root / test_file).parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +171,6 @@ def _observed(index: RuleIndex, named: list[tuple[str, Any]], test: dict[str, An
         return every
     keep = index.observed(alerts, names)
     if any(BY_NAME in _rule_text(rule) for _, document in named for group in document["groups"]
-           for rule in group["rules"] if (rule.get("alert") or rule.get("record")) in keep):
+           for rule in group["rules"] if rule_name(rule) in keep):
         return every
     return frozenset(keep)

@@ -190,8 +190,9 @@ def later_silences(b: CaseBuilder, title: str, runs: list[tuple[Duration, list[s
     for run, kinds in runs:
         names = " and ".join(b.stack.alert_name(kind) for kind in kinds)
         for timeline in timelines(b, run):
-            out.append(PromtoolCase(f"{title}: {timeline.name}: {names} {'stays' if len(kinds) == 1 else 'stay'} silent",
-                                    series(timeline), _silent(b, timeline, kinds), []))
+            verb = "stays" if len(kinds) == 1 else "stay"
+            out.append(PromtoolCase(f"{title}: {timeline.name}: {names} {verb} silent", series(timeline),
+                                    _silent(b, timeline, kinds), []))
     return out
 
 
@@ -251,10 +252,14 @@ def _values(timeline: Timeline, per_sample: float, past: float) -> list[Sample]:
     return [v if not isinstance(v, (int, float)) else per_sample * v + past for v in timeline.level]
 
 
+def _series(b: CaseBuilder, name: str, labels: dict[str, str], values: Sequence[Sample]) -> Series:
+    return series_text(name, {**labels, **b.target}), _encode(values)
+
+
 def counter_series(b: CaseBuilder, name: str, labels: dict[str, str], timeline: Timeline, per_sample: float,
                    past: float = 0.0) -> Series:
     """The counter's series alone, for the cases that judge only silence (later_silences)."""
-    return series_text(name, {**labels, **b.target}), _encode(_values(timeline, per_sample, past))
+    return _series(b, name, labels, _values(timeline, per_sample, past))
 
 
 def counter(b: CaseBuilder, name: str, labels: dict[str, str], timeline: Timeline, per_sample: float,
@@ -273,7 +278,7 @@ def counter(b: CaseBuilder, name: str, labels: dict[str, str], timeline: Timelin
                for (_, earlier), (i, later) in zip(real, real[1:]) if i > first)
     history = isinstance(timeline.level[0], (int, float)) and timeline.level[0] > 0
     grew += real[0][1] if real[0][0] > first and not history else 0.0
-    return Counter((series_text(name, {**labels, **b.target}), _encode(values)), counted(b, values, timeline), grew)
+    return Counter(_series(b, name, labels, values), counted(b, values, timeline), grew)
 
 
 def about(expr: str, value: float) -> str:
