@@ -92,6 +92,18 @@ def litellm() -> str:
     return command
 
 
+@pytest.fixture(scope="session")
+def otel_extra() -> None:
+    """The opentelemetry extra (opentelemetry-instrumentation-openai-v2 and the Prometheus exporter,
+    what the otel-genai app runs); fails, never skips, without it. A fixture, not an import at the top
+    of the tests' modules: they take a second to import, and every xdist worker collects every module."""
+    try:
+        import opentelemetry.exporter.prometheus  # noqa: F401
+        import opentelemetry.instrumentation.openai_v2  # noqa: F401
+    except ImportError as missing:
+        pytest.fail(f"the opentelemetry extra is not installed ({missing}): run scripts/setup")
+
+
 # -- work done once per session -------------------------------------------------------------------
 # Several tests read the same rendered case, or the same validate report of it; they share one
 # render and one validate run per test session, across the xdist workers too (the first worker to

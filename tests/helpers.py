@@ -22,6 +22,20 @@ SIMULATE_START_DEADLINE = 60.0
 SIMULATE_STOP_DEADLINE = 20.0
 
 
+# The prometheus-operator CRD models (cloudcoil's) by kind, and the API version that has each. They
+# take seconds to build, and every xdist worker imports every test module to collect it: so they
+# are imported where a test uses them, once per process.
+OPERATOR_KINDS = {"PrometheusRule": "v1", "ServiceMonitor": "v1", "PodMonitor": "v1", "Prometheus": "v1",
+                  "AlertmanagerConfig": "v1alpha1"}
+
+
+def operator_model(kind: str) -> Any:
+    """cloudcoil's model of a prometheus-operator kind (OPERATOR_KINDS)."""
+    import importlib
+
+    return getattr(importlib.import_module(f"cloudcoil.models.prometheus_operator.{OPERATOR_KINDS[kind]}"), kind)
+
+
 def wait_until(condition: Callable[[], Any], timeout: float, step: float = 0.25) -> bool:
     """Poll condition until it holds or timeout seconds pass; its last answer, as a bool."""
     deadline = time.monotonic() + timeout

@@ -2,15 +2,13 @@
 official openai SDK, opentelemetry-instrumentation-openai-v2 and the Prometheus exporter calls
 holystack's fake upstream; the real Prometheus scrapes it and evaluates the rendered rules; the
 real Alertmanager routes the alerts to fake receivers on loopback. The otel extra must be
-installed (the imports fail this file otherwise, never skip it)."""
+installed (the otel_extra fixture fails these tests otherwise, never skips them)."""
 from __future__ import annotations
 
 import subprocess
 import time
 from pathlib import Path
 
-import opentelemetry.exporter.prometheus  # noqa: F401 - the extra must be installed
-import opentelemetry.instrumentation.openai_v2  # noqa: F401
 import pytest
 
 from holystack.live.apps import OTEL_APP
@@ -26,7 +24,7 @@ from holystack.spec import read_spec
 from .helpers import answers, prom_query, wait_until
 from .test_e2e import ALERT_DEADLINE, PREFIX, SPEC, deliveries
 
-pytestmark = pytest.mark.usefixtures("servers")
+pytestmark = pytest.mark.usefixtures("servers", "otel_extra")
 APP_START_DEADLINE = 30.0  # seconds for the app to serve /metrics (the wait ends as soon as it does)
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from cloudcoil.models.prometheus_operator import v1, v1alpha1
 
 from holystack import load_stack, render_files
 from holystack.errors import SpecError
@@ -21,13 +20,11 @@ from holystack.render.prometheus import remote_series, rule_files
 from holystack.render.rulers import MIMIR_DIR, THANOS_DIR, VMALERT, VMALERT_DIR
 
 from .conftest import CASES, Cases, copy_out
+from .helpers import operator_model
 
 K8S_CASES = sorted(p.name for p in CASES.iterdir()
                    if (p / "spec.yaml").is_file() and "kubernetes" in yaml.safe_load((p / "spec.yaml").read_text()))
 KUBERNETES_VERSION = "1.30.0"
-OPERATOR_KINDS = {"PrometheusRule": v1.PrometheusRule, "ServiceMonitor": v1.ServiceMonitor,
-                  "PodMonitor": v1.PodMonitor, "Prometheus": v1.Prometheus,
-                  "AlertmanagerConfig": v1alpha1.AlertmanagerConfig}
 CORE_KINDS = {"ConfigMap", "Secret"}
 
 
@@ -69,7 +66,7 @@ def test_operator_objects_round_trip_through_the_crd_models(case: str) -> None:
     for name, obj in objects.items():
         if obj["kind"] in CORE_KINDS:
             continue
-        model = OPERATOR_KINDS[obj["kind"]].model_validate(obj)
+        model = operator_model(obj["kind"]).model_validate(obj)
         dumped = model.model_dump(by_alias=True, exclude_unset=True, mode="json")
         assert dumped == obj, f"{case}: {name} does not survive the {obj['kind']} model"
 
@@ -78,7 +75,7 @@ def test_a_misplaced_field_fails_the_round_trip() -> None:
     """The round trip can fail: a field the CRD does not have is dropped by the model."""
     obj = _objects("holysheep-k8s")["servicemonitor-holysheep-app.yaml"]
     obj["spec"]["endpoints"][0]["honor_labels"] = True  # the Prometheus spelling, not the CRD's
-    dumped = v1.ServiceMonitor.model_validate(obj).model_dump(by_alias=True, exclude_unset=True, mode="json")
+    dumped = operator_model("ServiceMonitor").model_validate(obj).model_dump(by_alias=True, exclude_unset=True, mode="json")
     assert dumped != obj
 
 
@@ -211,7 +208,7 @@ def test_every_receiver_kind_round_trips_as_an_alertmanager_config() -> None:
     (config,) = [o for o in objects.values() if o["kind"] == "AlertmanagerConfig"]
     kinds = {key for receiver in config["spec"]["receivers"] for key in receiver if key.endswith("Configs")}
     assert kinds == {"emailConfigs", "opsgenieConfigs", "webhookConfigs"}
-    model = v1alpha1.AlertmanagerConfig.model_validate(config)
+    model = operator_model("AlertmanagerConfig").model_validate(config)
     assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == config
     for obj in objects.values():
         if obj["kind"] == "ConfigMap":

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-from cloudcoil.models.prometheus_operator import v1
 
 from holystack import render_files
 from holystack.pipeline import render_stack
@@ -22,6 +21,7 @@ from holystack.render.prometheus import prometheus_config
 from holystack.spec import check_spec_text
 
 from .conftest import EXAMPLE
+from .helpers import operator_model
 
 KEY_FILE = "/etc/prometheus/litellm/master-key"
 
@@ -81,7 +81,7 @@ def test_monitors_read_the_credentials_from_a_secret(kind: str, key: str) -> Non
     assert endpoint["authorization"] == {"type": "Bearer",
                                          "credentials": {"name": scrape_secret("holysheep"), "key": "master-key"}}
     assert endpoint["path"] == "/metrics/"
-    model = getattr(v1, kind).model_validate(monitor)
+    model = operator_model(kind).model_validate(monitor)
     assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == monitor
 
 

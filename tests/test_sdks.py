@@ -8,11 +8,8 @@ import asyncio
 import dataclasses
 from typing import Any
 
-import anthropic
 import openai
 import pytest
-from google import genai
-from google.genai import types
 from prometheus_client import CollectorRegistry
 
 from holystack.instrument import Instrument, async_http_client, http_client
@@ -62,6 +59,8 @@ def _openai(url: str, inst: Instrument, sleeps: Sleeps, asynchronous: bool, stre
 
 
 def _anthropic(url: str, inst: Instrument, sleeps: Sleeps, asynchronous: bool, stream: bool) -> Any:
+    import anthropic  # imported by its tests only: every xdist worker collects this module
+
     kwargs: dict[str, Any] = {"model": MODELS["anthropic"], "max_tokens": 16,
                               "messages": [{"role": "user", "content": PROMPT}]}
     if stream:
@@ -82,6 +81,9 @@ def _anthropic(url: str, inst: Instrument, sleeps: Sleeps, asynchronous: bool, s
 
 
 def _gemini(url: str, inst: Instrument, sleeps: Sleeps, asynchronous: bool, stream: bool) -> Any:
+    from google import genai  # imported by its tests only, as anthropic
+    from google.genai import types
+
     options = types.HttpOptions(base_url=f"{url}/{P}", api_version="v1beta",
                                 httpx_client=http_client(inst, provider=P, library="httpx", sleep=sleeps),
                                 httpx_async_client=async_http_client(inst, provider=P, library="httpx",

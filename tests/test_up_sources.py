@@ -2,7 +2,7 @@
 (otel-genai: the openai SDK with opentelemetry-instrumentation-openai-v2 and the Prometheus exporter;
 litellm: the real LiteLLM proxy, with the openai SDK calling it) in front of the fake upstream,
 scraped by the real Prometheus; and the refusals, each one line, exit 2, before anything starts.
-The otel extra must be installed (the imports fail this file otherwise), and the LiteLLM proxy
+The otel extra must be installed (the otel_extra fixture fails its test otherwise), and the LiteLLM proxy
 (`up` fails, not skips, without it)."""
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import opentelemetry.exporter.prometheus  # noqa: F401 - the extra must be installed
-import opentelemetry.instrumentation.openai_v2  # noqa: F401
 import pytest
 
 from holystack import load_stack
@@ -35,7 +33,7 @@ def up(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> "subpro
                             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
 
 
-@pytest.mark.usefixtures("servers")
+@pytest.mark.usefixtures("servers", "otel_extra")
 def test_up_on_otel_genai_runs_its_app_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     process = up(tmp_path, "--source", "otel-genai", "--scenario", "rate-limit")
     output = ""
