@@ -17,7 +17,8 @@ from holystack.output import write_tree
 from holystack.render.kubernetes import ALERTMANAGER_CONFIG_KEY, KUBERNETES_DIR, KUSTOMIZATION
 from holystack.layout import AGENT_CONFIG, ALERTMANAGER_TEMPLATE, PROMETHEUS_CONFIG, PROMETHEUS_DIR
 from holystack.render.prometheus import remote_series, rule_files
-from holystack.render.rulers import MIMIR_DIR, THANOS_DIR, VMALERT, VMALERT_DIR
+from holystack.render.rulers import (GROUP_PARAMS, MIMIR_DIR, THANOS_DIR, VMALERT, VMALERT_DIR, promtool_group,
+                                     read_previous_evaluation)
 
 from .conftest import CASES, Cases, copy_out
 from .helpers import operator_model
@@ -156,7 +157,7 @@ def test_every_ruler_group_passes_promtool(case: str, tmp_path: Path, promtool: 
     assert {path.split("/")[0] for path, _ in groups} >= {MIMIR_DIR, VMALERT_DIR}
     for index, (path, group) in enumerate(groups):
         one = tmp_path / f"{index}.yml"
-        one.write_text(yaml.safe_dump({"groups": [group]}))
+        one.write_text(yaml.safe_dump({"groups": [promtool_group(group)]}))
         checked = subprocess.run([promtool, "check", "rules", str(one)], capture_output=True, text=True, timeout=60)
         assert checked.returncode == 0, f"{path} group {group['name']}: {checked.stdout}{checked.stderr}"
 
@@ -170,6 +171,31 @@ def test_vmalert_refuses_a_function_it_lacks_and_drops_keep_firing_for() -> None
     group["rules"][0]["expr"] = "sum(rate(x[5m])) > 1"
     (adapted,) = VMALERT.adapt(stack, "rulers.vmalert", [group])
     assert "keep_firing_for" not in adapted["rules"][0] and "keep_firing_for" in group["rules"][0]
+
+
+def test_vmalert_reads_its_groups_earlier_recordings_from_the_previous_evaluation() -> None:
+    """vmalert writes a result back after its rule: a later rule of the group reads it one interval
+    back, every selector of it (label matchers and ranges kept); its own series and other groups' are
+    read as they are. Each evaluation is asked at its own time (nocache)."""
+    group = {"name": "g", "interval": "15s", "rules": [
+        {"record": "a:x:step", "expr": "sum(x)"},
+        {"record": "a:x:total", "expr": 'sum(a:x:step{k="v"}) + sum_over_time(a:x:step[1m]) + other:y:step'},
+        {"record": "a:x:month", "expr": "last_over_time(a:x:month[3h]) + a:x:total or a:x:total"},
+        {"alert": "A", "expr": "a:x:month > 1 and a:x:stepped"}]}
+    read_previous_evaluation(group, "15s")
+    assert [rule["expr"] for rule in group["rules"]] == [
+        "sum(x)",
+        'sum(a:x:step{k="v"} offset 15s) + sum_over_time(a:x:step[1m] offset 15s) + other:y:step',
+        "last_over_time(a:x:month[3h]) + a:x:total offset 15s or a:x:total offset 15s",
+        "a:x:month offset 15s > 1 and a:x:stepped"]
+    stack = load_stack(CASES / "holysheep-k8s" / "spec.yaml")
+    (adapted,) = VMALERT.adapt(stack, "rulers.vmalert", [{"name": "g", "interval": "15s", "rules": [
+        {"record": "a:x:step", "expr": "sum(x)"}, {"record": "a:x:total", "expr": "sum(a:x:step)"}]}])
+    assert list(adapted) == ["name", "interval", GROUP_PARAMS, "rules"] and adapted[GROUP_PARAMS] == {"nocache": ["1"]}
+    assert adapted["rules"][1]["expr"] == "sum(a:x:step offset 15s)"
+    with pytest.raises(ValueError, match="already read with an offset"):
+        read_previous_evaluation({"rules": [{"record": "a:x:step", "expr": "sum(x)"},
+                                            {"record": "b", "expr": "a:x:step offset 1m"}]}, "15s")
 
 
 @pytest.mark.parametrize("case", K8S_CASES)
