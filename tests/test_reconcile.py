@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from holystack import pricedata, render_to
 from holystack.instrument import Instrument, http_client, serve
 from holystack.instrument.ledger import Ledger
-from holystack.live.playground import (ENGINES, FAST_RATE_WINDOW, Ports, engine_spec, fast_spec, loopback_spec,
+from holystack.live.playground import (ENGINES, FAST_SCRAPE, Ports, engine_spec, fast_spec, loopback_spec,
                                        restart_prometheus, start_engine, start_stack, write_spec)
 from holystack.model import Duration
 from holystack.pipeline import load_stack
@@ -49,10 +49,13 @@ TOLERANCE = 0.005
 # Seconds for what a server shows once the mechanism has run (scrapes, a reload, the steps' first
 # evaluation): each wait ends as soon as it shows, so the bound costs only a failing run.
 DEADLINE = 30.0
-SETTLE = Duration.parse(FAST_RATE_WINDOW).seconds + 3  # every rate window past the last call, and then some
-# Before the trailing 24 h is read: its group (the daily recordings) evaluates once a rate window on the
-# fast clock, so it takes in the last step up to one more rate window after the month to date does.
-SETTLE_24H = SETTLE + Duration.parse(FAST_RATE_WINDOW).seconds
+# The steps read the counters one scrape interval in the past (their lag); on vmalert each later link
+# of the chain reads the one before one evaluation back (the total reads the steps by model, the
+# month to date the total: rulers.read_previous_evaluation), so it holds a step CHAIN evaluations later.
+SCRAPE_LAG = EVALUATION = Duration.parse(FAST_SCRAPE).seconds  # fast_spec: 1s scrapes and evaluations
+CHAIN = 2 * EVALUATION
+MONTH_TO_DATE, LAST_24H = "e2e_cost_usd:month_to_date", "e2e_cost_usd:increase24h"
+MONTH_BY_MODEL = "provider_model:e2e_cost_usd:month_to_date"
 CHANGED_MODEL, NEW_INPUT = "gpt-4.1-mini", 0.80       # its prompt price doubles between the days
 # Anthropic's model, priced from genai-prices: its calls carry cache reads and writes (some for 1 hour).
 ANTHROPIC, ANTHROPIC_REF = "claude-haiku-4.5", "claude-haiku-4-5"
@@ -66,6 +69,36 @@ def reconcile_spec(ports: Ports) -> dict:
                            "prices": {"from": "genai-prices", "provider": "anthropic", "model": ANTHROPIC_REF}})
     spec["models"].append({"name": "deepseek-v3.2", "prices": {"input": 0.28, "output": 0.42, "cached_input": 0.028}})
     return spec
+
+
+def query_until(prometheus: str, expr: str) -> list[dict]:
+    """The result of expr once it is not empty (at most DEADLINE seconds)."""
+    result: list[dict] = []
+
+    def holds() -> bool:
+        result[:] = prom_query(prometheus, expr)
+        return bool(result)
+
+    assert wait_until(holds, DEADLINE), f"timed out waiting for {expr}"
+    return result
+
+
+def settle(prometheus: str, since: float, recordings: tuple[str, ...] = (MONTH_TO_DATE,), daily: bool = False) -> None:
+    """Return once the recordings hold every call made before since (time.time()), as the mechanism
+    orders it: a scrape of the app that succeeded after since holds those calls; a step evaluated
+    SCRAPE_LAG after that scrape, and after it was there to read, counts them, and the recordings
+    evaluated CHAIN after that step hold it (recordings: every series the test reads); with daily, the trailing 24 h evaluated an evaluation after the
+    month to date, and after that was written, sums them too. Each wait ends as soon as it holds: a
+    loaded machine's late scrape or evaluation makes it wait longer, never read early."""
+    app = 'up{job="e2e-app"}'
+    scraped = float(query_until(prometheus, f"timestamp({app}) > {since:.3f} and {app} == 1")[0]["value"][1])
+    stepped_after = max(scraped + SCRAPE_LAG, time.time()) + CHAIN
+    for series in recordings:
+        query_until(prometheus, f"min(timestamp({series})) >= {stepped_after:.3f}")
+    if daily:
+        step = float(query_until(prometheus, f"timestamp({MONTH_TO_DATE})")[0]["value"][1])
+        summed_after = max(step + EVALUATION, time.time())
+        query_until(prometheus, f"timestamp({LAST_24H}) >= {summed_after:.3f}")
 
 
 def ledger_sql(spec_path: Path) -> str:
@@ -186,7 +219,7 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str, ap
         # Started after Prometheus, the app serves a burst before its first scrape: a sixth of the
         # day's calls, which the month to date must count.
         one_day(instrument, price_table(spec_path), rng, models, totals, burst=0 if app_first else BURST)
-        time.sleep(SETTLE)  # day one wholly integrated at the old prices
+        settle(prometheus, time.time(), (MONTH_TO_DATE, MONTH_BY_MODEL))  # day one wholly counted at the old prices
 
         # The price change, as a team would ship it: edit the spec, render, reload Prometheus, apply the SQL.
         for model in spec["models"]:
@@ -201,7 +234,7 @@ def test_prometheus_ledger_and_exact_sum_agree(tmp_path: Path, database: str, ap
                                       for r in prom_query(prometheus, price)), DEADLINE), "timed out"
 
         one_day(instrument, price_table(spec_path), rng, models, totals)
-        time.sleep(SETTLE_24H)
+        settle(prometheus, time.time(), (MONTH_TO_DATE, MONTH_BY_MODEL), daily=True)
         ledger.close()
         month_to_date = prom_query(prometheus, "e2e_cost_usd:month_to_date")
         anthropic_mtd = prom_query(prometheus, f'sum(provider_model:e2e_cost_usd:month_to_date{{model="{ANTHROPIC}"}})')
@@ -355,7 +388,7 @@ def test_through_the_transport_each_billed_attempt_is_priced_and_failed_ones_cos
                                      json={"model": model, "max_tokens": 100, "messages": [{"role": "user",
                                                                                              "content": "hi"}]})
                 assert answer.status_code == 200
-        time.sleep(SETTLE)
+        settle(prometheus, time.time(), (MONTH_TO_DATE, MONTH_BY_MODEL))
         ledger.close()
         month_to_date = prom_query(prometheus, "e2e_cost_usd:month_to_date")
         by_provider = {r["metric"]["provider"]: float(r["value"][1]) for r in prom_query(
@@ -413,7 +446,7 @@ def stop_and_start(engine: str, stack: Any, spec_path: Path, ports: Ports, workd
 
 def day_phase(instrument: Instrument, spec_path: Path, rng: random.Random, models: list[str]) -> float:
     """One compressed day of traffic; its exact cost. Each phase is bounded by what decides it: the
-    first scrapes of a (re)started Prometheus come after it, SETTLE or the stop after its last call."""
+    first scrapes of a (re)started Prometheus come after it, settle or the stop after its last call."""
     totals = Totals()
     one_day(instrument, price_table(spec_path), rng, models, totals)
     return totals.exact
@@ -455,13 +488,13 @@ def test_late_start_and_restart_count_only_what_prometheus_saw(tmp_path: Path, d
         prometheus = stack.prometheus.url
         assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[1m]) >= 3'), DEADLINE)
         seen = day_phase(instrument, spec_path, rng, models)
-        time.sleep(SETTLE)
+        settle(prometheus, time.time())
         before_stop = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
         stop_and_start(engine, stack, spec_path, ports, tmp_path / "work", while_down)
         prometheus = stack.prometheus.url
         assert wait_until(lambda: prom_query(prometheus, 'count_over_time(up{job="e2e-app"}[5s]) >= 3'), DEADLINE)
         seen += day_phase(instrument, spec_path, rng, models)
-        time.sleep(SETTLE_24H)
+        settle(prometheus, time.time(), daily=True)
         ledger.close()
         month_to_date = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
         last_24h = float(prom_query(prometheus, "e2e_cost_usd:increase24h")[0]["value"][1])
@@ -536,7 +569,7 @@ def test_failed_scrapes_within_the_lookback_count_their_increase(tmp_path: Path,
         failing.start()
         one_day(instrument, price_table(spec_path), random.Random(17), [m["name"] for m in spec["models"]], totals)
         failing.join()
-        time.sleep(SETTLE)
+        settle(prometheus, time.time())
         ledger.close()
         month_to_date = float(prom_query(prometheus, "e2e_cost_usd:month_to_date")[0]["value"][1])
         up = 'up{job="e2e-app"}[2m]'
