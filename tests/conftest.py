@@ -37,11 +37,15 @@ os.environ.setdefault("GOGC", GOGC)
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "holysheep.yaml"
 CASES = ROOT / "tests" / "cases"
+# Seconds per test id as a suite run measured them: the order the xdist workers take the tests in.
+DURATIONS = ROOT / "tests" / "durations.json"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="Rewrite tests/cases/*/expected from the current renderers.")
+    parser.addoption("--store-durations", action="store_true",
+                     help=f"Rewrite {DURATIONS.relative_to(ROOT)} from this run (the order the workers take the tests in).")
 
 
 def _require(tool: str, package: str) -> str:
@@ -287,15 +291,19 @@ def database(postgres: str) -> Iterator[str]:
 # -- the order the xdist workers take the tests in (scripts/test) ----------------------------------
 # --dist worksteal first hands each of the N workers a contiguous block of the collection (sizes as
 # xdist computes them: what is left over the workers left), then an idle worker steals the tail
-# half of the longest queue. So that every worker starts on long tests and none starts one last,
-# the modules whose tests start real servers (Prometheus, Alertmanager, PostgreSQL, the LiteLLM
-# proxy: they wait on those servers' clocks) are dealt first, one block at a time, then those that run
-# promtool or amtool (or read the session's shared validate runs); the quick tests fill each block
-# up. A long module's tests stay together and in their order when they share a module-scoped fixture
-# (set up once); those of a module without one are dealt one by one, so that a module of several
-# long tests (the reconciliation runs) does not queue them all on one worker. Run in one process
-# (-p no:xdist, -n 0), the order is pytest's own.
+# half of the longest queue; a worker's last test is never stolen. So the long tests are dealt
+# first, longest first, each to the head of the block with the least time dealt so far (the
+# longest-processing-time rule): every worker starts on long tests, and each ends on quick ones that
+# the others can take, not on a long test started last. The long tests are those of the modules that
+# start real servers (Prometheus, Alertmanager, PostgreSQL, the LiteLLM proxy: they wait on those
+# servers' clocks) or run promtool or amtool (or read the session's shared validate runs); their
+# times are DURATIONS, as a suite run measured them (pytest --store-durations rewrites it; a test not
+# in it counts UNKNOWN_SECONDS). A long module's tests stay together and in their order when they
+# share a fixture set up once per module (or class); those of a module without one are dealt one by
+# one. The quick tests fill each block up. Run in one process (-p no:xdist, -n 0), the order is pytest's own.
 LONG_FIRST = (frozenset({"servers", "postgres", "litellm"}), frozenset({"promtool", "amtool", "cases", "once"}))
+UNKNOWN_SECONDS = 1.0
+STORED_SECONDS = 0.5  # --store-durations keeps the tests that took this long at least
 
 
 def _rank(tests: list[pytest.Item]) -> int:
@@ -320,6 +328,10 @@ def _blocks(count: int, workers: int) -> list[int]:
     return sizes
 
 
+def _durations() -> dict[str, float]:
+    return json.loads(DURATIONS.read_text("utf-8")) if DURATIONS.is_file() else {}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     workers = getattr(config, "workerinput", {}).get("workercount", 1)
     if workers < 2:
@@ -327,15 +339,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
-    ranked = sorted(modules.values(), key=_rank)  # stable: the collection's order within a rank
-    long = [tests for tests in ranked if _rank(tests) < len(LONG_FIRST)]
-    quick = [test for tests in ranked if _rank(tests) == len(LONG_FIRST) for test in tests]
+    durations = _durations()
+
+    def seconds(unit: list[pytest.Item]) -> float:
+        return sum(durations.get(test.nodeid, UNKNOWN_SECONDS) for test in unit)
+
+    long = [unit for tests in modules.values() if _rank(tests) < len(LONG_FIRST) for unit in _units(tests)]
+    quick = [test for tests in modules.values() if _rank(tests) == len(LONG_FIRST) for test in tests]
     heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
-    for unit in (unit for tests in long for unit in _units(tests)):
-        min(heads, key=len).extend(unit)
+    dealt = [0.0] * workers
+    for unit in sorted(long, key=seconds, reverse=True):  # stable: the collection's order among equals
+        head = dealt.index(min(dealt))
+        heads[head] += unit
+        dealt[head] += seconds(unit)
     ordered: list[pytest.Item] = []
     for head, size in zip(heads, _blocks(len(items), workers)):
         fill = max(0, size - len(head))
         ordered += head + quick[:fill]
         del quick[:fill]
     items[:] = ordered + quick
+
+
+_measured: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each test's time, setup to teardown (under xdist the controller hears every worker's reports)."""
+    _measured[report.nodeid] = _measured.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.config.getoption("store_durations") and not hasattr(session.config, "workerinput"):
+        kept = {nodeid: round(seconds, 1) for nodeid, seconds in sorted(_measured.items()) if seconds >= STORED_SECONDS}
+        DURATIONS.write_text(json.dumps(kept, indent=0) + "\n", "utf-8")
