@@ -1,12 +1,14 @@
 """Helpers of the tests that talk to live servers over HTTP."""
 from __future__ import annotations
 
+import functools
 import json
 import select
 import subprocess
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import Any, Callable
 
 from holystack.live.servers import STOP_TIMEOUT_SECONDS, end_process
@@ -34,6 +36,15 @@ def operator_model(kind: str) -> Any:
     import importlib
 
     return getattr(importlib.import_module(f"cloudcoil.models.prometheus_operator.{OPERATOR_KINDS[kind]}"), kind)
+
+
+@functools.cache
+def rendered_files(spec: Path) -> dict[str, str]:
+    """render_files(spec), once per process (read-only): modules that parametrize over the rendered
+    files of the same specs render them at collection, which every xdist worker does."""
+    from holystack import render_files
+
+    return render_files(spec)
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, step: float = 0.25) -> bool:

@@ -21,6 +21,7 @@ from holystack.layout import DASHBOARDS_DIR
 from holystack.validate import Report
 
 from .conftest import CASES, EXAMPLE, ROOT
+from .helpers import rendered_files
 
 SPECS = {"reference": EXAMPLE, **{p.name: p / "spec.yaml" for p in sorted(CASES.iterdir()) if (p / "spec.yaml").is_file()}}
 
@@ -29,7 +30,7 @@ def _rendered() -> dict[str, dict[str, Any]]:
     """Every dashboard of every spec as rendered now, and the same JSON inside the Kubernetes ConfigMaps."""
     found = {}
     for label, spec in SPECS.items():
-        for path, text in render_files(spec).items():
+        for path, text in rendered_files(spec).items():
             if path.startswith(f"{DASHBOARDS_DIR}/"):
                 found[f"{label}: {path}"] = json.loads(text)
             elif path.startswith("kubernetes/configmap-") and path.endswith("-dashboard.yaml"):

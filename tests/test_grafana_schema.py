@@ -16,10 +16,11 @@ from holystack.layout import DASHBOARDS_DIR
 from holystack.render.panels import DATASOURCE
 
 from .conftest import CASES, EXAMPLE
+from .helpers import rendered_files
 
 SPECS = [EXAMPLE, *sorted(p / "spec.yaml" for p in CASES.iterdir() if (p / "spec.yaml").is_file())]
 DASHBOARDS = {f"{spec.parent.name}/{path}": json.loads(text) for spec in SPECS
-              for path, text in render_files(spec).items() if path.startswith(f"{DASHBOARDS_DIR}/")}
+              for path, text in rendered_files(spec).items() if path.startswith(f"{DASHBOARDS_DIR}/")}
 
 
 def _nulls(value: Any, path: str = "") -> Iterator[str]:
