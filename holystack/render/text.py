@@ -2,30 +2,32 @@
 
 Templates write Jinja in [[ ]] and [% %], so that Go's {{ }} (Prometheus and Alertmanager
 templates) passes through untouched; one syntax for all, so one environment (and one lexer) is
-built per run. StrictUndefined: a missing variable is an error."""
+built per run. StrictUndefined: a missing variable is an error. A text of plain [[ name ]]
+placeholders (every shipped template and text is one) is filled without Jinja: jinja2 is imported
+only for a text that uses more of it."""
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import yaml
 
 from ..yamlload import YAML_LOADER
 
-
-def _loader() -> jinja2.BaseLoader:
-    return jinja2.FunctionLoader(_template_source)
+if TYPE_CHECKING:
+    import jinja2
 
 
 @cache
 def environment() -> jinja2.Environment:
     """Jinja in [[ ]], [% %] and [# #]."""
+    import jinja2  # noqa: PLC0415 - only for texts that use more than placeholders
+
     return jinja2.Environment(
-        loader=_loader(), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+        loader=jinja2.FunctionLoader(_template_source), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
         variable_start_string="[[", variable_end_string="]]",
         block_start_string="[%", block_end_string="%]",
         comment_start_string="[#", comment_end_string="#]",
@@ -80,6 +82,8 @@ def _filled(source: str, context: Mapping[str, Any]) -> str:
     try:
         return _PLACEHOLDER.sub(lambda m: str(context[m[1]]), source)
     except KeyError as missing:
+        import jinja2  # noqa: PLC0415 - the error Jinja raises for the same text
+
         raise jinja2.UndefinedError(f"{missing.args[0]!r} is undefined") from None
 
 
