@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from holystack import load_stack, render_files
+from holystack.durations import Duration
 from holystack.errors import SpecError
 from holystack.output import write_tree
 from holystack.render.kubernetes import ALERTMANAGER_CONFIG_KEY, KUBERNETES_DIR, KUSTOMIZATION
@@ -76,7 +77,8 @@ def test_a_misplaced_field_fails_the_round_trip() -> None:
     """The round trip can fail: a field the CRD does not have is dropped by the model."""
     obj = _objects("holysheep-k8s")["servicemonitor-holysheep-app.yaml"]
     obj["spec"]["endpoints"][0]["honor_labels"] = True  # the Prometheus spelling, not the CRD's
-    dumped = operator_model("ServiceMonitor").model_validate(obj).model_dump(by_alias=True, exclude_unset=True, mode="json")
+    model = operator_model("ServiceMonitor").model_validate(obj)
+    dumped = model.model_dump(by_alias=True, exclude_unset=True, mode="json")
     assert dumped != obj
 
 
@@ -174,28 +176,35 @@ def test_vmalert_refuses_a_function_it_lacks_and_drops_keep_firing_for() -> None
 
 
 def test_vmalert_reads_its_groups_earlier_recordings_from_the_previous_evaluation() -> None:
-    """vmalert writes a result back after its rule: a later rule of the group reads it one interval
-    back, every selector of it (label matchers and ranges kept); its own series and other groups' are
-    read as they are. Each evaluation is asked at its own time (nocache)."""
+    """vmalert writes a result back after its rule: in a step and in a rule that adds to its own previous
+    value, a read of what an earlier rule of the group records is half an interval back, every selector
+    of it (label matchers and ranges kept, string literals untouched); their own series, other groups'
+    and the rules that add nothing up (a ratio) are read as they are. Each evaluation is asked at its own
+    time (nocache)."""
+    step, total, month = "a:x:increase_step", "b:x:increase_step", "a:x:month_to_date"
     group = {"name": "g", "interval": "15s", "rules": [
-        {"record": "a:x:step", "expr": "sum(x)"},
-        {"record": "a:x:total", "expr": 'sum(a:x:step{k="v"}) + sum_over_time(a:x:step[1m]) + other:y:step'},
-        {"record": "a:x:month", "expr": "last_over_time(a:x:month[3h]) + a:x:total or a:x:total"},
-        {"alert": "A", "expr": "a:x:month > 1 and a:x:stepped"}]}
-    read_previous_evaluation(group, "15s")
+        {"record": step, "expr": "sum(x)"},
+        {"record": total, "expr": f'sum({step}{{k="}}{{"}}) + label_replace(y, "d", "{step}", "", "") + '
+                                  f"sum_over_time({step}[1m]) + other:y:increase_step + {step}s:z"},
+        {"record": month, "expr": f"last_over_time({month}[3h]) + {total} or {total}"},
+        {"record": "a:x:ratio", "expr": f"{step} / {total}"},
+        {"alert": "A", "expr": f"{month} > 1"}]}
+    read_previous_evaluation(group, Duration.parse("15s"))
     assert [rule["expr"] for rule in group["rules"]] == [
         "sum(x)",
-        'sum(a:x:step{k="v"} offset 15s) + sum_over_time(a:x:step[1m] offset 15s) + other:y:step',
-        "last_over_time(a:x:month[3h]) + a:x:total offset 15s or a:x:total offset 15s",
-        "a:x:month offset 15s > 1 and a:x:stepped"]
+        f'sum({step}{{k="}}{{"}} offset 7s500ms) + label_replace(y, "d", "{step}", "", "") + '
+        f"sum_over_time({step}[1m] offset 7s500ms) + other:y:increase_step + {step}s:z",
+        f"last_over_time({month}[3h]) + {total} offset 7s500ms or {total} offset 7s500ms",
+        f"{step} / {total}",
+        f"{month} > 1"]
     stack = load_stack(CASES / "holysheep-k8s" / "spec.yaml")
-    (adapted,) = VMALERT.adapt(stack, "rulers.vmalert", [{"name": "g", "interval": "15s", "rules": [
-        {"record": "a:x:step", "expr": "sum(x)"}, {"record": "a:x:total", "expr": "sum(a:x:step)"}]}])
+    (adapted,) = VMALERT.adapt(stack, "rulers.vmalert", [{"name": "g", "interval": "1s", "rules": [
+        {"record": step, "expr": "sum(x)"}, {"record": total, "expr": f"sum({step})"}]}])
     assert list(adapted) == ["name", "interval", GROUP_PARAMS, "rules"] and adapted[GROUP_PARAMS] == {"nocache": ["1"]}
-    assert adapted["rules"][1]["expr"] == "sum(a:x:step offset 15s)"
+    assert adapted["rules"][1]["expr"] == f"sum({step} offset 500ms)"
     with pytest.raises(ValueError, match="already read with an offset"):
-        read_previous_evaluation({"rules": [{"record": "a:x:step", "expr": "sum(x)"},
-                                            {"record": "b", "expr": "a:x:step offset 1m"}]}, "15s")
+        read_previous_evaluation({"rules": [{"record": step, "expr": "sum(x)"},
+                                            {"record": total, "expr": f"{step} OFFSET 1m"}]}, Duration.parse("15s"))
 
 
 @pytest.mark.parametrize("case", K8S_CASES)

@@ -11,7 +11,9 @@ from typing import Any, Callable
 
 from ..errors import Problem, SpecError
 from ..frozen import frozen
+from ..durations import Duration
 from ..model import Rulers, Stack
+from ..series import STEP
 from ..output import Files, to_yaml
 from .prometheus import rule_files
 
@@ -21,8 +23,8 @@ MIMIR_DIR = "mimir"
 FUNCTION_CALL = re.compile(r"\b([a-z_]+)\s*\(")
 # A group's query parameters: vmalert reads them; they are not Prometheus' rule format (promtool refuses them).
 GROUP_PARAMS = "params"
-# What a selector of a series may carry after its name: label matchers, then a range.
-SELECTOR_TAIL = r"(?:\{[^{}]*\})?(?:\[[^\]]*\])?"
+# A PromQL string literal, in double or single quotes.
+STRING = r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
 
 
 @frozen
@@ -49,7 +51,8 @@ class RulerFeatures:
                 group[GROUP_PARAMS] = {key: [value] for key, value in self.group_params}
                 group["rules"] = rules
             if self.writes_back_late:
-                read_previous_evaluation(group, str(group.get("interval", stack.evaluation_interval)))
+                interval = group.get("interval")
+                read_previous_evaluation(group, Duration.parse(interval) if interval else stack.evaluation_interval)
             for rule in group["rules"]:
                 for field in self.dropped_rule_fields:
                     rule.pop(field, None)
@@ -62,29 +65,50 @@ class RulerFeatures:
         return groups
 
 
-def read_previous_evaluation(group: dict[str, Any], interval: str) -> None:
-    """A rule that reads what an earlier rule of its group records reads it one evaluation interval
-    back (`offset`). vmalert sends each result to the store after its rule and queries the store for
-    the next: the value of this evaluation may be back in time or not, so such a read would get this
-    evaluation's value or the previous one's, as the write happened to land, and a chain of steps (the
-    cost by model, its total, the month to date) would count a step twice or lose it. The previous
-    evaluation's value is always back: each link of a chain comes one evaluation later, and every
-    step is counted once. A rule's reads of its own series (the month to date's previous value) and of
-    other groups' are left as they are: no earlier rule of the group writes them."""
+def read_previous_evaluation(group: dict[str, Any], interval: Duration) -> None:
+    """In a rule whose values add up over time, a read of what an earlier rule of its group records
+    is of the previous evaluation's value (`offset` half an interval: past this evaluation's, at or
+    after the previous one's, whatever the jitter of their timestamps).
+
+    vmalert sends each result to the store after its rule and queries the store for the next: this
+    evaluation's value may be back in time or not, so such a read gets this evaluation's value or the
+    previous one's, as the write happened to land. In a step (its values are summed over windows) or a
+    rule that adds to its own previous value (the month to date), that counts a step twice or loses it;
+    the previous evaluation's value is always back, so each link of the chain (the cost by model, its
+    total, the month to date) comes one evaluation later and every step is counted once. Other rules
+    (rates, ratios, alerts) read what is there, as they would any recording: one evaluation late at
+    worst, and nothing adds it up. A rule's reads of its own series are left as they are."""
+    back = Duration(interval.ms // 2)
     written: set[str] = set()
     for rule in group["rules"]:
-        for name in sorted(written):
-            rule["expr"] = _read_back(rule["expr"], name, interval)
-        if "record" in rule:
-            written.add(rule["record"])
+        name = rule.get("record")
+        if name is not None and (name.endswith(f":{STEP}") or _reads(rule["expr"], name)):
+            for earlier in sorted(written - {name}):
+                rule["expr"] = _read_back(rule["expr"], earlier, back)
+        if name is not None:
+            written.add(name)
 
 
-def _read_back(expr: str, name: str, interval: str) -> str:
+def _selectors(name: str) -> re.Pattern[str]:
+    """The selectors of a recorded series (a name with a colon, so never a label or a function) with
+    their label matchers and range; string literals are matched too, so that they are skipped."""
+    assert ":" in name, name
+    matchers = rf"\{{(?:{STRING}|[^{{}}\"'])*\}}"
+    return re.compile(rf"{STRING}|(?<![\w:]){re.escape(name)}(?![\w:])(?:{matchers})?(?:\[[^\]]*\])?")
+
+
+def _reads(expr: str, name: str) -> bool:
+    return any(not found[0].startswith(("'", '"')) for found in _selectors(name).finditer(expr))
+
+
+def _read_back(expr: str, name: str, back: Duration) -> str:
     def offset(found: re.Match[str]) -> str:
-        if re.match(r"\s*offset\b", expr[found.end():]):
+        if found[0].startswith(("'", '"')):
+            return found[0]
+        if re.match(r"\s*offset\b", expr[found.end():], re.IGNORECASE):
             raise ValueError(f"{name} is already read with an offset in {expr!r}")
-        return f"{found[0]} offset {interval}"
-    return re.sub(rf"(?<![\w:]){re.escape(name)}(?![\w:]){SELECTOR_TAIL}", offset, expr)
+        return f"{found[0]} offset {back}"
+    return _selectors(name).sub(offset, expr)
 
 
 def promtool_group(group: dict[str, Any]) -> dict[str, Any]:
