@@ -45,7 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="Rewrite tests/cases/*/expected from the current renderers.")
     parser.addoption("--store-durations", action="store_true",
-                     help=f"Rewrite {DURATIONS.relative_to(ROOT)} from this run (the order the workers take the tests in).")
+                     help=f"Merge this run's test times into {DURATIONS.relative_to(ROOT)} "
+                          "(the order the xdist workers take the tests in).")
 
 
 def _require(tool: str, package: str) -> str:
@@ -290,20 +291,21 @@ def database(postgres: str) -> Iterator[str]:
 
 # -- the order the xdist workers take the tests in (scripts/test) ----------------------------------
 # --dist worksteal first hands each of the N workers a contiguous block of the collection (sizes as
-# xdist computes them: what is left over the workers left), then an idle worker steals the tail
-# half of the longest queue; a worker's last test is never stolen. So the long tests are dealt
-# first, longest first, each to the head of the block with the least time dealt so far (the
-# longest-processing-time rule): every worker starts on long tests, and each ends on quick ones that
-# the others can take, not on a long test started last. The long tests are those of the modules that
+# xdist computes them: what is left over the workers left), then an idle worker steals the tail half
+# of the longest queue; a worker's last test is never stolen. So the long tests are dealt first,
+# longest first, each to the head of the block with the least time dealt so far (the longest-
+# processing-time rule): every worker starts on long tests, and each ends on quick ones that the
+# others can take, not on a long test started last. The long tests are those of the modules that
 # start real servers (Prometheus, Alertmanager, PostgreSQL, the LiteLLM proxy: they wait on those
 # servers' clocks) or run promtool or amtool (or read the session's shared validate runs); their
-# times are DURATIONS, as a suite run measured them (pytest --store-durations rewrites it; a test not
-# in it counts UNKNOWN_SECONDS). A long module's tests stay together and in their order when they
-# share a fixture set up once per module (or class); those of a module without one are dealt one by
-# one. The quick tests fill each block up. Run in one process (-p no:xdist, -n 0), the order is pytest's own.
+# times are DURATIONS, as suite runs measured them (pytest --store-durations merges a run's into it;
+# it keeps the tests that took STORED_SECONDS at least, so a test not in it counts half of that). A
+# long module's tests stay together and in their order when they share a fixture set up once per
+# module (or class); those of a module without one are dealt one by one. The quick tests fill each
+# block up. Run in one process (-p no:xdist, -n 0), the order is pytest's own.
 LONG_FIRST = (frozenset({"servers", "postgres", "litellm"}), frozenset({"promtool", "amtool", "cases", "once"}))
-UNKNOWN_SECONDS = 1.0
 STORED_SECONDS = 0.5  # --store-durations keeps the tests that took this long at least
+UNKNOWN_SECONDS = STORED_SECONDS / 2
 
 
 def _rank(tests: list[pytest.Item]) -> int:
@@ -369,6 +371,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """--store-durations: this run's times replace those of the same tests (a partial run keeps the
+    others'), written whole or not at all (os.replace: a worker collecting meanwhile reads one file)."""
     if session.config.getoption("store_durations") and not hasattr(session.config, "workerinput"):
-        kept = {nodeid: round(seconds, 1) for nodeid, seconds in sorted(_measured.items()) if seconds >= STORED_SECONDS}
-        DURATIONS.write_text(json.dumps(kept, indent=0) + "\n", "utf-8")
+        merged = {**_durations(), **{nodeid: round(seconds, 1) for nodeid, seconds in _measured.items()}}
+        kept = {nodeid: seconds for nodeid, seconds in sorted(merged.items()) if seconds >= STORED_SECONDS}
+        written = DURATIONS.with_suffix(".json.tmp")
+        written.write_text(json.dumps(kept, indent=0) + "\n", "utf-8")
+        os.replace(written, DURATIONS)

@@ -84,12 +84,13 @@ def query_until(prometheus: str, expr: str) -> list[dict]:
 
 
 def settle(prometheus: str, since: float, recordings: tuple[str, ...] = (MONTH_TO_DATE,), daily: bool = False) -> None:
-    """Return once the recordings hold every call made before since (time.time()), as the mechanism
-    orders it: a scrape of the app that succeeded after since holds those calls; a step evaluated
-    SCRAPE_LAG after that scrape, and after it was there to read, counts them, and the recordings
-    evaluated CHAIN after that step hold it (recordings: every series the test reads); with daily, the trailing 24 h evaluated an evaluation after the
-    month to date, and after that was written, sums them too. Each wait ends as soon as it holds: a
-    loaded machine's late scrape or evaluation makes it wait longer, never read early."""
+    """Return once the recordings hold every call made before since (time.time()), as the mechanism orders
+    it: a scrape of the app that succeeded after since holds those calls; a step evaluated SCRAPE_LAG
+    after that scrape, and after it was there to read, counts them, and the recordings evaluated CHAIN
+    after that step hold it (recordings: every series the test reads); with daily, the trailing 24 h
+    evaluated an evaluation after the month to date, and after that was written, sums them too. Each
+    wait ends as soon as it holds: a loaded machine's late scrape or evaluation makes it wait longer,
+    never read early."""
     app = 'up{job="e2e-app"}'
     scraped = float(query_until(prometheus, f"timestamp({app}) > {since:.3f} and {app} == 1")[0]["value"][1])
     stepped_after = max(scraped + SCRAPE_LAG, time.time()) + CHAIN
