@@ -37,8 +37,8 @@ class RulerFeatures:
     missing_functions: frozenset[str]       # refused: no equivalent query
     # Query parameters of every evaluation (a group's `params`, which only this ruler reads).
     group_params: tuple[tuple[str, str], ...] = ()
-    # The ruler writes a rule's results back asynchronously: a later rule of its group reads them from
-    # the previous evaluation (read_previous_evaluation).
+    # The ruler writes a rule's results back asynchronously: the later rules of its group whose values
+    # add up read them from the previous evaluation (read_previous_evaluation).
     writes_back_late: bool = False
 
     def adapt(self, stack: Stack, spec_field: str, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
