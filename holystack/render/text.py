@@ -37,11 +37,8 @@ def environment() -> jinja2.Environment:
 
 def render_template(template: str, **context: Any) -> str:
     """A template file rendered. One that uses nothing but [[ name ]] placeholders is filled without
-    compiling it (a Jinja compile costs a few milliseconds a file; see _fill)."""
-    source = _template_source(template)
-    if _plain(source):
-        return _filled(source, context)
-    return environment().get_template(template).render(**context)
+    compiling it (a Jinja compile costs a few milliseconds a file)."""
+    return _rendered(_template_source(template), context)
 
 
 @cache
@@ -52,8 +49,7 @@ def _template_source(template: str) -> str:
 @cache
 def text_table(folder: str, language: str) -> dict[str, Any]:
     """The texts of one language from templates/<folder>/<language>.yaml, not yet rendered."""
-    source = resources.files("holystack.templates").joinpath(f"{folder}/{language}.yaml").read_text("utf-8")
-    return yaml.load(source, Loader=YAML_LOADER)
+    return yaml.load(_template_source(f"{folder}/{language}.yaml"), Loader=YAML_LOADER)
 
 
 @cache
@@ -87,12 +83,17 @@ def _filled(source: str, context: Mapping[str, Any]) -> str:
         raise jinja2.UndefinedError(f"{missing.args[0]!r} is undefined") from None
 
 
-def _fill(source: str, context: dict[str, Any]) -> str:
-    """The text with its [[ name ]] placeholders filled. Texts that use nothing but plain names are
-    filled without compiling a Jinja template (most of them; compiling is most of the render time)."""
+def _rendered(source: str, context: Mapping[str, Any]) -> str:
+    """A text rendered: filled without compiling a Jinja template when it uses nothing but plain
+    [[ name ]] placeholders (every shipped one; compiling is most of the render time), else by Jinja."""
     if _plain(source):
-        return _filled(source, context).strip()
-    return _compiled(source).render(**context).strip()
+        return _filled(source, context)
+    return _compiled(source).render(**context)
+
+
+def _fill(source: str, context: dict[str, Any]) -> str:
+    """A text of the tables rendered, without its surrounding white space."""
+    return _rendered(source, context).strip()
 
 
 def annotation(language: str, kind: str, table: Mapping[str, Any] | None = None, **context: Any) -> dict[str, str]:
