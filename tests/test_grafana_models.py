@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 
-from holystack import render_files
 from holystack.checks.grafana_models import (CHECK_NAME, SDK_PIN, differences, grafana_models_check,
                                              round_trip_findings, sdk_round_trip)
 from holystack.checks.result import FAIL, PASS, SKIP
