@@ -304,6 +304,28 @@ def _silent(b: CaseBuilder, timeline: Timeline, kinds: Sequence[str]) -> list[di
     return [b.alert_test(str(timeline.run), kind, []) for kind in kinds]
 
 
+Drawn = Callable[[Timeline, Callable[..., Any]], tuple[Any, ...]]
+Judged = Callable[..., tuple[str, list[dict[str, object]]]]
+
+
+def step_cases(b: CaseBuilder, title: str, runs: list[tuple[Duration, list[str]]], drawn: Drawn,
+               judged: Judged) -> list[PromtoolCase]:
+    """One family's step cases: every scenario over the first run of silence_runs, its counters drawn
+    (drawn(timeline, counter): Counters; with counter_series, their series alone) and judged
+    (judged(timeline, *counters): what the title says they counted, and the checks), the alerts of
+    that run silent; then the scenarios again over each longer run (later_silences)."""
+    (run, first), *later = runs
+    out = []
+    for timeline in timelines(b, run):
+        counters = drawn(timeline, counter)
+        what, checks = judged(timeline, *counters)
+        out.append(PromtoolCase(f"{title}: {timeline.name} counts only what Prometheus saw ({what})",
+                                [*(one.series for one in counters), *target_series(b, timeline)],
+                                _silent(b, timeline, first), checks))
+    return out + later_silences(b, title, later, lambda timeline: [*drawn(timeline, counter_series),
+                                                                   *target_series(b, timeline)])
+
+
 def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) -> list[PromtoolCase]:
     """The logical-call steps of one endpoint (calls and failed calls) in every scenario. The day of
     history was all failures, which would burn the budget if it were counted; afterwards at most share
@@ -312,32 +334,25 @@ def calls_cases(b: CaseBuilder, path: str, share: float, silent: Sequence[str]) 
     per_sample = float(math.ceil(1 / share))  # calls per sample, one of which fails: integers, exact sums
     day = per_sample * DAY_SECONDS / b.interval.seconds
     labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
-    title = f"Call steps on {path}"
+    where = labels_text({c.ENDPOINT: path})
 
-    def drawn(timeline: Timeline, make: Callable[..., Any] = counter) -> tuple[Any, Any]:
-        """The ok and the failed calls: Counters, or with make=counter_series their series alone."""
+    def drawn(timeline: Timeline, make: Callable[..., Any]) -> tuple[Any, Any]:
+        """The ok and the failed calls."""
         history = timeline.level[0] is not None and timeline.level[0] > 0
         return (make(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "200"}, timeline, per_sample - 1),
                 make(b, b.contract.calls.name, {**labels, c.STATUS_CODE: "503"}, timeline, 1.0,
                      day if history else 0.0))
 
-    (run, first), *later = silence_runs(b, silent)
-    out = []
-    for timeline in timelines(b, run):
-        ok, failed = drawn(timeline)
-        where = labels_text({c.ENDPOINT: path})
+    def judged(timeline: Timeline, ok: Counter, failed: Counter) -> tuple[str, list[dict[str, object]]]:
         calls, bad = step_sum(s.availability.calls_step, timeline), step_sum(s.availability.bad_step, timeline)
         checks = [holds(about(calls, ok.seen + failed.seen), timeline, where),
                   holds(about(bad, failed.seen), timeline, where),
                   holds(f"{calls} <= bool {number(ok.grew + failed.grew)}", timeline, where)]
         if timeline.exact:
             checks.append(holds(about(calls, ok.grew + failed.grew), timeline, where))
-        out.append(PromtoolCase(f"{title}: {timeline.name} counts only what Prometheus saw "
-                                f"({number(ok.seen + failed.seen)} calls, {number(failed.seen)} failed)",
-                                [ok.series, failed.series, *target_series(b, timeline)],
-                                _silent(b, timeline, first), checks))
-    return out + later_silences(b, title, later, lambda timeline: [*drawn(timeline, counter_series),
-                                                                   *target_series(b, timeline)])
+        return f"{number(ok.seen + failed.seen)} calls, {number(failed.seen)} failed", checks
+
+    return step_cases(b, f"Call steps on {path}", silence_runs(b, silent), drawn, judged)
 
 
 def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent: Sequence[str]) -> list[PromtoolCase]:
@@ -352,31 +367,26 @@ def cost_cases(b: CaseBuilder, model: LlmModel, budgets: Sequence[float], silent
     # The case's own spend: a tenth of the budget's share of an hour (the forecast reads the last 24 h,
     # this spend, as the pace of each of the month's up to 32 days).
     spend = min(budgets, default=320.0) / 32 / 10
-    (run, first), *later = silence_runs(b, silent)
-    per_sample = float(max(0, math.floor(spend / price / (run.ms // b.interval.ms))))
+    runs = silence_runs(b, silent)
+    per_sample = float(max(0, math.floor(spend / price / (runs[0][0].ms // b.interval.ms))))
     past = float(min(math.ceil(2 * max(budgets, default=1.0) / price), 2 ** 50))
-    title = f"Cost steps of {model.name}"
+    month = f"sum({s.cost_month_to_date})"
 
-    def drawn(timeline: Timeline, make: Callable[..., Any] = counter) -> Any:
+    def drawn(timeline: Timeline, make: Callable[..., Any]) -> tuple[Any]:
         history = timeline.level[0] is not None and timeline.level[0] > 0
-        return make(b, b.contract.tokens.name, {c.PROVIDER: b.call[c.PROVIDER], c.MODEL: model.name,
-                                                   c.TOKEN_TYPE: token_type}, timeline, per_sample,
-                       past if history else 0.0)
+        return (make(b, b.contract.tokens.name, {c.PROVIDER: b.call[c.PROVIDER], c.MODEL: model.name,
+                                                    c.TOKEN_TYPE: token_type}, timeline, per_sample,
+                     past if history else 0.0),)
 
-    out = []
-    for timeline in timelines(b, run):
-        tokens = drawn(timeline)
+    def judged(timeline: Timeline, tokens: Counter) -> tuple[str, list[dict[str, object]]]:
         cost = tokens.seen * price
-        month = f"sum({s.cost_month_to_date})"
         checks = [holds(about(month, cost), timeline, "{}"),
                   holds(f"{month} <= bool {number(tokens.grew * price * (1 + 1e-9))}", timeline, "{}")]
         if timeline.exact:
             checks.append(holds(about(month, tokens.grew * price), timeline, "{}"))
-        out.append(PromtoolCase(f"{title}: {timeline.name} counts only what Prometheus saw "
-                                f"(${cost:.6g})", [tokens.series, *target_series(b, timeline)],
-                                _silent(b, timeline, first), checks))
-    return out + later_silences(b, title, later, lambda timeline: [drawn(timeline, counter_series),
-                                                                   *target_series(b, timeline)])
+        return f"${cost:.6g}", checks
+
+    return step_cases(b, f"Cost steps of {model.name}", runs, drawn, judged)
 
 
 def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
@@ -389,18 +399,14 @@ def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
     per_sample = float(math.ceil(2 / budget))  # calls per sample, one of which is slow: integers, exact sums
     day = per_sample * DAY_SECONDS / b.interval.seconds
     labels = {c.ENDPOINT: path, c.MODEL: b.on_endpoint(b.call, path)[c.MODEL]}
-    title = f"Latency steps on {path}"
+    where = labels_text({c.ENDPOINT: path})
 
-    def drawn(timeline: Timeline, make: Callable[..., Any] = counter) -> tuple[Any, Any]:
+    def drawn(timeline: Timeline, make: Callable[..., Any]) -> tuple[Any, Any]:
         history = timeline.level[0] is not None and timeline.level[0] > 0
         return (make(b, f"{name}_count", labels, timeline, per_sample, day if history else 0.0),
                 make(b, f"{name}_bucket", {**labels, c.LE: threshold}, timeline, per_sample - 1))
 
-    (run, first), *later = silence_runs(b, silent)
-    out = []
-    for timeline in timelines(b, run):
-        calls, within = drawn(timeline)
-        where = labels_text({c.ENDPOINT: path})
+    def judged(timeline: Timeline, calls: Counter, within: Counter) -> tuple[str, list[dict[str, object]]]:
         slow_seen, slow_grew = calls.seen - within.seen, calls.grew - within.grew
         all_calls, slow = step_sum(s.latency.calls_step, timeline), step_sum(s.latency.bad_step, timeline)
         checks = [holds(about(all_calls, calls.seen), timeline, where),
@@ -409,9 +415,6 @@ def latency_cases(b: CaseBuilder, path: str, threshold: str, budget: float,
         if timeline.exact:
             checks += [holds(about(all_calls, calls.grew), timeline, where),
                        holds(about(slow, slow_grew), timeline, where)]
-        out.append(PromtoolCase(f"{title}: {timeline.name} counts only what Prometheus saw "
-                                f"({number(calls.seen)} calls, {number(slow_seen)} slow)",
-                                [calls.series, within.series, *target_series(b, timeline)],
-                                _silent(b, timeline, first), checks))
-    return out + later_silences(b, title, later, lambda timeline: [*drawn(timeline, counter_series),
-                                                                   *target_series(b, timeline)])
+        return f"{number(calls.seen)} calls, {number(slow_seen)} slow", checks
+
+    return step_cases(b, f"Latency steps on {path}", silence_runs(b, silent), drawn, judged)
