@@ -15,6 +15,7 @@ from ..durations import Duration
 from ..model import Rulers, Stack
 from ..series import STEP
 from ..output import Files, to_yaml
+from ..rule_graph import rule_name
 from .prometheus import rule_files
 
 VMALERT_DIR = "vmalert"
@@ -58,7 +59,7 @@ class RulerFeatures:
                     rule.pop(field, None)
                 used = set(FUNCTION_CALL.findall(rule["expr"])) & self.missing_functions
                 if used:
-                    name = rule.get("record") or rule.get("alert")
+                    name = rule_name(rule)
                     raise SpecError(stack.source_name, [Problem(spec_field, (
                         f"{self.name} has no {', '.join(sorted(used))}(), which rule {name} of group "
                         f"{group['name']} uses; leave {spec_field} out or evaluate these rules in Prometheus"))])
