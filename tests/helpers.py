@@ -75,6 +75,18 @@ def prom_query(prometheus_url: str, expr: str) -> list[dict]:
     return body["data"]["result"]
 
 
+def query_until(prometheus_url: str, timeout: float, expr: str) -> list[dict]:
+    """The result of an instant query once it is not empty (at most timeout seconds)."""
+    result: list[dict] = []
+
+    def holds() -> bool:
+        result[:] = prom_query(prometheus_url, expr)
+        return bool(result)
+
+    assert wait_until(holds, timeout), f"timed out waiting for {expr}"
+    return result
+
+
 def read_until(process: "subprocess.Popen[str]", text: str, timeout: float) -> str:
     """What process printed until a line holds text, or timeout seconds passed, or it closed stdout."""
     lines: list[str] = []

@@ -36,7 +36,7 @@ from holystack.pipeline import load_stack
 from holystack.render.sql import SQL_FILE, render_sql
 from holystack.spec import read_spec
 
-from .helpers import prom_query, wait_until
+from .helpers import prom_query, query_until, wait_until
 
 SPEC = Path(__file__).parent / "e2e" / "spec.yaml"
 # One compressed day: traffic rises from nothing to PEAK_RPS and falls back, about 610 calls
@@ -71,18 +71,6 @@ def reconcile_spec(ports: Ports) -> dict:
     return spec
 
 
-def query_until(prometheus: str, expr: str) -> list[dict]:
-    """The result of expr once it is not empty (at most DEADLINE seconds)."""
-    result: list[dict] = []
-
-    def holds() -> bool:
-        result[:] = prom_query(prometheus, expr)
-        return bool(result)
-
-    assert wait_until(holds, DEADLINE), f"timed out waiting for {expr}"
-    return result
-
-
 def settle(prometheus: str, since: float, recordings: tuple[str, ...] = (MONTH_TO_DATE,), daily: bool = False) -> None:
     """Return once the recordings hold every call made before since (time.time()), as the mechanism orders
     it: a scrape of the app that succeeded after since holds those calls; a step evaluated SCRAPE_LAG
@@ -92,14 +80,14 @@ def settle(prometheus: str, since: float, recordings: tuple[str, ...] = (MONTH_T
     wait ends as soon as it holds: a loaded machine's late scrape or evaluation makes it wait longer,
     never read early."""
     app = 'up{job="e2e-app"}'
-    scraped = float(query_until(prometheus, f"timestamp({app}) > {since:.3f} and {app} == 1")[0]["value"][1])
+    scraped = float(query_until(prometheus, DEADLINE, f"timestamp({app}) > {since:.3f} and {app} == 1")[0]["value"][1])
     stepped_after = max(scraped + SCRAPE_LAG, time.time()) + CHAIN
     for series in recordings:
-        query_until(prometheus, f"min(timestamp({series})) >= {stepped_after:.3f}")
+        query_until(prometheus, DEADLINE, f"min(timestamp({series})) >= {stepped_after:.3f}")
     if daily:
-        step = float(query_until(prometheus, f"timestamp({MONTH_TO_DATE})")[0]["value"][1])
+        step = float(query_until(prometheus, DEADLINE, f"timestamp({MONTH_TO_DATE})")[0]["value"][1])
         summed_after = max(step + EVALUATION, time.time())
-        query_until(prometheus, f"timestamp({LAST_24H}) >= {summed_after:.3f}")
+        query_until(prometheus, DEADLINE, f"timestamp({LAST_24H}) >= {summed_after:.3f}")
 
 
 def ledger_sql(spec_path: Path) -> str:
