@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
-from checkouts import own_templates
+from checkouts import Samples, own_templates, report_medians, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "holysheep.yaml"
@@ -43,18 +40,6 @@ def big_spec(models: int, endpoints: int) -> dict:
     spec["endpoints"] = [{"path": f"/v1/endpoint-{i}", "latency_p95": f"{1 + i % 9}s", "availability": 99.5}
                          for i in range(endpoints)]
     return spec
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
-    """(wall, CPU) seconds. Run in cwd (a temporary folder): `python -m` puts its working folder first on the path."""
-    started, cpu = time.perf_counter(), children_cpu()
-    subprocess.run(command, check=True, capture_output=True, env=env, cwd=cwd)
-    return time.perf_counter() - started, children_cpu() - cpu
 
 
 def rule_count(out: Path) -> int:
@@ -84,15 +69,11 @@ def main() -> None:
         for name, env in envs.items():
             commands[f"render example{name}"] = ([*holystack, str(EXAMPLE), "-o", str(work / f"example{name}")], env)
             commands[f"render 300x30{name}"] = ([*holystack, str(big), "-o", str(work / f"big{name}")], env)
-        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        samples: Samples = {name: [] for name in commands}
         for _ in range(args.repeat):  # interleaved, so machine noise hits all alike
             for name, (command, env) in commands.items():
                 samples[name].append(timed(command, env, work))
-        median = {name: statistics.median(w for w, _ in values) for name, values in samples.items()}
-        cpu = {name: statistics.median(c for _, c in values) for name, values in samples.items()}
-        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        for name, value in median.items():
-            print(f"{name:27s} median {value * 1000:8.1f} ms wall {cpu[name] * 1000:8.1f} ms CPU  (n={args.repeat})")
+        median, cpu = report_medians(samples, args.repeat)
         for name in envs:
             example, large = f"render example{name}", f"render 300x30{name}"
             print(f"{example} / import floor = {median[example] / median['import floor']:.2f}x wall, "

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from checkouts import own_templates
+from checkouts import Samples, own_templates, report_medians, timed
 from render import IMPORTS
-from validate import timed
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = Path("examples") / "holysheep.yaml"
@@ -32,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     checkouts = {"then": args.then.resolve(), "now": ROOT}
     own_templates(checkouts["then"])
-    samples: dict[str, list[tuple[float, float]]] = {}
+    samples: Samples = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         envs = {name: {**os.environ, "PYTHONPATH": str(root)} for name, root in checkouts.items()}
@@ -54,11 +52,7 @@ def main() -> None:
                 }
                 for what, (command, command_env) in measured.items():
                     samples.setdefault(f"{name}: {what}", []).append(timed(command, command_env, work))
-    wall = {key: statistics.median(w for w, _ in values) for key, values in samples.items()}
-    cpu = {key: statistics.median(c for _, c in values) for key, values in samples.items()}
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for key in wall:
-        print(f"{key:28s} median {wall[key] * 1000:9.1f} ms wall  {cpu[key] * 1000:9.1f} ms CPU  (n={args.repeat})")
+    wall, _ = report_medians(samples, args.repeat)
     for name in checkouts:
         validate, unit = wall[f"{name}: validate --strict"], wall[f"{name}: promtool check rules"]
         render, floor = wall[f"{name}: render"], wall[f"{name}: import floor"]

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from checkouts import own_templates
+from checkouts import Samples, children_cpu, own_templates, report_medians, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "holysheep.yaml"
@@ -44,19 +41,6 @@ results = list(tools.tool_checks(out, rules, tests))
 print(time.perf_counter() - started, own)
 assert all(r.status == "pass" for r in results), results
 """
-
-
-def children_cpu() -> float:
-    """User + system seconds of every finished child process (and the children they waited for)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float]:
-    """(wall, CPU) seconds of one command, its child processes included."""
-    started, cpu = time.perf_counter(), children_cpu()
-    subprocess.run(command, check=True, capture_output=True, env=env, cwd=cwd)
-    return time.perf_counter() - started, children_cpu() - cpu
 
 
 def tool_phase(env: dict[str, str], out: Path, cwd: Path) -> tuple[float, float]:
@@ -86,7 +70,7 @@ def main() -> None:
                            check=True, capture_output=True, env=envs[name], cwd=tmp)
         prometheus = outs["this"] / "prometheus"
         rules = sorted(str(p.relative_to(prometheus)) for p in (prometheus / "rules").glob("*.yml"))
-        samples: dict[str, list[tuple[float, float]]] = {"promtool check rules": []}
+        samples: Samples = {"promtool check rules": []}
         for name in checkouts:
             samples[f"validate --strict ({name})"] = []
             samples[f"tool phase ({name})"] = []
@@ -98,11 +82,7 @@ def main() -> None:
                     [sys.executable, "-m", "holystack", "validate", str(EXAMPLE), "-o", str(outs[name]), "--strict"],
                     envs[name], Path(tmp)))
                 samples[f"tool phase ({name})"].append(tool_phase(envs[name], outs[name], Path(tmp)))
-    wall = {name: statistics.median(w for w, _ in values) for name, values in samples.items()}
-    cpu = {name: statistics.median(c for _, c in values) for name, values in samples.items()}
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for name in wall:
-        print(f"{name:28s} median {wall[name] * 1000:9.1f} ms wall  {cpu[name] * 1000:9.1f} ms CPU  (n={args.repeat})")
+    wall, cpu = report_medians(samples, args.repeat)
     for name in checkouts:
         run, tools = f"validate --strict ({name})", f"tool phase ({name})"
         print(f"{run} / promtool check rules = {wall[run] / wall['promtool check rules']:.0f}x wall, "
